@@ -1,0 +1,92 @@
+/**
+ * The typed view of the native addon: `NativeAddon` is the ONE interface that describes everything the addon
+ * exports. The addon is loaded lazily, on first use, so that commands that need no native code (cache decode,
+ * diff) work even where the addon failed to build, and so that a failed load becomes an ERR_ADDON_LOAD error
+ * with instructions instead of a crash at import time.
+ */
+import * as path from 'node:path';
+import { TrtCalibratorError } from './errors';
+
+/** One CUDA device as the runtime reports it. */
+export interface NativeCudaDevice {
+  index: number;
+  name: string;
+  /** "major.minor", e.g. "9.0" for an H100, "7.5" for a T4, "8.7" for Jetson Orin. */
+  computeCapability: string;
+  /** Bytes of device memory. */
+  totalMemory: number;
+  multiProcessors: number;
+}
+
+/** What `capabilities()` returns from C++. */
+export interface NativeCapabilities {
+  addonVersion: string;
+  napiVersion: number;
+  /** "cmake-js" or "node-gyp". */
+  buildSystem: string;
+  cuda: {
+    compiled: boolean;
+    /** e.g. 13000 for CUDA 13.0; 0 when not compiled in. */
+    runtimeVersion: number;
+    /** 0 when no driver is loaded. */
+    driverVersion: number;
+    devices: NativeCudaDevice[];
+    /** Why `devices` is empty, when it is. */
+    error?: string;
+  };
+  tensorrt: { compiled: true; version: string } | { compiled: false; reason: string };
+}
+
+/** Everything the addon exports. Keep in step with native/addon.cc. */
+export interface NativeAddon {
+  addonVersion: string;
+  capabilities(): NativeCapabilities;
+}
+
+let cached: NativeAddon | undefined;
+let loadError: TrtCalibratorError | undefined;
+
+/** Root of the installed package (holds package.json, build/). */
+export const packageRoot = path.resolve(__dirname, '..');
+
+/**
+ * Loads the addon once. `TRT_CALIBRATOR_ADDON` may name a .node file to load instead (used by the test suite
+ * for the node-gyp and AddressSanitizer builds). Throws ERR_ADDON_LOAD with what to do when it cannot load.
+ */
+export function loadAddon(): NativeAddon {
+  if (cached) return cached;
+  if (loadError) throw loadError;
+  const override = process.env.TRT_CALIBRATOR_ADDON;
+  const candidates = override
+    ? [path.resolve(override)]
+    : [path.join(packageRoot, 'build', 'Release', 'trt_calibrator.node'), path.join(packageRoot, 'build', 'Debug', 'trt_calibrator.node')];
+  const failures: string[] = [];
+  for (const file of candidates) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a .node file loads only through require
+      cached = require(file) as NativeAddon;
+      return cached;
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      failures.push(`${file}: ${e.code === 'MODULE_NOT_FOUND' ? 'not built' : e.message}`);
+    }
+  }
+  loadError = new TrtCalibratorError(
+    'ERR_ADDON_LOAD',
+    `The trt-calibrator native addon could not be loaded.\n  ${failures.join('\n  ')}\n` +
+      'Build it with `npm rebuild trt-calibrator` (needs CMake >= 3.18 and a C++17 compiler, or python3, make and ' +
+      'g++ for the node-gyp fallback). The CUDA toolkit and TensorRT are optional at build time; set ' +
+      'TENSORRT_ROOT before rebuilding to include TensorRT.',
+    { details: { candidates } },
+  );
+  throw loadError;
+}
+
+/** Like {@link loadAddon} but returns the error instead of throwing. */
+export function tryLoadAddon(): { addon: NativeAddon } | { error: TrtCalibratorError } {
+  try {
+    return { addon: loadAddon() };
+  } catch (err) {
+    return { error: err as TrtCalibratorError };
+  }
+}

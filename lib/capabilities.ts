@@ -1,0 +1,102 @@
+import { tryLoadAddon, type NativeCapabilities } from './binding';
+
+/** What this installation of trt-calibrator can do on this machine. */
+export interface Capabilities {
+  /** Version of the trt-calibrator package. */
+  version: string;
+  /** The native addon: loaded or not, and what it was built with. */
+  addon:
+    | { loaded: true; version: string; buildSystem: string; napiVersion: number }
+    | { loaded: false; error: string };
+  /** CUDA: compiled in, runtime/driver versions, devices seen now, or why none. */
+  cuda: NativeCapabilities['cuda'];
+  /** TensorRT compiled into the addon and its version, or why it is not. */
+  tensorrt: NativeCapabilities['tensorrt'];
+  /** onnxruntime-node (the builtin backend's engine): version and execution providers. */
+  onnxruntime:
+    | { available: true; version: string; providers: string[] }
+    | { available: false; error: string };
+  /** Backends usable now: 'builtin' always (when the addon loads), 'tensorrt' when compiled in. */
+  backends: Array<'builtin' | 'tensorrt'>;
+}
+
+/** The package version, read from package.json. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- package.json sits outside rootDir
+export const packageVersion: string = (require('../package.json') as { version: string }).version;
+
+/**
+ * Reports what was compiled in and what this machine offers: CUDA devices (name, compute capability,
+ * memory) or why there are none, TensorRT, onnxruntime-node. Never throws: a failed addon load is reported.
+ */
+export function capabilities(): Capabilities {
+  const loaded = tryLoadAddon();
+  let native: NativeCapabilities | undefined;
+  let addon: Capabilities['addon'];
+  if ('addon' in loaded) {
+    native = loaded.addon.capabilities();
+    addon = { loaded: true, version: native.addonVersion, buildSystem: native.buildSystem, napiVersion: native.napiVersion };
+  } else {
+    addon = { loaded: false, error: loaded.error.message };
+  }
+  const cuda: Capabilities['cuda'] = native?.cuda ?? {
+    compiled: false,
+    runtimeVersion: 0,
+    driverVersion: 0,
+    devices: [],
+    error: 'the native addon is not loaded',
+  };
+  const tensorrt: Capabilities['tensorrt'] = native?.tensorrt ?? { compiled: false, reason: 'the native addon is not loaded' };
+  const backends: Capabilities['backends'] = [];
+  if (native) backends.push('builtin');
+  if (native?.tensorrt.compiled) backends.push('tensorrt');
+  return { version: packageVersion, addon, cuda, tensorrt, onnxruntime: onnxruntimeInfo(), backends };
+}
+
+function onnxruntimeInfo(): Capabilities['onnxruntime'] {
+  try {
+    // Loaded lazily: doctor must report a broken onnxruntime-node install instead of failing to start.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const version = (require('onnxruntime-node/package.json') as { version: string }).version;
+    const providers = ort.listSupportedBackends().filter((b) => b.bundled).map((b) => b.name);
+    return { available: true, version, providers };
+  } catch (err) {
+    return { available: false, error: (err as Error).message };
+  }
+}
+
+/** Formats {@link capabilities} for people, as `trt-calibrator doctor` prints it. */
+export function formatCapabilities(caps: Capabilities): string {
+  const lines: string[] = [];
+  lines.push(`trt-calibrator ${caps.version}`);
+  lines.push(
+    caps.addon.loaded
+      ? `  addon        ${caps.addon.version} (${caps.addon.buildSystem}, N-API ${caps.addon.napiVersion})`
+      : `  addon        NOT LOADED: ${caps.addon.error.split('\n').join('\n               ')}`,
+  );
+  if (!caps.cuda.compiled) {
+    lines.push(`  CUDA         not compiled in${caps.cuda.error ? `: ${caps.cuda.error}` : ''}`);
+  } else {
+    lines.push(`  CUDA         runtime ${cudaVersion(caps.cuda.runtimeVersion)}, driver ${caps.cuda.driverVersion ? cudaVersion(caps.cuda.driverVersion) : 'none'}`);
+    if (caps.cuda.devices.length === 0) {
+      lines.push(`  devices      none: ${caps.cuda.error ?? 'no CUDA device found'}`);
+      lines.push('               (calibration runs on the CPU with host memory)');
+    }
+    for (const d of caps.cuda.devices) {
+      lines.push(`  device ${d.index}     ${d.name}, compute ${d.computeCapability}, ${(d.totalMemory / 2 ** 30).toFixed(1)} GiB, ${d.multiProcessors} SMs`);
+    }
+  }
+  lines.push(caps.tensorrt.compiled ? `  TensorRT     ${caps.tensorrt.version}` : `  TensorRT     not compiled in: ${caps.tensorrt.reason}`);
+  lines.push(
+    caps.onnxruntime.available
+      ? `  onnxruntime  ${caps.onnxruntime.version} (providers: ${caps.onnxruntime.providers.join(', ')})`
+      : `  onnxruntime  unavailable: ${caps.onnxruntime.error}`,
+  );
+  lines.push(`  backends     ${caps.backends.length ? caps.backends.join(', ') : 'none'}`);
+  return lines.join('\n');
+}
+
+function cudaVersion(v: number): string {
+  return `${Math.floor(v / 1000)}.${Math.floor((v % 1000) / 10)}`;
+}

@@ -1,0 +1,64 @@
+/** Shared CLI plumbing: exit codes per error class, error printing, output helpers. */
+import { errorCode, type ErrorCode } from '../errors';
+
+/** Exit codes of `trt-calibrator`, one per class of failure (documented in the README). */
+export const EXIT_CODES = {
+  ok: 0,
+  /** `diff` found differences beyond the tolerance. */
+  differ: 1,
+  usage: 2,
+  input: 3,
+  cache: 4,
+  model: 5,
+  data: 6,
+  native: 7,
+  aborted: 130,
+  internal: 70,
+} as const;
+
+const BY_CODE: Partial<Record<ErrorCode, number>> = {
+  ERR_INVALID_OPTION: EXIT_CODES.usage,
+  ERR_CACHE_FORMAT: EXIT_CODES.cache,
+  ERR_CACHE_VERSION: EXIT_CODES.cache,
+  ERR_CACHE_ALGORITHM: EXIT_CODES.cache,
+  ERR_INPUT_NAME: EXIT_CODES.input,
+  ERR_INPUT_SHAPE: EXIT_CODES.input,
+  ERR_INPUT_DTYPE: EXIT_CODES.input,
+  ERR_MODEL: EXIT_CODES.model,
+  ERR_IMAGE_DECODE: EXIT_CODES.data,
+  ERR_NO_DATA: EXIT_CODES.data,
+  ERR_DEGENERATE_TENSOR: EXIT_CODES.data,
+  ERR_BATCH_FACTORY: EXIT_CODES.data,
+  ERR_IO: EXIT_CODES.input,
+  ERR_ADDON_LOAD: EXIT_CODES.native,
+  ERR_CUDA: EXIT_CODES.native,
+  ERR_TENSORRT_UNAVAILABLE: EXIT_CODES.native,
+  ERR_TENSORRT_BUILD: EXIT_CODES.native,
+  ERR_ABORTED: EXIT_CODES.aborted,
+  ERR_INTERNAL: EXIT_CODES.internal,
+};
+
+/** The exit code for an error thrown by a command. */
+export function exitCodeFor(err: unknown): number {
+  const code = errorCode(err);
+  return (code && BY_CODE[code]) ?? EXIT_CODES.internal;
+}
+
+/** Prints an error the way every command does: `trt-calibrator: <code>: <message>` on stderr. */
+export function printError(err: unknown): void {
+  const code = errorCode(err);
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`trt-calibrator: ${code ? `${code}: ` : ''}${message}\n`);
+  if (!code && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+}
+
+/** Runs a command body, turning thrown errors into printed messages and exit codes. */
+export async function runCommand(body: () => Promise<number | void> | number | void): Promise<void> {
+  try {
+    const code = await body();
+    process.exitCode = code ?? EXIT_CODES.ok;
+  } catch (err) {
+    printError(err);
+    process.exitCode = exitCodeFor(err);
+  }
+}

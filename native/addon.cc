@@ -1,0 +1,10 @@
+// Addon entry point: one exports object per environment (main thread and each worker_threads Worker).
+#include "addon.h"
+
+static Napi::Object initAddon(Napi::Env env, Napi::Object exports) {
+  exports.Set("addonVersion", trtc::kADDON_VERSION);
+  trtc::initCapabilities(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(trt_calibrator, initAddon)

@@ -1,0 +1,101 @@
+'use strict';
+// The project's one test command (`npm test`). Steps, in order, each must pass:
+//   0. compile TypeScript to dist/ (the CLI tests run the compiled CLI)
+//   1. lint: ESLint over TypeScript/JavaScript, then tsc --noEmit over lib, test, samples and bench
+//   2. C++ format check (clang-format)
+//   3. jest: unit tests (no addon), native tests (addon, no GPU), GPU tests (skip without a CUDA device)
+//   4. node-gyp build of binding.gyp in a scratch folder, then the native tests against that addon
+//   5. AddressSanitizer build (cmake-js, TRTC_SANITIZE=address), then the native tests under ASan
+//   6. the C++ core tests under valgrind (leak check), where native/tests exists
+// Ends with one line "N passed, N failed" over all jest runs.
+// `node scripts/test.js --quick` runs steps 1-3 only.
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..');
+const quick = process.argv.includes('--quick');
+const bin = (name) => path.join(root, 'node_modules', '.bin', name);
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+
+function step(title, cmd, args, opts = {}) {
+  const t0 = Date.now();
+  console.log(`\n=== ${title}`);
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts, env: { ...process.env, ...(opts.env || {}) } });
+  const secs = ((Date.now() - t0) / 1000).toFixed(1);
+  if (r.status !== 0) {
+    console.error(`=== FAILED: ${title} (exit ${r.status ?? r.signal}, ${secs} s)`);
+    return false;
+  }
+  console.log(`=== ok: ${title} (${secs} s)`);
+  return true;
+}
+
+function jest(title, args, env) {
+  const out = path.join(os.tmpdir(), `trtc-jest-${process.pid}-${Date.now()}.json`);
+  const ok = step(title, process.execPath, [path.join(root, 'node_modules', 'jest', 'bin', 'jest.js'), '--json', `--outputFile=${out}`, ...args], { env });
+  try {
+    const res = JSON.parse(fs.readFileSync(out, 'utf8'));
+    passed += res.numPassedTests;
+    failed += res.numFailedTests;
+    skipped += res.numPendingTests + res.numTodoTests;
+    fs.rmSync(out, { force: true });
+  } catch {
+    if (!ok) failed += 1; // jest died before writing results
+  }
+  return ok;
+}
+
+function finish(ok) {
+  console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
+  process.exit(ok && failed === 0 ? 0 : 1);
+}
+
+let ok = step('compile TypeScript (dist/, used by the CLI tests)', bin('tsc'), ['-p', 'tsconfig.build.json']);
+ok = ok && step('write the ES module entry', process.execPath, ['scripts/write-esm-entry.js']);
+ok = step('lint (eslint)', bin('eslint'), ['--no-error-on-unmatched-pattern', 'lib', 'test', 'samples', 'bench', 'scripts']) && ok;
+ok = step('type check (tsc --noEmit)', bin('tsc'), ['-p', 'tsconfig.json', '--noEmit']) && ok;
+ok = step('C++ format check (clang-format)', process.execPath, ['scripts/check-format.js']) && ok;
+ok = jest('jest: unit, native, gpu', ['--ci']) && ok;
+if (quick) finish(ok);
+
+// node-gyp: build the same sources from binding.gyp in a scratch copy so the cmake-js build stays in place.
+const gypDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trtc-gyp-'));
+for (const item of ['binding.gyp', 'native', 'scripts', 'package.json']) fs.cpSync(path.join(root, item), path.join(gypDir, item), { recursive: true });
+fs.symlinkSync(path.join(root, 'node_modules'), path.join(gypDir, 'node_modules'));
+const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js', { paths: [root] });
+const gypArgs = [nodeGyp, 'rebuild', '--jobs=max'];
+if (fs.existsSync('/usr/include/node/node_api.h')) gypArgs.push('--nodedir=/usr');
+if (step('node-gyp build (binding.gyp)', process.execPath, gypArgs, { cwd: gypDir })) {
+  ok = jest('jest: native tests against the node-gyp build', ['--ci', 'test/native'], {
+    TRT_CALIBRATOR_ADDON: path.join(gypDir, 'build', 'Release', 'trt_calibrator.node'),
+  }) && ok;
+} else ok = false;
+fs.rmSync(gypDir, { recursive: true, force: true });
+
+// AddressSanitizer: a second cmake-js build, loaded into an uninstrumented node with libasan preloaded.
+const asanBuild = path.join(root, 'build-asan');
+const libasan = spawnSync('g++', ['-print-file-name=libasan.so'], { encoding: 'utf8' }).stdout.trim();
+if (
+  step('AddressSanitizer build (cmake-js)', process.execPath, [require.resolve('cmake-js/bin/cmake-js', { paths: [root] }), 'compile', '--out', asanBuild, '--CDTRTC_SANITIZE=address', '--debug'])
+) {
+  ok = jest('jest: native tests under AddressSanitizer', ['--ci', '--runInBand', 'test/native'], {
+    TRT_CALIBRATOR_ADDON: path.join(asanBuild, 'Debug', 'trt_calibrator.node'),
+    LD_PRELOAD: libasan,
+    // Node itself is not instrumented and keeps allocations alive until exit; leaks are checked by the
+    // live-allocation counters in the tests and by valgrind on the C++ core below.
+    ASAN_OPTIONS: 'detect_leaks=0:abort_on_error=1:halt_on_error=1',
+  }) && ok;
+} else ok = false;
+
+// valgrind over the C++ core tests (no Node): full leak check.
+if (fs.existsSync(path.join(root, 'native', 'tests', 'CMakeLists.txt'))) {
+  const coreBuild = path.join(root, 'build-core-tests');
+  ok = step('C++ core tests: configure', 'cmake', ['-S', 'native/tests', '-B', coreBuild, '-G', 'Ninja', '-DCMAKE_BUILD_TYPE=Debug']) && ok;
+  ok = step('C++ core tests: build', 'cmake', ['--build', coreBuild]) && ok;
+  ok = step('C++ core tests under valgrind (leak check)', 'valgrind', ['--leak-check=full', '--errors-for-leak-kinds=definite,indirect', '--error-exitcode=1', '-q', path.join(coreBuild, 'core_tests')]) && ok;
+}
+finish(ok);
