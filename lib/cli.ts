@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { packageVersion } from './capabilities';
 import { EXIT_CODES } from './cli/common';
 import { registerDoctor } from './cli/doctor';
+import { registerSampleImages } from './cli/sample-images';
 
 /** Builds the CLI program (exported for tests). */
 export function buildProgram(): Command {
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run trt-calibrator --help for usage)')
     .exitOverride();
   registerDoctor(program);
+  registerSampleImages(program);
   return program;
 }
 
