@@ -6,6 +6,9 @@ import { Command, CommanderError } from 'commander';
 import { packageVersion } from './capabilities';
 import { EXIT_CODES } from './cli/common';
 import { registerDoctor } from './cli/doctor';
+import { registerDecode } from './cli/decode';
+import { registerDiff } from './cli/diff';
+import { registerConvert } from './cli/convert';
 import { registerSampleImages } from './cli/sample-images';
 
 /** Builds the CLI program (exported for tests). */
@@ -18,6 +21,9 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run trt-calibrator --help for usage)')
     .exitOverride();
   registerDoctor(program);
+  registerDecode(program);
+  registerDiff(program);
+  registerConvert(program);
   registerSampleImages(program);
   return program;
 }
