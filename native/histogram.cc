@@ -1,0 +1,583 @@
+// Histogram collection (see histogram.h for the layout and the deviations from pytorch-quantization).
+//
+// Serialized histogram, format version 1, all integers and floats little-endian, IEEE-754:
+//   offset  size      field
+//   0       8         magic "TRTCHIST"
+//   8       4         u32 format version (1)
+//   12      4         u32 reserved, 0
+//   16      8         f64 bin width (0: undefined, then nbins is 0)
+//   24      8         u64 nbins (<= kHISTOGRAM_MAX_BINS)
+//   32      8         u64 count (every value, NaN/Inf included)
+//   40      8         u64 NaN count
+//   48      8         u64 +Inf count
+//   56      8         u64 -Inf count
+//   64      8         u64 pending zeros (nonzero only while the width is undefined)
+//   72      4         f32 min over finite values (+inf when none)
+//   76      4         f32 max over finite values (-inf when none)
+//   80      8*nbins   u64 counts
+// Invariant checked on load: sum(counts) + pending zeros == count - NaN - (+Inf) - (-Inf).
+//
+// Serialized HistogramSet, format version 1:
+//   0 8 magic "TRTCHSET" | 8 4 u32 version (1) | 12 4 u32 tensor count | then per tensor, in set order:
+//   u32 name length, name bytes (UTF-8, no terminator), u64 histogram length, the histogram bytes as above.
+#include "histogram.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace trtc {
+namespace {
+
+constexpr char kHIST_MAGIC[8] = {'T', 'R', 'T', 'C', 'H', 'I', 'S', 'T'};
+constexpr char kSET_MAGIC[8] = {'T', 'R', 'T', 'C', 'H', 'S', 'E', 'T'};
+constexpr std::uint32_t kFORMAT_VERSION = 1;
+constexpr std::size_t kHEADER_BYTES = 80;
+// Values per block of the vectorized passes (the per-lane 32-bit counters never overflow).
+constexpr std::size_t kBLOCK = std::size_t{1} << 28;
+
+void putU32(std::vector<std::uint8_t>& out, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+}
+void putU64(std::vector<std::uint8_t>& out, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+}
+void putF64(std::vector<std::uint8_t>& out, double v) {
+  std::uint64_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  putU64(out, bits);
+}
+void putF32(std::vector<std::uint8_t>& out, float v) {
+  std::uint32_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  putU32(out, bits);
+}
+
+class Reader {
+ public:
+  Reader(std::uint8_t const* data, std::size_t size, std::size_t offset)
+      : mData(data), mSize(size), mPos(offset) {}
+  void need(std::size_t n, char const* what) const {
+    if (mPos > mSize || mSize - mPos < n) {
+      throw HistogramError(std::string("truncated histogram data (reading ") + what + ")");
+    }
+  }
+  std::uint32_t u32(char const* what) {
+    need(4, what);
+    std::uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(mData[mPos + i]) << (8 * i);
+    mPos += 4;
+    return v;
+  }
+  std::uint64_t u64(char const* what) {
+    need(8, what);
+    std::uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(mData[mPos + i]) << (8 * i);
+    mPos += 8;
+    return v;
+  }
+  double f64(char const* what) {
+    std::uint64_t bits = u64(what);
+    double v;
+    std::memcpy(&v, &bits, sizeof v);
+    return v;
+  }
+  float f32(char const* what) {
+    std::uint32_t bits = u32(what);
+    float v;
+    std::memcpy(&v, &bits, sizeof v);
+    return v;
+  }
+  void magic(char const (&expected)[8], char const* what) {
+    need(8, what);
+    if (std::memcmp(mData + mPos, expected, 8) != 0) {
+      throw HistogramError(std::string("not ") + what + " data (bad magic)");
+    }
+    mPos += 8;
+  }
+  std::uint8_t const* take(std::size_t n, char const* what) {
+    need(n, what);
+    std::uint8_t const* p = mData + mPos;
+    mPos += n;
+    return p;
+  }
+  std::size_t pos() const { return mPos; }
+
+ private:
+  std::uint8_t const* mData;
+  std::size_t mSize;
+  std::size_t mPos;
+};
+
+#if defined(__GNUC__)
+// GCC/Clang vector extensions: SSE2/AVX on x86-64, NEON on aarch64 (Jetson), scalar code elsewhere.
+using F4 = float __attribute__((vector_size(16)));
+using I4 = std::int32_t __attribute__((vector_size(16)));
+#define TRTC_HAVE_VECTORS 1
+#else
+#define TRTC_HAVE_VECTORS 0
+#endif
+
+struct FirstPass {
+  float min;  // over non-NaN values (may be -inf)
+  float max;  // over non-NaN values (may be +inf)
+  std::uint64_t nan;
+};
+
+FirstPass scanMinMaxNan(float const* data, std::size_t n) {
+  FirstPass r{std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(), 0};
+  std::size_t i = 0;
+#if TRTC_HAVE_VECTORS
+  // Two independent 4-lane accumulators (native SSE/NEON width) hide the compare/select latency.
+  while (n - i >= 8) {
+    std::size_t const end = i + std::min<std::size_t>(kBLOCK, (n - i) / 8 * 8);
+    F4 min0 = {r.min, r.min, r.min, r.min};
+    F4 max0 = {r.max, r.max, r.max, r.max};
+    F4 min1 = min0;
+    F4 max1 = max0;
+    I4 nan0 = {0, 0, 0, 0};
+    I4 nan1 = nan0;
+    for (; i < end; i += 8) {
+      F4 a;
+      F4 b;
+      std::memcpy(&a, data + i, sizeof a);
+      std::memcpy(&b, data + i + 4, sizeof b);
+      nan0 -= (a != a);  // -1 per NaN lane; NaN compares false below, so min/max skip it
+      nan1 -= (b != b);
+      min0 = a < min0 ? a : min0;
+      min1 = b < min1 ? b : min1;
+      max0 = a > max0 ? a : max0;
+      max1 = b > max1 ? b : max1;
+    }
+    for (int k = 0; k < 4; ++k) {
+      r.min = std::min({r.min, min0[k], min1[k]});
+      r.max = std::max({r.max, max0[k], max1[k]});
+      r.nan += static_cast<std::uint64_t>(nan0[k]) + static_cast<std::uint64_t>(nan1[k]);
+    }
+  }
+#endif
+  for (; i < n; ++i) {
+    float v = data[i];
+    r.nan += (v != v) ? 1 : 0;
+    r.min = v < r.min ? v : r.min;
+    r.max = v > r.max ? v : r.max;
+  }
+  return r;
+}
+
+// Scratch for the interleaved sub-histograms (one per thread, reused across calls).
+std::vector<std::uint32_t>& scratch() {
+  thread_local std::vector<std::uint32_t> buffer;
+  return buffer;
+}
+
+}  // namespace
+
+Histogram::Histogram(double binWidth) {
+  if (!(std::isfinite(binWidth) && binWidth > 0.0)) {
+    throw HistogramError("bin width must be finite and greater than 0");
+  }
+  defineWidth(binWidth);
+}
+
+std::uint64_t Histogram::binnedCount() const noexcept {
+  std::uint64_t total = 0;
+  for (std::uint64_t c : mCounts) total += c;
+  return total;
+}
+
+float Histogram::absMax() const noexcept {
+  if (!(mMin <= mMax)) return 0.0F;
+  return std::max(std::fabs(mMin), std::fabs(mMax));
+}
+
+void Histogram::defineWidth(double width) {
+  mBinWidth = width;
+  mInvWidth = static_cast<float>(1.0 / width);
+  mCounts.assign(kHISTOGRAM_BINS, 0);
+  mCounts[0] += mPendingZeros;
+  mPendingZeros = 0;
+}
+
+void Histogram::coarsen(unsigned shift) {
+  if (shift == 0) return;
+  std::size_t const group = std::size_t{1} << shift;
+  std::size_t const n = (mCounts.size() + group - 1) / group;
+  std::vector<std::uint64_t> next(n, 0);
+  for (std::size_t i = 0; i < mCounts.size(); ++i) next[i >> shift] += mCounts[i];
+  mCounts.swap(next);
+  mBinWidth = std::ldexp(mBinWidth, static_cast<int>(shift));
+  mInvWidth = static_cast<float>(1.0 / mBinWidth);
+}
+
+void Histogram::ensureBins(double absMax) {
+  double needed = std::ceil(absMax / mBinWidth);
+  if (needed <= static_cast<double>(mCounts.size())) return;
+  unsigned shift = 0;
+  while (std::ldexp(needed, -static_cast<int>(shift)) > static_cast<double>(kHISTOGRAM_MAX_BINS)) ++shift;
+  coarsen(shift);
+  // Recompute with the final width: ceil(x / 2^k w) may be one less than ceil(ceil(x / w) / 2^k).
+  std::size_t bins = static_cast<std::size_t>(std::ceil(absMax / mBinWidth));
+  bins = std::min(std::max(bins, mCounts.size()), kHISTOGRAM_MAX_BINS);
+  mCounts.resize(bins, 0);
+}
+
+void Histogram::binValues(float const* data, std::size_t n, bool checkFinite) {
+  std::size_t const nbins = mCounts.size();
+  std::uint32_t const last = static_cast<std::uint32_t>(nbins - 1);
+  float const inv = mInvWidth;
+  // The float path needs a finite reciprocal whose products stay far inside int32; extreme widths (denormal
+  // max|x|) take the double path.
+  bool const floatPath = std::isfinite(inv) && inv < 1e30F;
+  double const invD = 1.0 / mBinWidth;
+  auto binOf = [&](float v) -> std::uint32_t {
+    float a = std::fabs(v);
+    if (floatPath) {
+      float x = a * inv;
+      return x >= static_cast<float>(last) ? last : static_cast<std::uint32_t>(x);
+    }
+    double x = static_cast<double>(a) * invD;
+    return x >= static_cast<double>(last) ? last : static_cast<std::uint32_t>(x);
+  };
+
+  if (checkFinite || !floatPath || n < 4 * nbins) {
+    for (std::size_t i = 0; i < n; ++i) {
+      float v = data[i];
+      if (checkFinite && !std::isfinite(v)) continue;
+      ++mCounts[binOf(v)];
+    }
+    return;
+  }
+
+  // Four interleaved 32-bit sub-histograms: consecutive equal bins (a ReLU's zeros) would otherwise make
+  // every increment wait for the previous store to the same counter.
+  std::vector<std::uint32_t>& sub = scratch();
+  for (std::size_t start = 0; start < n; start += kBLOCK) {
+    std::size_t const end = std::min(n, start + kBLOCK);
+    sub.assign(4 * nbins, 0);
+    std::uint32_t* h0 = sub.data();
+    std::uint32_t* h1 = h0 + nbins;
+    std::uint32_t* h2 = h1 + nbins;
+    std::uint32_t* h3 = h2 + nbins;
+    std::size_t i = start;
+#if TRTC_HAVE_VECTORS
+    F4 const vinv = {inv, inv, inv, inv};
+    float const lastF = static_cast<float>(last);
+    F4 const vlast = {lastF, lastF, lastF, lastF};
+    I4 const absMask = {0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff};
+    for (; i + 4 <= end; i += 4) {
+      I4 bits;
+      std::memcpy(&bits, data + i, sizeof bits);
+      bits &= absMask;
+      F4 a;
+      std::memcpy(&a, &bits, sizeof a);
+      F4 x = a * vinv;
+      x = x < vlast ? x : vlast;
+      I4 const idx = __builtin_convertvector(x, I4);
+      ++h0[idx[0]];
+      ++h1[idx[1]];
+      ++h2[idx[2]];
+      ++h3[idx[3]];
+    }
+#endif
+    for (; i + 4 <= end; i += 4) {
+      ++h0[binOf(data[i])];
+      ++h1[binOf(data[i + 1])];
+      ++h2[binOf(data[i + 2])];
+      ++h3[binOf(data[i + 3])];
+    }
+    for (; i < end; ++i) ++h0[binOf(data[i])];
+    for (std::size_t b = 0; b < nbins; ++b) {
+      mCounts[b] += static_cast<std::uint64_t>(h0[b]) + h1[b] + h2[b] + h3[b];
+    }
+  }
+}
+
+void Histogram::add(float const* data, std::size_t n) {
+  if (n == 0) return;
+  FirstPass first = scanMinMaxNan(data, n);
+  std::uint64_t posInf = 0;
+  std::uint64_t negInf = 0;
+  float fmin = first.min;
+  float fmax = first.max;
+  bool const hasInf = std::isinf(first.min) || std::isinf(first.max);
+  if (hasInf) {
+    // Rare: recount exactly, excluding the infinities from min/max.
+    fmin = std::numeric_limits<float>::infinity();
+    fmax = -std::numeric_limits<float>::infinity();
+    for (std::size_t i = 0; i < n; ++i) {
+      float v = data[i];
+      if (std::isinf(v)) {
+        (v > 0 ? posInf : negInf) += 1;
+      } else if (v == v) {
+        fmin = std::min(fmin, v);
+        fmax = std::max(fmax, v);
+      }
+    }
+  }
+  std::uint64_t const finite = n - first.nan - posInf - negInf;
+  mCount += n;
+  mNanCount += first.nan;
+  mPosInfCount += posInf;
+  mNegInfCount += negInf;
+  if (finite == 0) return;
+  mMin = std::min(mMin, fmin);
+  mMax = std::max(mMax, fmax);
+  float const batchAbsMax = std::max(std::fabs(fmin), std::fabs(fmax));
+  if (batchAbsMax == 0.0F) {
+    // Only zeros (and maybe NaN/Inf): they belong in bin 0 whatever the width turns out to be.
+    if (mBinWidth > 0.0) {
+      mCounts[0] += finite;
+    } else {
+      mPendingZeros += finite;
+    }
+    return;
+  }
+  if (mBinWidth == 0.0) defineWidth(static_cast<double>(batchAbsMax) / static_cast<double>(kHISTOGRAM_BINS));
+  ensureBins(batchAbsMax);
+  binValues(data, n, first.nan != 0 || hasInf);
+}
+
+void Histogram::merge(Histogram const& other) {
+  Histogram result = *this;
+  Histogram src = other;
+  if (result.mBinWidth > 0.0 && src.mBinWidth > 0.0 && result.mBinWidth != src.mBinWidth) {
+    double const ratio = result.mBinWidth > src.mBinWidth ? result.mBinWidth / src.mBinWidth
+                                                          : src.mBinWidth / result.mBinWidth;
+    int exponent = 0;
+    double const mantissa = std::frexp(ratio, &exponent);
+    if (mantissa != 0.5 || exponent < 2 || exponent > 64) {
+      throw HistogramError("cannot merge histograms of different bin widths (" + std::to_string(mBinWidth) +
+                           " and " + std::to_string(other.mBinWidth) +
+                           "); give every shard the same width (HistogramSet.setBinWidth)");
+    }
+    Histogram& finer = result.mBinWidth < src.mBinWidth ? result : src;
+    finer.coarsen(static_cast<unsigned>(exponent - 1));
+  }
+  if (result.mBinWidth == 0.0 && src.mBinWidth > 0.0) {
+    std::uint64_t const pending = result.mPendingZeros;
+    result.mPendingZeros = 0;
+    result.mBinWidth = src.mBinWidth;
+    result.mInvWidth = src.mInvWidth;
+    result.mCounts.assign(src.mCounts.size(), 0);
+    result.mCounts[0] += pending;
+  }
+  if (result.mBinWidth > 0.0) {
+    if (result.mCounts.size() < src.mCounts.size()) result.mCounts.resize(src.mCounts.size(), 0);
+    for (std::size_t i = 0; i < src.mCounts.size(); ++i) result.mCounts[i] += src.mCounts[i];
+    result.mCounts[0] += src.mPendingZeros;
+  } else {
+    result.mPendingZeros += src.mPendingZeros;
+  }
+  result.mCount += src.mCount;
+  result.mNanCount += src.mNanCount;
+  result.mPosInfCount += src.mPosInfCount;
+  result.mNegInfCount += src.mNegInfCount;
+  result.mMin = std::min(result.mMin, src.mMin);
+  result.mMax = std::max(result.mMax, src.mMax);
+  *this = std::move(result);
+}
+
+void Histogram::serializeTo(std::vector<std::uint8_t>& out) const {
+  out.reserve(out.size() + kHEADER_BYTES + 8 * mCounts.size());
+  out.insert(out.end(), kHIST_MAGIC, kHIST_MAGIC + 8);
+  putU32(out, kFORMAT_VERSION);
+  putU32(out, 0);
+  putF64(out, mBinWidth);
+  putU64(out, mCounts.size());
+  putU64(out, mCount);
+  putU64(out, mNanCount);
+  putU64(out, mPosInfCount);
+  putU64(out, mNegInfCount);
+  putU64(out, mPendingZeros);
+  putF32(out, mMin);
+  putF32(out, mMax);
+  for (std::uint64_t c : mCounts) putU64(out, c);
+}
+
+std::vector<std::uint8_t> Histogram::serialize() const {
+  std::vector<std::uint8_t> out;
+  serializeTo(out);
+  return out;
+}
+
+Histogram Histogram::deserializeFrom(std::uint8_t const* data, std::size_t size, std::size_t& offset) {
+  Reader r(data, size, offset);
+  r.magic(kHIST_MAGIC, "histogram");
+  std::uint32_t const version = r.u32("version");
+  if (version != kFORMAT_VERSION) {
+    throw HistogramError("histogram format version " + std::to_string(version) +
+                         " is not supported (expected " + std::to_string(kFORMAT_VERSION) + ")");
+  }
+  r.u32("reserved");
+  Histogram h;
+  double const width = r.f64("bin width");
+  std::uint64_t const nbins = r.u64("bin count");
+  h.mCount = r.u64("count");
+  h.mNanCount = r.u64("NaN count");
+  h.mPosInfCount = r.u64("+Inf count");
+  h.mNegInfCount = r.u64("-Inf count");
+  h.mPendingZeros = r.u64("pending zeros");
+  h.mMin = r.f32("min");
+  h.mMax = r.f32("max");
+  if (!(std::isfinite(width) && width >= 0.0)) throw HistogramError("invalid bin width in histogram data");
+  if ((width == 0.0) != (nbins == 0) || nbins > kHISTOGRAM_MAX_BINS || (nbins != 0 && nbins < 128)) {
+    throw HistogramError("invalid bin count " + std::to_string(nbins) + " in histogram data");
+  }
+  if (width > 0.0 && h.mPendingZeros != 0) throw HistogramError("pending zeros with a defined width");
+  std::uint64_t const nonFinite = h.mNanCount + h.mPosInfCount + h.mNegInfCount;
+  if (nonFinite > h.mCount || nonFinite < h.mNanCount)
+    throw HistogramError("inconsistent counts in histogram data");
+  r.need(8 * nbins, "counts");
+  h.mCounts.resize(nbins);
+  std::uint64_t binned = h.mPendingZeros;
+  for (std::uint64_t i = 0; i < nbins; ++i) {
+    h.mCounts[i] = r.u64("counts");
+    binned += h.mCounts[i];
+  }
+  std::uint64_t const finite = h.mCount - nonFinite;
+  if (binned != finite) throw HistogramError("bin counts do not add up to the finite value count");
+  bool const minMaxOk = finite == 0 ? (std::isinf(h.mMin) && std::isinf(h.mMax))
+                                    : (std::isfinite(h.mMin) && std::isfinite(h.mMax) && h.mMin <= h.mMax);
+  if (!minMaxOk) throw HistogramError("invalid min/max in histogram data");
+  if (width > 0.0) {
+    h.mBinWidth = width;
+    h.mInvWidth = static_cast<float>(1.0 / width);
+  }
+  offset = r.pos();
+  return h;
+}
+
+Histogram Histogram::deserialize(std::uint8_t const* data, std::size_t size) {
+  std::size_t offset = 0;
+  Histogram h = deserializeFrom(data, size, offset);
+  if (offset != size) throw HistogramError("trailing bytes after histogram data");
+  return h;
+}
+
+// ---- HistogramSet ----
+
+HistogramSet::Entry& HistogramSet::entry(std::string const& name) {
+  std::lock_guard<std::mutex> lock(mMutex);
+  auto it = mEntries.find(name);
+  if (it != mEntries.end()) return *it->second;
+  auto created = std::make_unique<Entry>();
+  Entry& ref = *created;
+  mEntries.emplace(name, std::move(created));
+  mOrder.push_back(name);
+  return ref;
+}
+
+HistogramSet::Entry const* HistogramSet::find(std::string const& name) const {
+  std::lock_guard<std::mutex> lock(mMutex);
+  auto it = mEntries.find(name);
+  return it == mEntries.end() ? nullptr : it->second.get();
+}
+
+void HistogramSet::add(std::string const& name, float const* data, std::size_t n) {
+  Entry& e = entry(name);  // entries are never removed, so the reference stays valid
+  std::lock_guard<std::mutex> lock(e.mutex);
+  e.histogram.add(data, n);
+}
+
+void HistogramSet::setBinWidth(std::string const& name, double binWidth) {
+  Histogram fixed(binWidth);
+  Entry& e = entry(name);
+  std::lock_guard<std::mutex> lock(e.mutex);
+  if (e.histogram.count() != 0 || e.histogram.binWidth() != 0.0) {
+    throw HistogramError("histogram of \"" + name + "\" already has data or a width");
+  }
+  e.histogram = std::move(fixed);
+}
+
+bool HistogramSet::has(std::string const& name) const { return find(name) != nullptr; }
+
+std::vector<std::string> HistogramSet::names() const {
+  std::lock_guard<std::mutex> lock(mMutex);
+  return mOrder;
+}
+
+std::size_t HistogramSet::size() const {
+  std::lock_guard<std::mutex> lock(mMutex);
+  return mOrder.size();
+}
+
+Histogram HistogramSet::get(std::string const& name) const {
+  Entry const* e = find(name);
+  if (e == nullptr) throw std::out_of_range("no histogram named \"" + name + "\"");
+  std::lock_guard<std::mutex> lock(e->mutex);
+  return e->histogram;
+}
+
+void HistogramSet::merge(HistogramSet const& other) {
+  // Snapshot the other set first (it may be this set, or be filled concurrently), then merge into copies so a
+  // failure leaves this set unchanged.
+  std::vector<std::pair<std::string, Histogram>> incoming;
+  for (std::string const& name : other.names()) incoming.emplace_back(name, other.get(name));
+  std::vector<std::pair<std::string, Histogram>> merged;
+  merged.reserve(incoming.size());
+  for (auto& [name, histogram] : incoming) {
+    Histogram target = has(name) ? get(name) : Histogram();
+    try {
+      target.merge(histogram);
+    } catch (HistogramError const& e) {
+      throw HistogramError("tensor \"" + name + "\": " + e.what());
+    }
+    merged.emplace_back(name, std::move(target));
+  }
+  for (auto& [name, histogram] : merged) {
+    Entry& e = entry(name);
+    std::lock_guard<std::mutex> lock(e.mutex);
+    e.histogram = std::move(histogram);
+  }
+}
+
+std::vector<std::uint8_t> HistogramSet::serialize() const {
+  std::vector<std::uint8_t> out(kSET_MAGIC, kSET_MAGIC + 8);
+  std::vector<std::string> const order = names();
+  putU32(out, kFORMAT_VERSION);
+  putU32(out, static_cast<std::uint32_t>(order.size()));
+  std::vector<std::uint8_t> one;
+  for (std::string const& name : order) {
+    putU32(out, static_cast<std::uint32_t>(name.size()));
+    out.insert(out.end(), name.begin(), name.end());
+    one.clear();
+    get(name).serializeTo(one);
+    putU64(out, one.size());
+    out.insert(out.end(), one.begin(), one.end());
+  }
+  return out;
+}
+
+std::unique_ptr<HistogramSet> HistogramSet::deserialize(std::uint8_t const* data, std::size_t size) {
+  Reader r(data, size, 0);
+  r.magic(kSET_MAGIC, "histogram set");
+  std::uint32_t const version = r.u32("version");
+  if (version != kFORMAT_VERSION) {
+    throw HistogramError("histogram set format version " + std::to_string(version) +
+                         " is not supported (expected " + std::to_string(kFORMAT_VERSION) + ")");
+  }
+  std::uint32_t const count = r.u32("tensor count");
+  auto set = std::make_unique<HistogramSet>();
+  for (std::uint32_t i = 0; i < count; ++i) {
+    std::uint32_t const nameLength = r.u32("name length");
+    std::uint8_t const* nameBytes = r.take(nameLength, "name");
+    std::string name(reinterpret_cast<char const*>(nameBytes), nameLength);
+    std::uint64_t const length = r.u64("histogram length");
+    std::uint8_t const* bytes = r.take(static_cast<std::size_t>(length), "histogram");
+    if (set->has(name)) throw HistogramError("duplicate tensor name \"" + name + "\" in histogram set data");
+    Histogram h;
+    try {
+      h = Histogram::deserialize(bytes, static_cast<std::size_t>(length));
+    } catch (HistogramError const& e) {
+      throw HistogramError("tensor \"" + name + "\": " + e.what());
+    }
+    Entry& e = set->entry(name);
+    e.histogram = std::move(h);
+  }
+  if (r.pos() != size) throw HistogramError("trailing bytes after histogram set data");
+  return set;
+}
+
+}  // namespace trtc
