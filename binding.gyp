@@ -10,7 +10,8 @@
       "sources": [
         "native/addon.cc",
         "native/capabilities.cc",
-        "native/cuda_api.cc"
+        "native/cuda_api.cc",
+        "native/engine_builder_unavailable.cc"
       ],
       "include_dirs": [
         "<!(node scripts/gyp-config.js napi)",

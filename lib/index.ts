@@ -71,3 +71,5 @@ export { prepareCalibrationModel } from './onnx/calibration-model';
 export type { CalibrationModel, CalibrationModelOptions, CalibrationInput, SkippedTensor } from './onnx/calibration-model';
 export { createCpuSession } from './onnx/session';
 export type { CpuSessionOptions } from './onnx/session';
+export { resolveBackend, tensorrtSupport, resolveInputProfiles, validateCalibrationShapes, builderSettings } from './tensorrt';
+export type { Backend, BackendOption, InputShapesOption, InputProfile, TensorrtBuildOptions, LogSeverityName, ParserError } from './tensorrt';

@@ -1,0 +1,32 @@
+#include "calibrator_adapter.h"
+
+namespace trtc {
+namespace trt {
+
+TRTC_TRT_DEPRECATION_BEGIN
+
+std::unique_ptr<nvinfer1::IInt8Calibrator> makeCalibratorAdapter(Calibrator& core,
+                                                                 std::string& error) noexcept {
+  try {
+    switch (core.getAlgorithm()) {
+      case CalibrationAlgo::kENTROPY_CALIBRATION_2:
+        return std::make_unique<EntropyCalibrator2Adapter>(core);
+      case CalibrationAlgo::kMINMAX_CALIBRATION:
+        return std::make_unique<MinMaxCalibratorAdapter>(core);
+      default:
+        error =
+            "ERR_TENSORRT_BUILD: the tensorrt backend supports the entropy (IInt8EntropyCalibrator2) and "
+            "minmax "
+            "(IInt8MinMaxCalibrator) algorithms; use backend 'builtin' for the others";
+        return nullptr;
+    }
+  } catch (...) {
+    error = "ERR_TENSORRT_BUILD: out of memory creating the calibrator adapter";
+    return nullptr;
+  }
+}
+
+TRTC_TRT_DEPRECATION_END
+
+}  // namespace trt
+}  // namespace trtc

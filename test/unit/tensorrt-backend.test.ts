@@ -1,0 +1,124 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { isTrtCalibratorError } from '../../lib/errors';
+import {
+  assertTensorrtSupported,
+  cacheHeader,
+  cacheHeaderVersion,
+  parseTensorrtVersion,
+  resolveBackend,
+  tensorrtSupport,
+  tensorrtUnavailableError,
+} from '../../lib/tensorrt';
+
+const absent = { compiled: false as const, reason: 'TensorRT headers (NvInferVersion.h) not found at build time' };
+const trt10 = { compiled: true as const, version: '10.7.0' };
+
+describe('TensorRT backend resolution', () => {
+  it("'auto' picks tensorrt when TensorRT 8.6-10.x is compiled in, else builtin", () => {
+    expect(resolveBackend('auto', trt10)).toBe('tensorrt');
+    expect(resolveBackend(undefined, { compiled: true, version: '8.6.1' })).toBe('tensorrt');
+    expect(resolveBackend('auto', absent)).toBe('builtin');
+    expect(resolveBackend(undefined, absent)).toBe('builtin');
+  });
+
+  it("'auto' falls back to builtin when the compiled-in TensorRT is 11 (no calibrator there)", () => {
+    expect(resolveBackend('auto', { compiled: true, version: '11.0.0' })).toBe('builtin');
+  });
+
+  it("'builtin' stays builtin even with TensorRT compiled in", () => {
+    expect(resolveBackend('builtin', trt10)).toBe('builtin');
+  });
+
+  it("rejects backend 'tensorrt' without TensorRT with ERR_TENSORRT_UNAVAILABLE and install instructions", () => {
+    let err: unknown;
+    try {
+      resolveBackend('tensorrt', absent);
+    } catch (e) {
+      err = e;
+    }
+    expect(isTrtCalibratorError(err, 'ERR_TENSORRT_UNAVAILABLE')).toBe(true);
+    const message = (err as Error).message;
+    expect(message).toContain('NvInferVersion.h');
+    expect(message).toContain('TENSORRT_ROOT');
+    expect(message).toContain('npx cmake-js rebuild');
+    expect(message).toContain("backend: 'builtin'");
+  });
+
+  it('an engine output forces TensorRT: auto without TensorRT fails, builtin with engine is a usage error', () => {
+    expect(resolveBackend('auto', trt10, { engine: 'model.int8.plan' })).toBe('tensorrt');
+    expect(() => resolveBackend('auto', absent, { engine: 'model.int8.plan' })).toThrow(/an engine output \(--engine\) needs TensorRT/);
+    expect(() => resolveBackend('builtin', trt10, { engine: 'm.plan' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', option: 'engine' }));
+  });
+
+  it('rejects wrong types and values of backend with the house message', () => {
+    expect(() => resolveBackend(3, trt10)).toThrow(TypeError);
+    expect(() => resolveBackend('trt', trt10)).toThrow(RangeError);
+    expect(() => resolveBackend('trt', trt10)).toThrow(/Expected one of 'auto', 'builtin', 'tensorrt' for backend but received "trt" of type string/);
+  });
+
+  it('refuses TensorRT 11 for backend tensorrt with the Q/DQ pointer', () => {
+    expect(() => resolveBackend('tensorrt', { compiled: true, version: '11.1.0' })).toThrow(/Q\/DQ ONNX/);
+  });
+
+  it('tensorrtUnavailableError carries the reason in details', () => {
+    const e = tensorrtUnavailableError('disabled with TRTC_TENSORRT=OFF');
+    expect(e.code).toBe('ERR_TENSORRT_UNAVAILABLE');
+    expect(e.details).toEqual({ reason: 'disabled with TRTC_TENSORRT=OFF' });
+  });
+});
+
+describe('TensorRT version gating', () => {
+  it('supports 8.6 through 10.x, refuses older and 11+', () => {
+    expect(tensorrtSupport('8.6.1')).toEqual({ supported: true });
+    expect(tensorrtSupport('10.0.0')).toEqual({ supported: true });
+    expect(tensorrtSupport('10.16.1')).toEqual({ supported: true });
+    expect(tensorrtSupport('8.5.3')).toMatchObject({ supported: false, reason: expect.stringContaining('older than 8.6') });
+    expect(tensorrtSupport('7.2')).toMatchObject({ supported: false });
+    expect(tensorrtSupport('11.0')).toMatchObject({ supported: false, reason: expect.stringContaining('calibrate --qdq') });
+    expect(() => assertTensorrtSupported('11.0.0')).toThrow(expect.objectContaining({ code: 'ERR_TENSORRT_UNAVAILABLE' }));
+    expect(() => assertTensorrtSupported('10.3.0')).not.toThrow();
+  });
+
+  it('writes the cache header version as TensorRT does (8601, 100300)', () => {
+    expect(cacheHeaderVersion('8.6.1')).toBe(8601);
+    expect(cacheHeaderVersion('10.3.0')).toBe(100300);
+    expect(cacheHeaderVersion('10.14.1')).toBe(101401);
+    expect(cacheHeader('8.6.1', 'EntropyCalibration2')).toBe('TRT-8601-EntropyCalibration2');
+    expect(cacheHeader(parseTensorrtVersion('10.7'), 'MinMaxCalibration')).toBe('TRT-100700-MinMaxCalibration');
+  });
+
+  it('rejects malformed versions', () => {
+    expect(() => parseTensorrtVersion('ten')).toThrow(RangeError);
+    expect(() => parseTensorrtVersion(10)).toThrow(TypeError);
+  });
+});
+
+describe('TensorRT native sources', () => {
+  const root = path.join(__dirname, '..', '..');
+  const read = (f: string): string => fs.readFileSync(path.join(root, f), 'utf8');
+
+  it('CMake lists the TensorRT-only sources, and they exist; binding.gyp never builds them', () => {
+    const cmake = read('CMakeLists.txt');
+    const m = /set\(TRTC_TENSORRT_SOURCES\s+([^)]*)\)/.exec(cmake);
+    expect(m).not.toBeNull();
+    const files = m![1].split(/\s+/).filter(Boolean);
+    expect(files).toEqual(['native/tensorrt/calibrator_adapter.cc', 'native/tensorrt/engine_builder.cc']);
+    for (const f of files) expect(fs.existsSync(path.join(root, f))).toBe(true);
+    expect(read('binding.gyp')).not.toContain('native/tensorrt/');
+  });
+
+  it('the no-TensorRT build fails buildEngine with ERR_TENSORRT_UNAVAILABLE and how to install', () => {
+    const stub = read('native/engine_builder_unavailable.cc');
+    expect(stub).toContain('#if !TRTC_WITH_TENSORRT');
+    expect(stub).toContain('"ERR_TENSORRT_UNAVAILABLE: ');
+    expect(stub).toContain('TENSORRT_ROOT');
+  });
+
+  it('every override of the calibrator adapter is noexcept and catches everything', () => {
+    const adapter = read('native/tensorrt/calibrator_adapter.h');
+    const overrides = adapter.match(/^\s+\S.*\) (const )?noexcept override \{$/gm) ?? [];
+    expect(overrides).toHaveLength(4);
+    expect(adapter.match(/catch \(\.\.\.\)/g)).toHaveLength(4);
+  });
+});
