@@ -73,3 +73,36 @@ export { createCpuSession } from './onnx/session';
 export type { CpuSessionOptions } from './onnx/session';
 export { resolveBackend, tensorrtSupport, resolveInputProfiles, validateCalibrationShapes, builderSettings } from './tensorrt';
 export type { Backend, BackendOption, InputShapesOption, InputProfile, TensorrtBuildOptions, LogSeverityName, ParserError } from './tensorrt';
+export {
+  renderReportHtml,
+  renderHistogramSvg,
+  writeReport,
+  readReport,
+  validateReport,
+  buildTensorReport,
+  listTensorsWithoutScale,
+  standardWarnings,
+  downsampleHistogram,
+  clippedShareFromHistogram,
+  REPORT_SCHEMA_VERSION,
+  REPORT_MAX_BINS,
+  REPORT_ALGORITHMS,
+} from './report';
+export type {
+  CalibrationReport,
+  ReportTensor,
+  ReportHistogram,
+  ReportThresholds,
+  ReportAlgorithm,
+  ReportAccuracy,
+  ReportOutputAccuracy,
+  ReportTensorError,
+  ReportAlgorithmComparison,
+  ReportInputSpec,
+  ReportSkippedImage,
+  ReportTimings,
+  ReportTensorWithoutScale,
+  TensorStatus,
+  TensorStats,
+  WrittenReport,
+} from './report';
