@@ -9,6 +9,10 @@
       "target_name": "trt_calibrator",
       "sources": [
         "native/addon.cc",
+        "native/cache_text.cc",
+        "native/histogram.cc",
+        "native/histogram_binding.cc",
+        "native/thresholds.cc",
         "native/capabilities.cc",
         "native/cuda_api.cc",
         "native/engine_builder_unavailable.cc"

@@ -37,10 +37,60 @@ export interface NativeCapabilities {
   tensorrt: { compiled: true; version: string } | { compiled: false; reason: string };
 }
 
+/** Threshold algorithms of native/thresholds.h. */
+export type NativeAmaxAlgorithm = 'entropy' | 'minmax' | 'percentile' | 'mse';
+/** `ok`, or why no threshold could be derived (`constant` still has a usable amax = |c|). */
+export type NativeAmaxStatus = 'ok' | 'constant' | 'empty' | 'not-finite' | 'all-zero';
+
+/** One threshold from native/thresholds.cc. `amax` is 0 unless status is `ok` or `constant`. */
+export interface NativeAmaxResult {
+  status: NativeAmaxStatus;
+  amax: number;
+  /** Histogram edge index chosen (amax = bin * binWidth); -1 for minmax and degenerate results. */
+  bin: number;
+}
+
+/** Counters of one tensor's histogram (native/histogram.h). */
+export interface NativeHistogramStats {
+  /** Every value seen, NaN/Inf included. */
+  count: number;
+  finiteCount: number;
+  nanCount: number;
+  posInfCount: number;
+  negInfCount: number;
+  /** Over finite values; Infinity / -Infinity when there are none. */
+  min: number;
+  max: number;
+  absMax: number;
+  nbins: number;
+  /** 0 while undefined (only zeros seen so far). */
+  binWidth: number;
+  /** Zeros waiting for a bin width (only while binWidth is 0). */
+  pendingZeros: number;
+}
+
+/** native HistogramSet: per-tensor histograms of |x| (native/histogram_binding.cc). */
+export interface NativeHistogramSet {
+  add(name: string, data: Float32Array): void;
+  setBinWidth(name: string, width: number): void;
+  names(): string[];
+  has(name: string): boolean;
+  stats(name: string): NativeHistogramStats;
+  counts(name: string): Float64Array;
+  computeAmax(name: string, algorithm: NativeAmaxAlgorithm, options?: { percentile?: number }): NativeAmaxResult;
+  computeAll(algorithm: NativeAmaxAlgorithm, options?: { percentile?: number }): Promise<Array<NativeAmaxResult & { name: string }>>;
+  serialize(): Uint8Array;
+  merge(other: NativeHistogramSet): void;
+}
+
 /** Everything the addon exports. Keep in step with native/addon.cc. */
 export interface NativeAddon {
   addonVersion: string;
   capabilities(): NativeCapabilities;
+  /** `new HistogramSet()` or `new HistogramSet(serializedBytes)`. */
+  HistogramSet: new (bytes?: Uint8Array) => NativeHistogramSet;
+  /** TensorRT cache text, byte-exact (native/cache_text.h). */
+  formatCacheText(version: string, algorithm: string, entries: ReadonlyArray<{ name: string; amax: number }>): string;
 }
 
 let cached: NativeAddon | undefined;

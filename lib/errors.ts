@@ -41,6 +41,8 @@ export type ErrorCode =
   | 'ERR_DEGENERATE_TENSOR'
   /** Reading or writing a file failed. */
   | 'ERR_IO'
+  /** Histograms could not be merged (different bin widths) or histogram bytes were malformed. */
+  | 'ERR_HISTOGRAM'
   /** A calibration report (report.json) did not match the CalibrationReport schema; the message names the field. */
   | 'ERR_REPORT_FORMAT'
   /** An internal invariant was broken: a bug, please report it. */

@@ -106,3 +106,5 @@ export type {
   TensorStats,
   WrittenReport,
 } from './report';
+export { HistogramSet, formatCacheText, amaxUsable, AMAX_ALGORITHMS } from './histogram';
+export type { AmaxAlgorithm, AmaxStatus, AmaxResult, AmaxOptions, HistogramStats } from './histogram';

@@ -4,6 +4,8 @@
 
 #include <napi.h>
 
+#include <memory>
+
 namespace trtc {
 
 // Addon version, kept equal to package.json's by a test.
@@ -11,5 +13,11 @@ inline constexpr char kADDON_VERSION[] = "0.1.0";
 
 // capabilities(): what was compiled in and what the machine offers.
 void initCapabilities(Napi::Env env, Napi::Object exports);
+
+// HistogramSet class and formatCacheText() (histogram_binding.cc).
+class HistogramSet;
+void initHistogram(Napi::Env env, Napi::Object exports);
+// The C++ set behind a JS HistogramSet (shared ownership), or nullptr when `value` is not one.
+std::shared_ptr<HistogramSet> unwrapHistogramSet(Napi::Env env, Napi::Value value);
 
 }  // namespace trtc

@@ -1,0 +1,205 @@
+/**
+ * Per-tensor histograms of |x| and the thresholds (amax) computed from them: the typed wrapper of the native
+ * `HistogramSet` (native/histogram.h, native/thresholds.h). One calibration pass fills a set; every algorithm
+ * reads the same histograms, and sets from different runs (shards of a large data set) can be saved, loaded
+ * and merged.
+ */
+import { loadAddon } from './binding';
+import type { NativeAmaxResult, NativeAmaxStatus, NativeHistogramSet, NativeHistogramStats } from './binding';
+import { TrtCalibratorError, invalidOption, rejectUnknownOptions } from './errors';
+import { readFileOrThrow, writeFileAtomic } from './util/fs';
+
+/** Threshold algorithms: `entropy` (TensorRT's EntropyCalibration2), `minmax`, `percentile`, `mse`. */
+export type AmaxAlgorithm = 'entropy' | 'minmax' | 'percentile' | 'mse';
+
+/** The algorithms {@link HistogramSet.computeAmax} accepts. */
+export const AMAX_ALGORITHMS: readonly AmaxAlgorithm[] = Object.freeze(['entropy', 'minmax', 'percentile', 'mse']);
+
+/**
+ * `ok`, or why no threshold could be derived: `empty` (no values), `not-finite` (only NaN/Inf), `all-zero`
+ * (every finite value is 0), `constant` (every finite value is the same nonzero c: amax = |c|, usable).
+ */
+export type AmaxStatus = NativeAmaxStatus;
+
+/** A threshold. `amax` is 0 unless {@link amaxUsable} is true for the status. */
+export type AmaxResult = NativeAmaxResult;
+
+/** Counters of one tensor's histogram. */
+export type HistogramStats = NativeHistogramStats;
+
+/** Options of {@link HistogramSet.computeAmax}. */
+export interface AmaxOptions {
+  /** Percentile for the `percentile` algorithm, in (0, 100]. Defaults to 99.99. */
+  percentile?: number;
+}
+
+/** True when a result's amax can become a scale (`ok` or `constant`). */
+export function amaxUsable(status: AmaxStatus): boolean {
+  return status === 'ok' || status === 'constant';
+}
+
+function checkAlgorithm(algorithm: unknown): AmaxAlgorithm {
+  if (typeof algorithm !== 'string') throw invalidOption('algorithm', 'one of "entropy", "minmax", "percentile", "mse"', algorithm);
+  if (!(AMAX_ALGORITHMS as readonly string[]).includes(algorithm)) {
+    throw invalidOption('algorithm', 'one of "entropy", "minmax", "percentile", "mse"', algorithm, 'range');
+  }
+  return algorithm as AmaxAlgorithm;
+}
+
+function checkOptions(options: unknown): { percentile?: number } {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object') throw invalidOption('options', 'an object', options);
+  rejectUnknownOptions('computeAmax options', options, ['percentile']);
+  const { percentile } = options as AmaxOptions;
+  if (percentile === undefined) return {};
+  if (typeof percentile !== 'number') throw invalidOption('percentile', 'a number in (0, 100]', percentile);
+  if (!(percentile > 0 && percentile <= 100)) throw invalidOption('percentile', 'a number in (0, 100]', percentile, 'range');
+  return { percentile };
+}
+
+function checkName(name: unknown): string {
+  if (typeof name !== 'string' || name.length === 0) throw invalidOption('name', 'a non-empty string', name);
+  return name;
+}
+
+/** Turns native errors carrying `code: 'ERR_HISTOGRAM'` into TrtCalibratorError; rethrows others unchanged. */
+function native<T>(fn: () => T, file?: string): T {
+  try {
+    return fn();
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    if (e.code === 'ERR_HISTOGRAM') {
+      throw new TrtCalibratorError('ERR_HISTOGRAM', file ? `${file}: ${e.message}` : e.message, { cause: err, details: file ? { file } : {} });
+    }
+    throw err;
+  }
+}
+
+/**
+ * Histograms of |x| per tensor: 2048 bins over [0, max|x|] from the first batch, extended at the same width
+ * when a later batch has a larger max (TensorRT's entropy calibration, ../shared/TENSORRT.md §4). NaN and ±Inf
+ * are counted, never binned.
+ */
+export class HistogramSet {
+  /** The native set; the builtin builder hands it to C++ (unwrapHistogramSet) to fill it from its thread. */
+  readonly native: NativeHistogramSet;
+
+  /** An empty set, or the set serialized in `bytes` (from {@link HistogramSet.serialize}). */
+  constructor(bytes?: Uint8Array) {
+    if (bytes !== undefined && !(bytes instanceof Uint8Array)) throw invalidOption('bytes', 'a Uint8Array', bytes);
+    const { HistogramSet: NativeSet } = loadAddon();
+    this.native = native(() => new NativeSet(bytes));
+  }
+
+  /** Reads a set saved with {@link HistogramSet.save}. Throws ERR_IO or ERR_HISTOGRAM naming the file. */
+  static async load(file: string): Promise<HistogramSet> {
+    const bytes = await readFileOrThrow(file, 'histogram file');
+    return native(() => new HistogramSet(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)), file);
+  }
+
+  /**
+   * Loads shards and merges them into one set (each tensor's histograms must share a bin width: give every
+   * shard the widths of the first with {@link HistogramSet.setBinWidth}, or merge sets whose widths differ by a
+   * power of two). Throws ERR_HISTOGRAM naming the file and tensor that does not fit.
+   */
+  static async loadAll(files: readonly string[]): Promise<HistogramSet> {
+    if (!Array.isArray(files) || files.length === 0) throw invalidOption('files', 'a non-empty array of paths', files);
+    const merged = new HistogramSet();
+    for (const file of files) {
+      const shard = await HistogramSet.load(file);
+      native(() => merged.native.merge(shard.native), file);
+    }
+    return merged;
+  }
+
+  /** Adds one batch of a tensor's values (creates the histogram on first use). */
+  add(name: string, data: Float32Array): void {
+    checkName(name);
+    if (!(data instanceof Float32Array)) throw invalidOption('data', 'a Float32Array', data);
+    this.native.add(name, data);
+  }
+
+  /** Fixes a tensor's bin width before any data (so shards from different runs merge). */
+  setBinWidth(name: string, width: number): void {
+    checkName(name);
+    if (typeof width !== 'number') throw invalidOption('width', 'a positive finite number', width);
+    if (!(Number.isFinite(width) && width > 0)) throw invalidOption('width', 'a positive finite number', width, 'range');
+    native(() => this.native.setBinWidth(name, width));
+  }
+
+  /** Tensor names in first-added order. */
+  names(): string[] {
+    return this.native.names();
+  }
+
+  /** True when the set has a histogram for `name`. */
+  has(name: string): boolean {
+    return this.native.has(checkName(name));
+  }
+
+  /** Counters of one tensor. Throws ERR_HISTOGRAM for an unknown name. */
+  stats(name: string): HistogramStats {
+    return native(() => this.native.stats(checkName(name)));
+  }
+
+  /** A copy of one tensor's bin counts (exact up to 2^53). Throws ERR_HISTOGRAM for an unknown name. */
+  counts(name: string): Float64Array {
+    return native(() => this.native.counts(checkName(name)));
+  }
+
+  /**
+   * The threshold of one tensor. Synchronous (a few ms per tensor); use {@link HistogramSet.computeAll} for
+   * many. `algorithm` defaults to `'entropy'`.
+   */
+  computeAmax(name: string, algorithm: AmaxAlgorithm = 'entropy', options?: AmaxOptions): AmaxResult {
+    checkName(name);
+    const algo = checkAlgorithm(algorithm);
+    const opts = checkOptions(options);
+    return native(() => this.native.computeAmax(name, algo, opts));
+  }
+
+  /** Thresholds of every tensor, computed off the JS thread, in set order. `algorithm` defaults to `'entropy'`. */
+  async computeAll(algorithm: AmaxAlgorithm = 'entropy', options?: AmaxOptions): Promise<Array<AmaxResult & { name: string }>> {
+    const algo = checkAlgorithm(algorithm);
+    const opts = checkOptions(options);
+    return this.native.computeAll(algo, opts);
+  }
+
+  /** Merges `other` into this set (all or nothing). Throws ERR_HISTOGRAM for incompatible bin widths. */
+  merge(other: HistogramSet): void {
+    if (!(other instanceof HistogramSet)) throw invalidOption('other', 'a HistogramSet', other);
+    native(() => this.native.merge(other.native));
+  }
+
+  /** The versioned binary form (format in native/histogram.cc). */
+  serialize(): Uint8Array {
+    return this.native.serialize();
+  }
+
+  /** Writes {@link HistogramSet.serialize} atomically to `file`. Throws ERR_IO naming the file. */
+  async save(file: string): Promise<void> {
+    if (typeof file !== 'string' || file.length === 0) throw invalidOption('file', 'a non-empty path', file);
+    await writeFileAtomic(file, this.serialize());
+  }
+}
+
+/**
+ * The TensorRT calibration cache text, byte-exact: `TRT-<version>-<algorithm>` then `<name>: <hex>` per entry
+ * in the given order, hex = the float32 bits of amax / 127 (lowercase, unpadded: `3c010a14`, `0`).
+ * Throws ERR_INVALID_OPTION for a NaN/negative/infinite amax, line breaks in names, or '-' in the header parts.
+ */
+export function formatCacheText(version: string, algorithm: string, entries: ReadonlyArray<{ name: string; amax: number }>): string {
+  if (typeof version !== 'string') throw invalidOption('version', 'a string', version);
+  if (typeof algorithm !== 'string') throw invalidOption('algorithm', 'a string', algorithm);
+  if (!Array.isArray(entries)) throw invalidOption('entries', 'an array of { name, amax }', entries);
+  try {
+    return loadAddon().formatCacheText(version, algorithm, entries);
+  } catch (err) {
+    // Native errors come from the main realm: check the name, not instanceof (which fails across realms).
+    const e = err as Error;
+    if (e.name === 'TypeError' || e.name === 'RangeError') {
+      throw invalidOption('formatCacheText arguments', `valid cache arguments (${e.message})`, entries, e.name === 'TypeError' ? 'type' : 'range');
+    }
+    throw err;
+  }
+}
