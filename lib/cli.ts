@@ -10,6 +10,7 @@ import { registerDecode } from './cli/decode';
 import { registerDiff } from './cli/diff';
 import { registerConvert } from './cli/convert';
 import { registerSampleImages } from './cli/sample-images';
+import { registerQdq } from './cli/qdq';
 
 /** Builds the CLI program (exported for tests). */
 export function buildProgram(): Command {
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerDiff(program);
   registerConvert(program);
   registerSampleImages(program);
+  registerQdq(program);
   return program;
 }
 

@@ -71,6 +71,11 @@ export { prepareCalibrationModel } from './onnx/calibration-model';
 export type { CalibrationModel, CalibrationModelOptions, CalibrationInput, SkippedTensor } from './onnx/calibration-model';
 export { createCpuSession } from './onnx/session';
 export type { CpuSessionOptions } from './onnx/session';
+export { insertQdq, writeQdqModel, buildQdqModel, perChannelScales } from './onnx/qdq';
+export type { QdqOptions, QdqResult, QdqExport, ScaleMap, QuantizedWeight, UnquantizedInput } from './onnx/qdq';
+export { readScales } from './onnx/scales';
+export { upgradeOpset } from './onnx/opset';
+export type { OpsetUpgrade } from './onnx/opset';
 export { resolveBackend, tensorrtSupport, resolveInputProfiles, validateCalibrationShapes, builderSettings } from './tensorrt';
 export type { Backend, BackendOption, InputShapesOption, InputProfile, TensorrtBuildOptions, LogSeverityName, ParserError } from './tensorrt';
 export {

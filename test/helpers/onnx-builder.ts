@@ -113,15 +113,15 @@ export function saveModelWithExternalData(model: onnx.ModelProto, file: string, 
   return file;
 }
 
-/** A small deterministic pseudo-random generator (mulberry32) for weights. */
+/**
+ * A small deterministic pseudo-random generator (32-bit LCG, Numerical Recipes constants) for weights and noise.
+ * No Math.* calls: those are slow inside jest's vm context.
+ */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
+  let a = (seed * 2654435761) >>> 0;
   return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    a = (a * 1664525 + 1013904223) >>> 0;
+    return a / 4294967296;
   };
 }
 
