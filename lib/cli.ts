@@ -11,6 +11,7 @@ import { registerDiff } from './cli/diff';
 import { registerConvert } from './cli/convert';
 import { registerSampleImages } from './cli/sample-images';
 import { registerQdq } from './cli/qdq';
+import { registerPreview } from './cli/preview';
 
 /** Builds the CLI program (exported for tests). */
 export function buildProgram(): Command {
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerConvert(program);
   registerSampleImages(program);
   registerQdq(program);
+  registerPreview(program);
   return program;
 }
 
