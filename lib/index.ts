@@ -6,6 +6,14 @@ export { capabilities, formatCapabilities, packageVersion } from './capabilities
 export type { Capabilities } from './capabilities';
 export { TrtCalibratorError, isTrtCalibratorError, errorCode } from './errors';
 export type { ErrorCode, InvalidOptionError } from './errors';
+export { BatchFactory, DTYPE_BYTES, elementCount, byteLength } from './batch/factory';
+export type { DType, InputSpec, BatchBuffers } from './batch/factory';
+export { ImageBatchFactory, resolvePreprocessOptions, DEFAULT_IMAGE_EXTENSIONS } from './batch/image-factory';
+export type { ImageBatchFactoryOptions, PreprocessOptions, SkippedImage, ImageBatchStats, ImageMeta, ColorOrder, Interpolation, Layout, ResizeMode } from './batch/image-factory';
+export { CombinedBatchFactory, combineFactories, imInfo } from './batch/combine';
+export type { CombineOptions, DerivedInput, MetadataSource } from './batch/combine';
+export { encodeNpy, decodeNpy, writeNpy } from './util/npy';
+export type { NpyArray, NpyContent } from './util/npy';
 export {
   parseCache,
   formatCache,
@@ -78,6 +86,8 @@ export { upgradeOpset } from './onnx/opset';
 export type { OpsetUpgrade } from './onnx/opset';
 export { resolveBackend, tensorrtSupport, resolveInputProfiles, validateCalibrationShapes, builderSettings } from './tensorrt';
 export type { Backend, BackendOption, InputShapesOption, InputProfile, TensorrtBuildOptions, LogSeverityName, ParserError } from './tensorrt';
+export { HistogramSet, formatCacheText, amaxUsable, AMAX_ALGORITHMS } from './histogram';
+export type { AmaxAlgorithm, AmaxStatus, AmaxResult, AmaxOptions, HistogramStats } from './histogram';
 export {
   renderReportHtml,
   renderHistogramSvg,
@@ -111,5 +121,3 @@ export type {
   TensorStats,
   WrittenReport,
 } from './report';
-export { HistogramSet, formatCacheText, amaxUsable, AMAX_ALGORITHMS } from './histogram';
-export type { AmaxAlgorithm, AmaxStatus, AmaxResult, AmaxOptions, HistogramStats } from './histogram';
