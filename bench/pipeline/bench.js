@@ -8,6 +8,7 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { performance } = require('node:perf_hooks');
 const sharp = require('sharp');
 const { ImageBatchFactory } = require('../../dist/batch/image-factory');
 
