@@ -11,6 +11,7 @@ import { registerDiff } from './cli/diff';
 import { registerConvert } from './cli/convert';
 import { registerSampleImages } from './cli/sample-images';
 import { registerQdq } from './cli/qdq';
+import { registerEvaluate } from './cli/evaluate';
 import { registerPreview } from './cli/preview';
 
 /** Builds the CLI program (exported for tests). */
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerConvert(program);
   registerSampleImages(program);
   registerQdq(program);
+  registerEvaluate(program);
   registerPreview(program);
   return program;
 }

@@ -84,6 +84,8 @@ export type { QdqOptions, QdqResult, QdqExport, ScaleMap, QuantizedWeight, Unqua
 export { readScales } from './onnx/scales';
 export { upgradeOpset } from './onnx/opset';
 export type { OpsetUpgrade } from './onnx/opset';
+export { evaluateQdq, formatEvaluation } from './onnx/evaluate';
+export type { EvaluateOptions, Evaluation, OutputAgreement } from './onnx/evaluate';
 export { resolveBackend, tensorrtSupport, resolveInputProfiles, validateCalibrationShapes, builderSettings } from './tensorrt';
 export type { Backend, BackendOption, InputShapesOption, InputProfile, TensorrtBuildOptions, LogSeverityName, ParserError } from './tensorrt';
 export { HistogramSet, formatCacheText, amaxUsable, AMAX_ALGORITHMS } from './histogram';

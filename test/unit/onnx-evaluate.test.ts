@@ -1,0 +1,104 @@
+/**
+ * @jest-environment ./test/helpers/ort-environment.js
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { BatchFactory, type BatchBuffers, type InputSpec } from '../../lib/batch/factory';
+import { evaluateQdq } from '../../lib/onnx/evaluate';
+import { makeSyntheticImages } from '../../lib/synthetic/images';
+import { attr, buildModel, floatTensor, node, randomValues, saveModel, valueInfo } from '../helpers/onnx-builder';
+
+/** Random batches of x [4,3,8,8]. */
+class RandomBatches extends BatchFactory {
+  readonly inputs: InputSpec[];
+  constructor(
+    private readonly count: number,
+    name = 'x',
+  ) {
+    super();
+    this.inputs = [{ name, shape: [4, 3, 8, 8], dtype: 'float32' }];
+  }
+  fill(buffers: BatchBuffers, index: number): boolean {
+    if (index >= this.count) return false;
+    (buffers[this.inputs[0].name] as Float32Array).set(randomValues(4 * 3 * 64, 100 + index));
+    return true;
+  }
+}
+
+let dir: string;
+let model: string;
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trtc-eval-'));
+  // x → Conv → Relu → GlobalAveragePool → Flatten → Gemm → Softmax: a tiny 5-class classifier.
+  model = saveModel(
+    buildModel({
+      inputs: [valueInfo('x', ['N', 3, 8, 8])],
+      outputs: [valueInfo('probs', ['N', 5])],
+      initializers: [floatTensor('w', [8, 3, 3, 3], randomValues(216, 1)), floatTensor('fc.w', [5, 8], randomValues(40, 2, 2)), floatTensor('fc.b', [5], [0, 0.1, 0.2, 0.3, 0.4])],
+      nodes: [
+        node('Conv', ['x', 'w'], ['conv'], [attr.ints('pads', [1, 1, 1, 1])]),
+        node('Relu', ['conv'], ['relu']),
+        node('GlobalAveragePool', ['relu'], ['gap']),
+        node('Flatten', ['gap'], ['flat']),
+        node('Gemm', ['flat', 'fc.w', 'fc.b'], ['logits'], [attr.int('transB', 1)]),
+        node('Softmax', ['logits'], ['probs'], [attr.int('axis', -1)]),
+      ],
+    }),
+    path.join(dir, 'tiny.onnx'),
+  );
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const scales = { x: 1 / 127, relu: 3 / 127, flat: 1.5 / 127 };
+
+describe('evaluateQdq', () => {
+  it('reports perfect agreement when the "Q/DQ" model is the FP32 model itself', async () => {
+    const e = await evaluateQdq(model, new RandomBatches(3), { qdqModel: model });
+    expect(e.batches).toBe(3);
+    expect(e.outputs).toEqual([{ name: 'probs', elements: 60, cosine: expect.closeTo(1, 6), maxAbsError: 0, meanAbsError: 0, maxAbsReference: expect.any(Number), top1Agreement: 1, samples: 12 }]);
+  });
+
+  it('measures the INT8 error of a Q/DQ model built from scales', async () => {
+    const progress: number[] = [];
+    const e = await evaluateQdq(model, new RandomBatches(4), { scales, onProgress: (n) => progress.push(n) });
+    expect(progress).toEqual([1, 2, 3, 4]);
+    expect(e.qdq?.activations.map((a) => a.name)).toEqual(['x', 'flat']);
+    const probs = e.outputs[0];
+    expect(probs.samples).toBe(16);
+    expect(probs.cosine).toBeGreaterThan(0.99);
+    expect(probs.cosine).toBeLessThan(1);
+    expect(probs.maxAbsError).toBeGreaterThan(0);
+    expect(probs.meanAbsError).toBeLessThan(0.05);
+  });
+
+  it('names a data input the model does not have, and refuses ambiguous options', async () => {
+    await expect(evaluateQdq(model, new RandomBatches(1, 'image'), { scales })).rejects.toMatchObject({ code: 'ERR_INPUT_NAME', message: expect.stringContaining('no input "x"') });
+    await expect(evaluateQdq(model, new RandomBatches(1), { scales, qdqModel: model })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+    await expect(evaluateQdq(model, new RandomBatches(0), { qdqModel: model })).rejects.toMatchObject({ code: 'ERR_NO_DATA' });
+    const controller = new AbortController();
+    controller.abort();
+    await expect(evaluateQdq(model, new RandomBatches(2), { qdqModel: model, signal: controller.signal })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+  });
+
+  it('trt-calibrator evaluate --cache prints the table for an image folder', async () => {
+    const images = path.join(dir, 'images');
+    await makeSyntheticImages(images, { count: 6, seed: 3, format: 'png', size: [32, 32] });
+    const cache = path.join(dir, 'tiny.json');
+    fs.writeFileSync(cache, JSON.stringify({ tensors: Object.fromEntries(Object.entries(scales).map(([k, v]) => [k, { scale: v }])) }));
+    const r = spawnSync(process.execPath, [path.join(__dirname, '../../dist/cli.js'), 'evaluate', model, images, '--cache', cache, '--shape', '3,8,8', '--scale', String(1 / 255), '--batch-size', '4'], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/FP32 vs INT8 \(Q\/DQ\) on 2 batches/);
+    expect(r.stdout).toMatch(/top-1 agreement +\d+\.\d\d % \(\d+\/8\)/);
+    expect(r.stdout).toContain('images: 6 (skipped 0)');
+    // Without --shape the model's fixed C,H,W are used; --cache and --qdq together are a usage error.
+    const fromModel = spawnSync(process.execPath, [path.join(__dirname, '../../dist/cli.js'), 'evaluate', model, images, '--cache', cache, '--json'], { encoding: 'utf8' });
+    expect(fromModel.status).toBe(0);
+    expect(JSON.parse(fromModel.stdout)).toMatchObject({ batches: 1, images: 6, outputs: [{ name: 'probs', samples: 8 }] });
+    const both = spawnSync(process.execPath, [path.join(__dirname, '../../dist/cli.js'), 'evaluate', model, images, '--cache', cache, '--qdq', model], { encoding: 'utf8' });
+    expect(both.status).toBe(2);
+    expect(both.stderr).toContain('exactly one of --cache and --qdq');
+  });
+});
