@@ -15,7 +15,12 @@
         "native/thresholds.cc",
         "native/capabilities.cc",
         "native/cuda_api.cc",
-        "native/engine_builder_unavailable.cc"
+        "native/engine_builder_unavailable.cc",
+        "native/buffers.cc",
+        "native/calibrator_core.cc",
+        "native/js_bridge.cc",
+        "native/run.cc",
+        "native/test_driver.cc"
       ],
       "include_dirs": [
         "<!(node scripts/gyp-config.js napi)",

@@ -83,10 +83,90 @@ export interface NativeHistogramSet {
   merge(other: NativeHistogramSet): void;
 }
 
+/** One input slot of a native run (native/run.cc parses it into an InputDesc). */
+export interface NativeRunInput {
+  name: string;
+  shape: readonly number[];
+  dtype: string;
+}
+
+/** Options of `startCalibration`, copied into C++ structs before the builder thread starts. */
+export interface NativeRunOptions {
+  inputs: readonly NativeRunInput[];
+  batchSize: number;
+  /** trtc::CalibrationAlgo (0 legacy, 1 entropy, 2 entropy2, 3 minmax). */
+  algorithm: number;
+  /** 'auto': pinned slots + device buffers where a CUDA device exists; 'host': host memory only. */
+  memory: 'auto' | 'host';
+  deviceIndex: number;
+  prefetch: boolean;
+  /** Test hook: V8-owned ArrayBuffers copied into the slots (the fallback where external buffers are refused). */
+  copyBuffers: boolean;
+  /** Builder kind (native/builder.h): 'test', 'sum', … */
+  builder: string;
+  /** Names in the order the builder passes them to getBatch. */
+  bindingNames: readonly string[];
+  /** Test driver: copy every binding (device -> host) into the result. */
+  capture: boolean;
+  builderOptions: Record<string, number | string | boolean>;
+  /** Test hook: fail the first upload with this CUDA error name. */
+  injectCudaError?: string;
+  /** Histograms a builder fills (the builtin builder), shared with JS. */
+  histograms?: NativeHistogramSet;
+}
+
+/** JS callbacks a native run calls through its thread-safe bridge. */
+export interface NativeRunCallbacks {
+  fill(buffers: Record<string, ArrayBufferView>, batchIndex: number): boolean | Promise<boolean>;
+  readCache(): Uint8Array | null | Promise<Uint8Array | null>;
+  writeCache(bytes: Uint8Array): void | Promise<void>;
+  progress?(batchesDone: number): void;
+  process?(buffers: Record<string, ArrayBufferView>, batchIndex: number): Record<string, Float32Array> | Promise<Record<string, Float32Array>>;
+}
+
+/** What a native run resolves with. */
+export interface NativeRunResult {
+  batches: number;
+  cacheHit: boolean;
+  cacheWritten: boolean;
+  onDevice: boolean;
+  pinned: boolean;
+  externalBuffers: boolean;
+  trace: string[];
+  captures: Array<{ batch: number; name: string; bytes: Uint8Array; device: boolean }>;
+  /** Seconds: inside getBatch, uploading, waiting for fills, whole run. */
+  timings: { getBatch: number; upload: number; waitFill: number; total: number };
+  numbers: Record<string, number>;
+}
+
+/** A started native run. */
+export interface NativeRunHandle {
+  promise: Promise<NativeRunResult>;
+  abort(): void;
+  /** Test hook: a bridge call made on the JS thread; returns 'wrong-thread'. */
+  callOnJsThread(): string;
+}
+
+/** Live native allocations of all runs in the process. */
+export interface NativeLiveAllocations {
+  hostBuffers: number;
+  pinnedBuffers: number;
+  deviceBuffers: number;
+  streams: number;
+  bytes: number;
+  runs: number;
+}
+
 /** Everything the addon exports. Keep in step with native/addon.cc. */
 export interface NativeAddon {
   addonVersion: string;
   capabilities(): NativeCapabilities;
+  /** Starts a calibration run on its own builder thread (native/run.cc). */
+  startCalibration(options: NativeRunOptions, callbacks: NativeRunCallbacks): NativeRunHandle;
+  /** Live batch memory and runs (for leak tests). */
+  liveAllocations(): NativeLiveAllocations;
+  /** Seconds per bare pinned->device cudaMemcpyAsync of `bytes` (bench); -1 without a device. Blocks the caller. */
+  benchBareUpload(bytes: number, iterations: number): number;
   /** `new HistogramSet()` or `new HistogramSet(serializedBytes)`. */
   HistogramSet: new (bytes?: Uint8Array) => NativeHistogramSet;
   /** TensorRT cache text, byte-exact (native/cache_text.h). */

@@ -4,6 +4,7 @@
 static Napi::Object initAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("addonVersion", trtc::kADDON_VERSION);
   trtc::initCapabilities(env, exports);
+  trtc::initRun(env, exports);
   trtc::initHistogram(env, exports);
   return exports;
 }

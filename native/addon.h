@@ -14,6 +14,9 @@ inline constexpr char kADDON_VERSION[] = "0.1.0";
 // capabilities(): what was compiled in and what the machine offers.
 void initCapabilities(Napi::Env env, Napi::Object exports);
 
+// startCalibration(), liveAllocations(), benchBareUpload(): the calibration run and its memory (run.h).
+void initRun(Napi::Env env, Napi::Object exports);
+
 // HistogramSet class and formatCacheText() (histogram_binding.cc).
 class HistogramSet;
 void initHistogram(Napi::Env env, Napi::Object exports);

@@ -1,0 +1,122 @@
+// Builders: what plays TensorRT's role and drives a CalibratorCore on the run's builder thread.
+//
+// Three builders drive the same calibrator through the same contract (calibrator.h):
+//   "test"    the test driver (test_driver.cc): read cache -> getBatchSize -> getBatch until false -> write
+//             cache, with the binding names in the order the options give (not the declaration order);
+//   "sum"     builtin-lite (test_driver.cc): like "test", but after each batch it calls the JS `process`
+//             callback and reads the Float32Arrays it returns in place (the pattern the builtin builder uses
+//             for ONNX Runtime activations -> histograms); the cache holds the per-tensor sums;
+//   "builtin" (next task) and "tensorrt" (native/engine_builder.h) plug in the same way: add a make*Builder
+//             function and one line in makeBuilder() in run.cc.
+//
+// How to write a builder:
+//   class MyBuilder final : public Builder {
+//     void build(BuilderHost& host) noexcept override {
+//       Calibrator& calibrator = host.calibrator();
+//       size_t length = 0;
+//       if (calibrator.readCalibrationCache(length) != nullptr) return;     // cache hit
+//       std::vector<void*> bindings(host.bindingNames().size());
+//       std::vector<char const*> names = host.bindingNamePointers();
+//       while (calibrator.getBatch(bindings.data(), names.data(), int32_t(names.size()))) {
+//         // host memory of the batch: host.hostBatch(i) for input i of host.inputs() (even with a device)
+//         std::unique_ptr<HeldTensors> out = host.process(host.batchesDelivered() - 1);
+//         if (!out) return;                   // error or abort: already recorded, run rejects with it
+//         for (size_t t = 0; t < out->size(); ++t) use(out->at(t).name, out->at(t).data, out->at(t).count);
+//       }                                     // `out` released here: the JS arrays become collectable
+//       if (host.stopped()) return;           // abort/error: write no cache
+//       calibrator.writeCalibrationCache(text.data(), text.size());
+//     }
+//   };
+//
+// Threading / lifetime: build() runs on the run's builder thread; everything it gets from BuilderHost is
+// valid until build() returns. HeldTensors may be destroyed on the builder thread (the JS references are
+// released on the JS thread by the bridge). build() must not throw and must return promptly once
+// host.stopped() is true (abort or error; calibrator calls then return false / do nothing).
+//
+// This header is pure C++ (no Node-API): builders link into core_tests.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "buffers.h"
+#include "calibrator.h"
+#include "calibrator_core.h"
+
+namespace trtc {
+
+class HistogramSet;  // native/histogram.h
+
+// One float32 tensor a `process` callback returned, read in place from the JS Float32Array's memory.
+struct TensorView {
+  std::string name;
+  float const* data{nullptr};
+  size_t count{0};  // elements
+};
+
+// The tensors of one `process` call. Their memory is pinned (napi References) until this object is destroyed.
+class HeldTensors {
+ public:
+  virtual ~HeldTensors() = default;
+  virtual size_t size() const noexcept = 0;
+  virtual TensorView const& at(size_t index) const noexcept = 0;
+};
+
+// Builder-specific options, copied from the JS `builderOptions` object (flat: numbers and strings).
+struct BuilderOptions {
+  std::vector<std::string> bindingNames;  // names in the order the builder passes them to getBatch
+  std::map<std::string, double> numbers;
+  std::map<std::string, std::string> strings;
+  bool capture{false};  // test driver: copy every binding back to host memory for the result
+};
+
+// What the run offers its builder (implemented in run.cc; by a fake in core_tests).
+class BuilderHost {
+ public:
+  virtual ~BuilderHost() = default;
+  virtual Calibrator& calibrator() noexcept = 0;
+  virtual std::vector<InputDesc> const& inputs() const noexcept = 0;
+  virtual BuilderOptions const& options() const noexcept = 0;
+  // options().bindingNames as C strings, valid until build() returns.
+  virtual std::vector<char const*> bindingNamePointers() const = 0;
+  // Host memory holding the batch getBatch returned last, for inputs()[input] (pinned slot with a device).
+  virtual void const* hostBatch(size_t input) const noexcept = 0;
+  virtual int64_t batchesDelivered() const noexcept = 0;
+  // Calls the JS `process(buffers, batchIndex)` callback with the host views of the current batch, waits for
+  // it to settle, and returns the {name: Float32Array} it resolved with, held in place. nullptr when the run
+  // was given no `process` callback (recorded as ERR_INTERNAL), on error (recorded) or on abort.
+  virtual std::unique_ptr<HeldTensors> process(int64_t batchIndex) noexcept = 0;
+  // The HistogramSet passed as options.histograms (shared with JS), or nullptr when none was given.
+  virtual std::shared_ptr<HistogramSet> histograms() const noexcept = 0;
+  // Records an error (first wins); the run rejects with it.
+  virtual void fail(RunErrorCode code, std::string message) noexcept = 0;
+  // True after abort or a recorded error.
+  virtual bool stopped() const noexcept = 0;
+  // Extra values for the run's result object (numbers), e.g. statistics.
+  virtual void setResultNumber(std::string const& key, double value) noexcept = 0;
+  // Test driver capture: one entry per getBatch, per binding name, the bytes the binding held.
+  virtual void addCapture(int64_t batch, std::string const& name, std::vector<uint8_t> bytes,
+                          bool wasDevicePointer) noexcept = 0;
+  // Test driver trace of contract calls ("readCalibrationCache", "getBatchSize", "getBatch", ...).
+  virtual void trace(char const* call) noexcept = 0;
+};
+
+class Builder {
+ public:
+  virtual ~Builder() = default;
+  virtual void build(BuilderHost& host) noexcept = 0;
+};
+
+// The test driver ("test"): TensorRT's order, names in options().bindingNames order; with options().capture
+// it copies each binding (device -> host where needed) into the result.
+std::unique_ptr<Builder> makeTestDriver();
+
+// Builtin-lite ("sum"): test driver + JS `process` per batch; cache text "TRT-0-SumCalibration" with one
+// line per returned tensor: "<name>: <sum as %.9g>".
+std::unique_ptr<Builder> makeSumBuilder();
+
+}  // namespace trtc

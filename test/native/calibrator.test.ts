@@ -1,0 +1,310 @@
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { loadAddon } from '../../lib/binding';
+import { InputSpec } from '../../lib/batch/factory';
+import { TrtCalibratorError } from '../../lib/errors';
+import { CalibrationProgress, liveNativeAllocations, runCalibration } from '../../lib/run/calibrator';
+import { MemoryStore, PatternFactory, expectedBytes } from '../helpers/calibrator';
+
+const image: InputSpec = { name: 'image', shape: [2, 3, 4, 5], dtype: 'float32' };
+const imInfo: InputSpec = { name: 'im_info', shape: [2, 3], dtype: 'float32' };
+const ids: InputSpec = { name: 'token ids: (x)', shape: [2, 7], dtype: 'int32' };
+
+function expectNoLiveAllocations(): void {
+  expect(liveNativeAllocations()).toEqual({ hostBuffers: 0, pinnedBuffers: 0, deviceBuffers: 0, streams: 0, bytes: 0, runs: 0 });
+}
+
+afterEach(() => expectNoLiveAllocations());
+
+/** The addon file the tests load (the node-gyp and ASan runs point TRT_CALIBRATOR_ADDON elsewhere). */
+const addonPath = (): string => process.env.TRT_CALIBRATOR_ADDON ?? path.join(__dirname, '..', '..', 'build', 'Release', 'trt_calibrator.node');
+
+describe('native calibrator: contract and order', () => {
+  it.each(['sync', 'async'] as const)('calls the contract in TensorRT order with a %s factory', async (mode) => {
+    const factory = new PatternFactory([image], 3, mode);
+    const store = new MemoryStore();
+    const progress: CalibrationProgress[] = [];
+    const result = await runCalibration({ factory, cache: store, memory: 'host', onProgress: (p) => progress.push(p) });
+    expect(result.trace).toEqual(['readCalibrationCache', 'getBatchSize', 'getBatch', 'getBatch', 'getBatch', 'getBatch', 'writeCalibrationCache']);
+    expect(factory.calls).toEqual([0, 1, 2, 3]);
+    expect(store.reads).toBe(1);
+    expect(store.writes).toHaveLength(1);
+    expect(Buffer.from(store.writes[0]).toString()).toBe('TRT-0-TestDriver\nbatches: 3\n');
+    expect(result).toMatchObject({ batches: 3, images: 6, cacheHit: false, cacheWritten: true, onDevice: false });
+    expect(progress.map((p) => p.batchesDone)).toEqual([1, 2, 3]);
+    expect(progress.every((p) => p.totalBatches === 3 && p.imagesPerSecond > 0)).toBe(true);
+    // Double-buffered: the factory alternates between exactly two slot objects.
+    expect(factory.seenBuffers.size).toBe(2);
+  });
+
+  it('binds multi-input batches by name when the builder passes names in another order than declared', async () => {
+    for (const copyBuffers of [false, true]) {
+      const factory = new PatternFactory([image, imInfo, ids], 3, 'async');
+      const result = await runCalibration({ factory, memory: 'host', bindingOrder: ['im_info', 'token ids: (x)', 'image'], capture: true, copyBuffers });
+      expect(result.externalBuffers).toBe(!copyBuffers);
+      expect(result.captures).toHaveLength(9);
+      for (const c of result.captures) {
+        const spec = [image, imInfo, ids].find((s) => s.name === c.name)!;
+        expect(Buffer.from(c.bytes).equals(Buffer.from(expectedBytes(spec, c.batch)))).toBe(true);
+      }
+      expect(result.captures.slice(0, 3).map((c) => c.name)).toEqual(['im_info', 'token ids: (x)', 'image']);
+    }
+  });
+
+  it('skips getBatch entirely on a cache hit and writes nothing', async () => {
+    const factory = new PatternFactory([image], 3);
+    const store = new MemoryStore(new Uint8Array(Buffer.from('TRT-8601-EntropyCalibration2\nimage: 3c010a14\n')));
+    const result = await runCalibration({ factory, cache: store, memory: 'host' });
+    expect(result.trace).toEqual(['readCalibrationCache']);
+    expect(factory.calls).toEqual([]);
+    expect(store.writes).toHaveLength(0);
+    expect(result).toMatchObject({ cacheHit: true, cacheWritten: false, batches: 0, cache: null });
+  });
+
+  it('reads and writes a cache file atomically', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trtc-cal-'));
+    const file = path.join(dir, 'model.cache');
+    const first = await runCalibration({ factory: new PatternFactory([image], 2), cache: file, memory: 'host' });
+    expect(first.cacheWritten).toBe(true);
+    expect(fs.readFileSync(file, 'utf8')).toBe('TRT-0-TestDriver\nbatches: 2\n');
+    expect(fs.readdirSync(dir)).toEqual(['model.cache']);
+    const factory = new PatternFactory([image], 2);
+    const second = await runCalibration({ factory, cache: file, memory: 'host' });
+    expect(second.cacheHit).toBe(true);
+    expect(factory.calls).toEqual([]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs the builtin-lite builder: process() arrays are read in place by the builder thread', async () => {
+    const factory = new PatternFactory([image, imInfo], 2, 'async');
+    const store = new MemoryStore();
+    const seen: number[] = [];
+    let expectedA = 0;
+    let expectedB = 0;
+    const result = await runCalibration({
+      factory,
+      cache: store,
+      memory: 'host',
+      builder: 'sum',
+      process: async (buffers, batchIndex) => {
+        seen.push(batchIndex);
+        const x = buffers.image as Float32Array;
+        const a = new Float32Array(x.length);
+        for (let i = 0; i < x.length; i++) a[i] = x[i] * 2;
+        const b = new Float32Array((buffers.im_info as Float32Array).map((v) => v + 1));
+        expectedA += a.reduce((s, v) => s + v, 0);
+        expectedB += b.reduce((s, v) => s + v, 0);
+        await new Promise((resolve) => setImmediate(resolve));
+        return { '/conv/Conv_output_0': a, 'im info+1': b };
+      },
+    });
+    expect(seen).toEqual([0, 1]);
+    expect(result.batches).toBe(2);
+    const lines = Buffer.from(store.writes[0]).toString().trim().split('\n');
+    expect(lines[0]).toBe('TRT-0-SumCalibration');
+    const values = Object.fromEntries(lines.slice(1).map((l) => [l.slice(0, l.lastIndexOf(': ')), Number(l.slice(l.lastIndexOf(': ') + 2))]));
+    expect(values['/conv/Conv_output_0']).toBeCloseTo(expectedA, 2);
+    expect(values['im info+1']).toBeCloseTo(expectedB, 3);
+  });
+});
+
+describe('native calibrator: errors', () => {
+  it('rejects with the same error for a sync throw and an async rejection of the factory', async () => {
+    const original = new Error('decoder exploded');
+    const errors: unknown[] = [];
+    for (const mode of ['sync', 'async'] as const) {
+      const store = new MemoryStore();
+      const factory = new PatternFactory([image], 5, mode, (i) => {
+        if (i === 2) throw original;
+      });
+      const err = await runCalibration({ factory, cache: store, memory: 'host' }).catch((e: unknown) => e);
+      expect(store.writes).toHaveLength(0);
+      errors.push(err);
+    }
+    for (const err of errors) {
+      expect(err).toBeInstanceOf(TrtCalibratorError);
+      expect(err).toMatchObject({ code: 'ERR_BATCH_FACTORY', message: 'BatchFactory.fill failed on batch 2: decoder exploded' });
+      expect((err as Error).cause).toBe(original);
+    }
+  });
+
+  it('rejects a fill that returns a non-boolean', async () => {
+    const factory = new PatternFactory([image], 1);
+    factory.fill = () => 1 as unknown as boolean;
+    await expect(runCalibration({ factory, memory: 'host' })).rejects.toMatchObject({ code: 'ERR_BATCH_FACTORY', message: expect.stringContaining('must return a boolean') });
+  });
+
+  it('names the input, the expected shape and dtype, and what was given', async () => {
+    const factory = new PatternFactory([image], 1);
+    await expect(runCalibration({ factory, networkInputs: [{ ...image, shape: [2, 3, 8, 8] }] })).rejects.toMatchObject({
+      code: 'ERR_INPUT_SHAPE',
+      message: 'Input "image": the network expects [2,3,8,8] float32 but the batch factory declares [2,3,4,5] float32',
+    });
+    await expect(runCalibration({ factory, networkInputs: [{ ...image, dtype: 'float16' }] })).rejects.toMatchObject({ code: 'ERR_INPUT_DTYPE' });
+    await expect(runCalibration({ factory, networkInputs: [image, imInfo] })).rejects.toMatchObject({
+      code: 'ERR_INPUT_NAME',
+      message: 'The network input "im_info" [2,3] float32 is not filled by the batch factory; it fills "image" [2,3,4,5] float32',
+    });
+    // The native re-check: the builder asks for a name the factory does not fill.
+    await expect(runCalibration({ factory, memory: 'host', bindingOrder: ['images'] })).rejects.toMatchObject({
+      code: 'ERR_INPUT_NAME',
+      message: 'The network input "images" is not filled by the batch factory; it fills "image" [2,3,4,5] float32',
+    });
+  });
+
+  it('reports a CUDA failure with the CUDA error name', async () => {
+    const store = new MemoryStore();
+    const err = await runCalibration({ factory: new PatternFactory([image], 2), cache: store, injectCudaError: 'cudaErrorIllegalAddress' }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_CUDA', message: expect.stringMatching(/^cudaErrorIllegalAddress: /) });
+    expect(store.writes).toHaveLength(0);
+  });
+
+  it('keeps external slot memory in place when a factory transfers it, and detects a transferred copy buffer', async () => {
+    for (const copyBuffers of [false, true]) {
+      const factory = new PatternFactory([image], 2);
+      const lengths: number[] = [];
+      factory.fill = (buffers, i) => {
+        structuredClone(buffers.image.buffer, { transfer: [buffers.image.buffer as ArrayBuffer] });
+        lengths.push(buffers.image.byteLength);
+        return i < 2;
+      };
+      const result = await runCalibration({ factory, memory: 'host', copyBuffers }).catch((e: unknown) => e);
+      if (copyBuffers) {
+        // A V8-owned buffer is detached by the transfer: the native side sees 0 bytes and refuses the batch.
+        expect(result).toMatchObject({ code: 'ERR_INPUT_SHAPE', message: expect.stringContaining('"image" ([2,3,4,5] float32, 480 bytes) was detached') });
+      } else {
+        // Node copies external (native-memory) ArrayBuffers instead of detaching them: nothing dangles.
+        expect(result).toMatchObject({ batches: 2 });
+        expect(lengths).toEqual([480, 480, 480]);
+      }
+    }
+  });
+
+  it('validates options with the house message', async () => {
+    const factory = new PatternFactory([image], 1);
+    await expect(runCalibration({ factory, memroy: 'host' } as never)).rejects.toThrow('Unknown option "memroy" for runCalibration() (did you mean "memory"?)');
+    await expect(runCalibration({ factory, memory: 'gpu' as never })).rejects.toThrow('Expected "auto" or "host" for memory but received "gpu" of type string');
+    await expect(runCalibration({ factory, cache: 42 as never })).rejects.toThrow(TypeError);
+  });
+});
+
+describe('native calibrator: abort, concurrency, threads', () => {
+  it('aborts mid-run: rejects with signal.reason and writes no cache', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trtc-abort-'));
+    const file = path.join(dir, 'model.cache');
+    const controller = new AbortController();
+    const reason = new Error('user pressed Ctrl-C');
+    const factory = new PatternFactory([image], 100, 'async', async (i) => {
+      if (i === 3) controller.abort(reason);
+      if (i >= 3) await new Promise(() => undefined); // never settles: abort must not wait for it
+    });
+    const t0 = Date.now();
+    const err = await runCalibration({ factory, cache: file, memory: 'host', signal: controller.signal }).catch((e: unknown) => e);
+    expect(err).toBe(reason);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(fs.readdirSync(dir)).toEqual([]);
+    fs.rmSync(dir, { recursive: true, force: true });
+    await expect(runCalibration({ factory, signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+  });
+
+  it('runs two calibrations at once without mixing their buffers', async () => {
+    const a = new PatternFactory([image], 4, 'async');
+    const b = new PatternFactory([{ ...image, name: 'other' }], 3, 'sync');
+    const [ra, rb] = await Promise.all([
+      runCalibration({ factory: a, memory: 'host', capture: true }),
+      runCalibration({ factory: b, memory: 'host', capture: true, copyBuffers: true }),
+    ]);
+    expect(ra.batches).toBe(4);
+    expect(rb.batches).toBe(3);
+    for (const c of ra.captures) expect(Buffer.from(c.bytes).equals(Buffer.from(expectedBytes(image, c.batch)))).toBe(true);
+    for (const c of rb.captures) expect(Buffer.from(c.bytes).equals(Buffer.from(expectedBytes({ ...image, name: 'other' }, c.batch)))).toBe(true);
+  });
+
+  it('detects a bridge call made on the JS thread instead of deadlocking', async () => {
+    const addon = loadAddon();
+    let release: () => void = () => undefined;
+    const handle = addon.startCalibration(
+      { inputs: [image], batchSize: 2, algorithm: 2, memory: 'host', deviceIndex: 0, prefetch: true, copyBuffers: false, builder: 'test', bindingNames: ['image'], capture: false, builderOptions: {} },
+      { fill: () => new Promise<boolean>((resolve) => (release = () => resolve(false))), readCache: () => null, writeCache: () => undefined },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(handle.callOnJsThread()).toBe('wrong-thread');
+    release();
+    await expect(handle.promise).resolves.toMatchObject({ batches: 0 });
+  });
+
+  // Plain JS run for worker/child scripts (no TypeScript there).
+  const runScript = (fillBody: string) => `
+    const addon = require(${JSON.stringify(path.resolve(addonPath()))});
+    const handle = addon.startCalibration(
+      { inputs: [{ name: 'x', shape: [4, 1024], dtype: 'float32' }], batchSize: 4, algorithm: 2, memory: 'host',
+        deviceIndex: 0, prefetch: true, copyBuffers: false, builder: 'test', bindingNames: ['x'], capture: false, builderOptions: {} },
+      { fill: (buffers, i) => { ${fillBody} }, readCache: () => null, writeCache: () => undefined });
+    handle.promise.then(() => report('resolved'), (e) => report('rejected ' + e.code));
+  `;
+
+  it.each([
+    ['waiting for an async fill', `if (i === 2) { report('started'); return new Promise(() => {}); } return true;`],
+    ['inside a busy sync fill', `if (i === 2) { report('started'); for (;;) {} } return true;`],
+  ])('terminates a worker_threads run %s without hanging or aborting', async (_title, fillBody) => {
+    const worker = new Worker(`const { parentPort } = require('node:worker_threads'); const report = (m) => parentPort.postMessage(m);\n${runScript(fillBody)}`, {
+      eval: true,
+    });
+    await new Promise<void>((resolve, reject) => {
+      worker.on('message', (m) => m === 'started' && resolve());
+      worker.on('error', reject);
+    });
+    const t0 = Date.now();
+    await worker.terminate();
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expectNoLiveAllocations();
+  });
+
+  it.each([
+    ['while the builder waits for an async fill', `if (i === 2) { setTimeout(() => process.exit(7), 10); return new Promise(() => {}); } return true;`],
+    ['from inside a sync fill', `if (i === 2) process.exit(7); return true;`],
+  ])('a child process that calls process.exit mid-run %s ends promptly', async (_title, fillBody) => {
+    const t0 = Date.now();
+    const child = spawn(process.execPath, ['-e', `const report = (m) => console.log(m);\n${runScript(fillBody)}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+    expect({ code, signal, stderr }).toEqual({ code: 7, signal: null, stderr: '' });
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+});
+
+describe('native calibrator: memory', () => {
+  it('frees everything: 1,000 runs with no growth of live allocations or RSS', async () => {
+    // In a child with --expose-gc, so V8's own heap growth does not blur the picture.
+    const script = `
+      const addon = require(${JSON.stringify(path.resolve(addonPath()))});
+      const opts = { inputs: [{ name: 'x', shape: [1, 256], dtype: 'float32' }], batchSize: 1, algorithm: 2, memory: 'host',
+        deviceIndex: 0, prefetch: true, copyBuffers: false, builder: 'test', bindingNames: ['x'], capture: false, builderOptions: {} };
+      const once = () => addon.startCalibration(opts, { fill: (b, i) => { b.x.fill(i); return i < 2; }, readCache: () => null, writeCache: () => undefined }).promise;
+      const rss = () => { global.gc(); return process.memoryUsage().rss; };
+      (async () => {
+        let live = 0, rss300 = 0;
+        const t0 = Date.now();
+        for (let i = 0; i < 1000; i++) {
+          await once();
+          live = Math.max(live, addon.liveAllocations().runs);
+          if (i === 299) rss300 = rss();
+        }
+        console.log(JSON.stringify({ msPerRun: (Date.now() - t0) / 1000, growthMiB: (rss() - rss300) / 2 ** 20, liveAfterEach: live, live: addon.liveAllocations() }));
+      })();`;
+    const child = spawn(process.execPath, ['--expose-gc', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await new Promise((resolve) => child.on('exit', resolve));
+    const r = JSON.parse(out) as { msPerRun: number; growthMiB: number; liveAfterEach: number; live: Record<string, number> };
+    console.log(`1000 runs: ${r.msPerRun.toFixed(3)} ms per run, RSS growth over the last 700: ${r.growthMiB.toFixed(1)} MiB`);
+    expect(r.liveAfterEach).toBe(0);
+    expect(r.live).toEqual({ hostBuffers: 0, pinnedBuffers: 0, deviceBuffers: 0, streams: 0, bytes: 0, runs: 0 });
+    // Leaking a thread stack or the slot pair per run would show as tens of MiB over 700 runs.
+    expect(r.growthMiB).toBeLessThan(8);
+  });
+});
