@@ -192,7 +192,7 @@ describe('ImageBatchFactory', () => {
       const f = new ImageBatchFactory({ images: ${JSON.stringify(path.join(dir, 'good'))}, shape: [3, 16, 20], batchSize: 2, workers: 2 });
       f.fill({ input: new Float32Array(2 * 960) }, 0).then((ok) => console.log('filled', ok));
     `;
-    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30000 });
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 50000 });
     expect(r.stderr).toBe('');
     expect(r.stdout.trim()).toBe('filled true');
     expect(r.status).toBe(0);
