@@ -1,0 +1,444 @@
+// Tests of the calibrator core through its TensorRT-style contract, with C++ batch sources and builder hosts
+// standing in for the JS bridge (host memory only; see CMakeLists.txt).
+#include "calibrator_core.h"
+
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "buffers.h"
+#include "builder.h"
+#include "test_framework.h"
+
+namespace {
+
+using namespace trtc;
+
+InputDesc input(std::string name, std::vector<int64_t> shape, std::string dtype = "float32") {
+  InputDesc in;
+  in.name = std::move(name);
+  in.shape = std::move(shape);
+  in.dtype = std::move(dtype);
+  in.elementSize = dtypeSize(in.dtype);
+  size_t elements = 1;
+  for (int64_t d : in.shape) elements *= static_cast<size_t>(d);
+  in.bytes = elements * in.elementSize;
+  return in;
+}
+
+// The byte every position of input `i` of batch `batch` holds.
+uint8_t pattern(size_t i, int64_t batch) { return static_cast<uint8_t>(17 * (i + 1) + 3 * batch); }
+
+// A synchronous BatchSource: fills with pattern(), exhausts after `batches`, can fail or abort at a batch.
+class FakeSource final : public BatchSource {
+ public:
+  FakeSource(std::vector<InputDesc> inputs, int64_t batches, RunStatus& status)
+      : mInputs(std::move(inputs)), mBatches(batches), mStatus(status) {}
+
+  void startFill(int32_t slot, int64_t batchIndex) noexcept override {
+    log.push_back("fill " + std::to_string(batchIndex) + " slot " + std::to_string(slot));
+    outstanding++;
+    if (batchIndex == failAt) {
+      mStatus.fail(RunErrorCode::kJS_ERROR, "factory failed on batch " + std::to_string(batchIndex));
+      mResult = FillStatus::kFAILED;
+      return;
+    }
+    if (batchIndex == abortAt) {
+      mStatus.requestAbort();
+      mResult = FillStatus::kFAILED;
+      return;
+    }
+    if (batchIndex >= mBatches) {
+      mResult = FillStatus::kEXHAUSTED;
+      return;
+    }
+    for (size_t i = 0; i < mInputs.size(); ++i) {
+      std::memset(buffers->host(slot, i), pattern(i, batchIndex), mInputs[i].bytes);
+    }
+    mResult = FillStatus::kFILLED;
+  }
+  FillStatus waitFill() noexcept override {
+    outstanding--;
+    return mResult;
+  }
+  bool readCache(std::vector<uint8_t>& out) noexcept override {
+    log.push_back("readCache");
+    out = cache;
+    return true;
+  }
+  bool writeCache(uint8_t const* data, size_t length) noexcept override {
+    log.push_back("writeCache");
+    written.assign(reinterpret_cast<char const*>(data), length);
+    return true;
+  }
+  void batchDelivered(int64_t batchesDone) noexcept override { delivered = batchesDone; }
+
+  BatchBuffers* buffers{nullptr};
+  std::vector<std::string> log;
+  std::vector<uint8_t> cache;
+  std::string written;
+  int64_t failAt{-1};
+  int64_t abortAt{-1};
+  int64_t delivered{0};
+  int outstanding{0};
+
+ private:
+  std::vector<InputDesc> mInputs;
+  int64_t mBatches;
+  RunStatus& mStatus;
+  FillStatus mResult{FillStatus::kFAILED};
+};
+
+// Wraps a core for the builders (what run.cc does with JS behind it).
+class FakeHost final : public BuilderHost {
+ public:
+  FakeHost(CalibratorCore& core, RunStatus& status, BuilderOptions options)
+      : mCore(core), mStatus(status), mOptions(std::move(options)) {}
+
+  Calibrator& calibrator() noexcept override { return mCore; }
+  std::vector<InputDesc> const& inputs() const noexcept override { return mCore.config().inputs; }
+  BuilderOptions const& options() const noexcept override { return mOptions; }
+  std::vector<char const*> bindingNamePointers() const override {
+    std::vector<char const*> names;
+    for (auto const& n : mOptions.bindingNames) names.push_back(n.c_str());
+    return names;
+  }
+  void const* hostBatch(size_t input) const noexcept override {
+    return mCore.buffers().host(mCore.currentSlot(), input);
+  }
+  int64_t batchesDelivered() const noexcept override { return mCore.batchesDelivered(); }
+  std::unique_ptr<HeldTensors> process(int64_t batchIndex) noexcept override {
+    // "Runs the model": one tensor per input, value = first byte of the input's host batch.
+    struct Held final : HeldTensors {
+      std::vector<std::vector<float>> data;
+      std::vector<TensorView> views;
+      size_t size() const noexcept override { return views.size(); }
+      TensorView const& at(size_t i) const noexcept override { return views[i]; }
+    };
+    auto held = std::make_unique<Held>();
+    for (size_t i = 0; i < inputs().size(); ++i) {
+      uint8_t const first = *static_cast<uint8_t const*>(hostBatch(i));
+      held->data.emplace_back(4, static_cast<float>(first));
+    }
+    for (size_t i = 0; i < inputs().size(); ++i) {
+      held->views.push_back(
+          TensorView{"act/" + inputs()[i].name, held->data[i].data(), held->data[i].size()});
+    }
+    processed.push_back(batchIndex);
+    return held;
+  }
+  std::shared_ptr<HistogramSet> histograms() const noexcept override { return nullptr; }
+  void fail(RunErrorCode code, std::string message) noexcept override {
+    mStatus.fail(code, std::move(message));
+  }
+  bool stopped() const noexcept override { return mStatus.stopped(); }
+  void setResultNumber(std::string const& key, double value) noexcept override { numbers[key] = value; }
+  void addCapture(int64_t batch, std::string const& name, std::vector<uint8_t> bytes,
+                  bool) noexcept override {
+    captures.push_back({batch, name, std::move(bytes)});
+  }
+  void trace(char const* call) noexcept override { traced.emplace_back(call); }
+
+  struct Capture {
+    int64_t batch;
+    std::string name;
+    std::vector<uint8_t> bytes;
+  };
+  std::vector<Capture> captures;
+  std::vector<std::string> traced;
+  std::vector<int64_t> processed;
+  std::map<std::string, double> numbers;
+
+ private:
+  CalibratorCore& mCore;
+  RunStatus& mStatus;
+  BuilderOptions mOptions;
+};
+
+// One core + source + status, host memory.
+struct Fixture {
+  explicit Fixture(std::vector<InputDesc> inputs, int64_t batches, bool prefetch = true)
+      : source(inputs, batches, status) {
+    CalibratorConfig config;
+    config.inputs = std::move(inputs);
+    config.batchSize = static_cast<int32_t>(config.inputs[0].shape[0]);
+    config.memory = MemoryKind::kHOST;
+    config.prefetch = prefetch;
+    core = std::make_unique<CalibratorCore>(config, source, status);
+    source.buffers = &core->buffers();
+  }
+  RunStatus status;
+  FakeSource source;
+  std::unique_ptr<CalibratorCore> core;
+};
+
+bool allBytes(void const* p, size_t n, uint8_t value) {
+  auto const* b = static_cast<uint8_t const*>(p);
+  for (size_t i = 0; i < n; ++i) {
+    if (b[i] != value) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST(test_driver_calls_the_contract_in_tensorrt_order) {
+  Fixture f({input("image", {2, 3, 4, 4})}, 3);
+  BuilderOptions options;
+  options.bindingNames = {"image"};
+  FakeHost host(*f.core, f.status, options);
+  makeTestDriver()->build(host);
+  std::vector<std::string> const expected = {
+      "readCalibrationCache", "getBatchSize", "getBatch", "getBatch", "getBatch", "getBatch",
+      "writeCalibrationCache"};
+  CHECK(host.traced == expected);
+  CHECK_EQ(f.source.log.front(), std::string("readCache"));
+  CHECK_EQ(f.source.log.back(), std::string("writeCache"));
+  CHECK_EQ(f.source.written, std::string("TRT-0-TestDriver\nbatches: 3\n"));
+  CHECK_EQ(f.core->batchesDelivered(), int64_t{3});
+  CHECK_EQ(f.source.delivered, int64_t{3});
+  CHECK(!f.status.failed());
+  CHECK_EQ(f.core->getBatchSize(), 2);
+  CHECK(f.core->getAlgorithm() == CalibrationAlgo::kENTROPY_CALIBRATION_2);
+}
+
+TEST(get_batch_binds_by_name_not_by_position) {
+  Fixture f({input("image", {1, 8}), input("im_info", {1, 3}), input("ids", {1, 5}, "int64")}, 2);
+  void* bindings[3] = {};
+  char const* names[3] = {"ids", "image", "im_info"};
+  for (int64_t batch = 0; batch < 2; ++batch) {
+    REQUIRE(f.core->getBatch(bindings, names, 3));
+    CHECK(allBytes(bindings[0], 5 * 8, pattern(2, batch)));
+    CHECK(allBytes(bindings[1], 8 * 4, pattern(0, batch)));
+    CHECK(allBytes(bindings[2], 3 * 4, pattern(1, batch)));
+  }
+  CHECK(!f.core->getBatch(bindings, names, 3));
+  CHECK(!f.status.failed());
+}
+
+TEST(double_buffering_prefetches_the_next_batch_into_the_other_slot) {
+  Fixture f({input("x", {1, 4})}, 3);
+  void* binding = nullptr;
+  char const* name = "x";
+  REQUIRE(f.core->getBatch(&binding, &name, 1));
+  // Batch 0 came from slot 0; batch 1 is already being filled into slot 1 while the builder uses batch 0.
+  CHECK_EQ(f.core->currentSlot(), 0);
+  CHECK_EQ(f.source.log.back(), std::string("fill 1 slot 1"));
+  CHECK_EQ(f.source.outstanding, 1);
+  CHECK(allBytes(binding, 16, pattern(0, 0)));  // the prefetch did not touch the slot in use
+  REQUIRE(f.core->getBatch(&binding, &name, 1));
+  CHECK_EQ(f.core->currentSlot(), 1);
+  CHECK_EQ(f.source.log.back(), std::string("fill 2 slot 0"));
+  CHECK(allBytes(binding, 16, pattern(0, 1)));
+  f.core->drain();
+  CHECK_EQ(f.source.outstanding, 0);
+}
+
+TEST(without_prefetch_each_get_batch_fills_exactly_one_batch) {
+  Fixture f({input("x", {1, 4})}, 2, false);
+  void* binding = nullptr;
+  char const* name = "x";
+  REQUIRE(f.core->getBatch(&binding, &name, 1));
+  CHECK_EQ(f.source.outstanding, 0);
+  CHECK_EQ(f.source.log.size(), size_t{1});
+  REQUIRE(f.core->getBatch(&binding, &name, 1));
+  CHECK(!f.core->getBatch(&binding, &name, 1));
+  CHECK_EQ(f.source.log.size(), size_t{3});
+}
+
+TEST(cache_hit_skips_get_batch_and_write) {
+  Fixture f({input("x", {1, 4})}, 3);
+  f.source.cache = {'T', 'R', 'T'};
+  BuilderOptions options;
+  options.bindingNames = {"x"};
+  FakeHost host(*f.core, f.status, options);
+  makeTestDriver()->build(host);
+  CHECK(host.traced == std::vector<std::string>{"readCalibrationCache"});
+  CHECK(f.source.log == std::vector<std::string>{"readCache"});
+  CHECK(f.core->cacheHit());
+  size_t length = 0;
+  void const* bytes = f.core->readCalibrationCache(length);
+  CHECK_EQ(length, size_t{3});
+  CHECK(bytes != nullptr && std::memcmp(bytes, "TRT", 3) == 0);
+}
+
+TEST(unknown_missing_or_repeated_names_are_input_name_errors) {
+  {
+    Fixture f({input("image", {2, 3, 4, 4})}, 3);
+    void* binding = nullptr;
+    char const* name = "images";
+    CHECK(!f.core->getBatch(&binding, &name, 1));
+    CHECK(f.status.code() == RunErrorCode::kINPUT_NAME);
+    CHECK_EQ(f.status.message(),
+             std::string("The network input \"images\" is not filled by the batch factory; it "
+                         "fills \"image\" [2,3,4,4] float32"));
+    CHECK(f.source.log.empty());
+  }
+  {
+    Fixture f({input("a", {1, 2}), input("b", {1, 2})}, 3);
+    void* bindings[2] = {};
+    char const* names[2] = {"a", "a"};
+    CHECK(!f.core->getBatch(bindings, names, 1));
+    CHECK_EQ(std::string(errorCodeName(f.status.code())), std::string("ERR_INPUT_NAME"));
+    CHECK(f.status.message().find("asked for 1 input(s) but the batch factory fills 2") != std::string::npos);
+  }
+  {
+    Fixture f({input("a", {1, 2}), input("b", {1, 2})}, 3);
+    void* bindings[2] = {};
+    char const* names[2] = {"a", "a"};
+    CHECK(!f.core->getBatch(bindings, names, 2));
+    CHECK(f.status.message().find("\"a\" twice") != std::string::npos);
+  }
+}
+
+TEST(factory_error_stops_the_run_and_writes_no_cache) {
+  Fixture f({input("x", {1, 4})}, 10);
+  f.source.failAt = 2;
+  BuilderOptions options;
+  options.bindingNames = {"x"};
+  FakeHost host(*f.core, f.status, options);
+  makeTestDriver()->build(host);
+  CHECK(f.status.code() == RunErrorCode::kJS_ERROR);
+  CHECK_EQ(f.status.message(), std::string("factory failed on batch 2"));
+  CHECK_EQ(f.core->batchesDelivered(), int64_t{2});
+  CHECK(f.source.written.empty());
+  CHECK(!f.core->cacheWritten());
+  // After an error getBatch keeps returning false and asks for nothing more.
+  size_t const calls = f.source.log.size();
+  void* binding = nullptr;
+  char const* name = "x";
+  CHECK(!f.core->getBatch(&binding, &name, 1));
+  CHECK_EQ(f.source.log.size(), calls);
+}
+
+TEST(abort_stops_the_run_and_writes_no_cache) {
+  Fixture f({input("x", {1, 4})}, 10);
+  f.source.abortAt = 3;
+  BuilderOptions options;
+  options.bindingNames = {"x"};
+  FakeHost host(*f.core, f.status, options);
+  makeTestDriver()->build(host);
+  CHECK(f.status.abortRequested());
+  CHECK(!f.status.failed());
+  CHECK(f.source.written.empty());
+  char const text[] = "late cache";
+  f.core->writeCalibrationCache(text, sizeof(text));
+  CHECK(f.source.written.empty());
+  size_t length = 1;
+  CHECK(f.core->readCalibrationCache(length) == nullptr);
+  CHECK_EQ(length, size_t{0});
+}
+
+TEST(first_error_wins) {
+  RunStatus status;
+  CHECK(!status.stopped());
+  CHECK(status.fail(RunErrorCode::kCUDA, "cudaErrorIllegalAddress: first"));
+  CHECK(!status.fail(RunErrorCode::kJS_ERROR, "second"));
+  CHECK(status.code() == RunErrorCode::kCUDA);
+  CHECK_EQ(status.message(), std::string("cudaErrorIllegalAddress: first"));
+  CHECK_EQ(std::string(errorCodeName(RunErrorCode::kCUDA)), std::string("ERR_CUDA"));
+  CHECK(status.stopped());
+}
+
+TEST(injected_cuda_error_is_reported_with_its_name) {
+  RunStatus status;
+  std::vector<InputDesc> inputs = {input("x", {1, 4})};
+  FakeSource source(inputs, 3, status);
+  CalibratorConfig config;
+  config.inputs = inputs;
+  config.memory = MemoryKind::kHOST;
+  config.injectCudaError = "cudaErrorLaunchFailure";
+  CalibratorCore core(config, source, status);
+  source.buffers = &core.buffers();
+  void* binding = nullptr;
+  char const* name = "x";
+  CHECK(!core.getBatch(&binding, &name, 1));
+  CHECK(status.code() == RunErrorCode::kCUDA);
+  CHECK(status.message().rfind("cudaErrorLaunchFailure: ", 0) == 0);
+}
+
+TEST(buffers_are_aligned_counted_and_freed) {
+  AllocationStats const before = liveAllocations();
+  {
+    BatchBuffers buffers({input("a", {3, 7}), input("b", {1, 1}, "uint8")}, MemoryKind::kHOST);
+    CHECK(!buffers.onDevice());
+    AllocationStats const during = liveAllocations();
+    CHECK_EQ(during.hostBuffers - before.hostBuffers, int64_t{4});
+    CHECK_EQ(during.bytes - before.bytes, int64_t{2 * (84 + 1)});
+    CHECK_EQ(during.pinnedBuffers, int64_t{0});
+    CHECK_EQ(during.deviceBuffers, int64_t{0});
+    for (int32_t s = 0; s < BatchBuffers::kSLOTS; ++s) {
+      CHECK_EQ(reinterpret_cast<uintptr_t>(buffers.host(s, 0)) % 256, uintptr_t{0});
+      CHECK(buffers.binding(s, 0) == buffers.host(s, 0));  // host fallback: bindings are the host slots
+    }
+    CHECK(buffers.host(0, 0) != buffers.host(1, 0));
+    buffers.enqueueUpload(0);  // no-ops without a device
+    buffers.synchronize();
+  }
+  AllocationStats const after = liveAllocations();
+  CHECK_EQ(after.hostBuffers, before.hostBuffers);
+  CHECK_EQ(after.bytes, before.bytes);
+}
+
+TEST(host_buffer_moves_transfer_ownership) {
+  AllocationStats const before = liveAllocations();
+  {
+    HostBuffer a(100, false);
+    void* p = a.data();
+    HostBuffer b(std::move(a));
+    CHECK(a.data() == nullptr);
+    CHECK(b.data() == p);
+    HostBuffer c(10, false);
+    c = std::move(b);
+    CHECK(c.data() == p);
+    CHECK_EQ(liveAllocations().hostBuffers - before.hostBuffers, int64_t{1});
+  }
+  CHECK_EQ(liveAllocations().hostBuffers, before.hostBuffers);
+  CHECK_EQ(liveAllocations().bytes, before.bytes);
+}
+
+TEST(dtype_sizes_and_shape_text) {
+  CHECK_EQ(dtypeSize("float32"), size_t{4});
+  CHECK_EQ(dtypeSize("float16"), size_t{2});
+  CHECK_EQ(dtypeSize("int64"), size_t{8});
+  CHECK_EQ(dtypeSize("bool"), size_t{1});
+  CHECK_EQ(dtypeSize("complex64"), size_t{0});
+  CHECK_EQ(shapeText({8, 3, 640, 640}), std::string("[8,3,640,640]"));
+}
+
+TEST(sum_builder_reads_process_results_after_each_batch) {
+  Fixture f({input("a", {1, 4}), input("b", {1, 2})}, 3);
+  BuilderOptions options;
+  options.bindingNames = {"b", "a"};
+  FakeHost host(*f.core, f.status, options);
+  makeSumBuilder()->build(host);
+  CHECK(!f.status.failed());
+  CHECK(host.processed == (std::vector<int64_t>{0, 1, 2}));
+  double sumA = 0;
+  double sumB = 0;
+  for (int64_t batch = 0; batch < 3; ++batch) {
+    sumA += 4 * pattern(0, batch);
+    sumB += 4 * pattern(1, batch);
+  }
+  char expected[256];
+  std::snprintf(expected, sizeof(expected), "TRT-0-SumCalibration\nact/a: %.9g\nact/b: %.9g\n", sumA, sumB);
+  CHECK_EQ(f.source.written, std::string(expected));
+}
+
+TEST(test_driver_capture_copies_each_binding) {
+  Fixture f({input("a", {1, 4}), input("b", {1, 2})}, 2);
+  BuilderOptions options;
+  options.bindingNames = {"b", "a"};
+  options.capture = true;
+  FakeHost host(*f.core, f.status, options);
+  makeTestDriver()->build(host);
+  REQUIRE(host.captures.size() == 4);
+  CHECK_EQ(host.captures[0].name, std::string("b"));
+  CHECK_EQ(host.captures[0].bytes.size(), size_t{8});
+  CHECK(allBytes(host.captures[0].bytes.data(), 8, pattern(1, 0)));
+  CHECK_EQ(host.captures[3].name, std::string("a"));
+  CHECK(allBytes(host.captures[3].bytes.data(), 16, pattern(0, 1)));
+}
