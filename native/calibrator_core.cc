@@ -155,16 +155,19 @@ bool CalibratorCore::getBatch(void* bindings[], char const* names[], int32_t nbB
   if (filled != FillStatus::kFILLED || mStatus.stopped()) return false;
 
   try {
-    auto const tUpload = std::chrono::steady_clock::now();
+    auto tUpload = std::chrono::steady_clock::now();
     if (!mConfig.injectCudaError.empty()) {
       throw CudaError(mConfig.injectCudaError + ": cudaMemcpyAsync failed: injected by the test hook");
     }
     mBuffers->enqueueUpload(slot);
+    mTimings.upload += secondsSince(tUpload);
     mCurrentSlot = slot;
+    // Prefetch: the factory fills batch k+1 into the other slot while batch k is copied and consumed.
     if (mConfig.prefetch) {
       mPendingSlot = 1 - slot;
       mSource.startFill(mPendingSlot, mNextBatch++);
     }
+    tUpload = std::chrono::steady_clock::now();
     mBuffers->synchronize();
     mTimings.upload += secondsSince(tUpload);
   } catch (CudaError const& e) {

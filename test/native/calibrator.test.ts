@@ -304,7 +304,8 @@ describe('native calibrator: memory', () => {
     console.log(`1000 runs: ${r.msPerRun.toFixed(3)} ms per run, RSS growth over the last 700: ${r.growthMiB.toFixed(1)} MiB`);
     expect(r.liveAfterEach).toBe(0);
     expect(r.live).toEqual({ hostBuffers: 0, pinnedBuffers: 0, deviceBuffers: 0, streams: 0, bytes: 0, runs: 0 });
-    // Leaking a thread stack or the slot pair per run would show as tens of MiB over 700 runs.
-    expect(r.growthMiB).toBeLessThan(8);
+    // Leaking a thread stack or the slot pair per run would show as tens of MiB over 700 runs. Under ASan (npm
+    // test's third pass) freed memory sits in ASan's quarantine, so RSS says nothing there.
+    if (!(process.env.LD_PRELOAD ?? '').includes('asan')) expect(r.growthMiB).toBeLessThan(8);
   });
 });

@@ -1,0 +1,33 @@
+'use strict';
+// Runs test/gpu/calibrator-checks.js without jest (the GPU machine has only node): against dist/ and the addon
+// named by TRT_CALIBRATOR_ADDON (or build/Release). Prints one line per check; exit status 1 on any failure.
+//   node --expose-gc test/gpu/run-calibrator-checks.js
+const path = require('node:path');
+const root = path.join(__dirname, '..', '..');
+const { runCalibration, liveNativeAllocations } = require(path.join(root, 'dist', 'run', 'calibrator.js'));
+const { capabilities } = require(path.join(root, 'dist', 'capabilities.js'));
+const { checks } = require('./calibrator-checks.js');
+
+const addonPath = path.resolve(process.env.TRT_CALIBRATOR_ADDON || path.join(root, 'build', 'Release', 'trt_calibrator.node'));
+
+(async () => {
+  const caps = capabilities();
+  if (caps.cuda.devices.length === 0) {
+    console.log(`[skip] no CUDA device: ${caps.cuda.error}`);
+    return;
+  }
+  console.log(`GPU: ${caps.cuda.devices.map((d) => `${d.name} (sm ${d.computeCapability})`).join(', ')}`);
+  let failed = 0;
+  for (const check of checks) {
+    const t0 = Date.now();
+    try {
+      await check.run({ runCalibration, liveNativeAllocations, addonPath });
+      console.log(`  ok   ${check.name} (${Date.now() - t0} ms)`);
+    } catch (err) {
+      failed++;
+      console.log(`  FAIL ${check.name}\n       ${err && err.stack ? err.stack : err}`);
+    }
+  }
+  console.log(`${checks.length - failed} passed, ${failed} failed`);
+  process.exitCode = failed ? 1 : 0;
+})();
