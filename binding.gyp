@@ -20,7 +20,8 @@
         "native/calibrator_core.cc",
         "native/js_bridge.cc",
         "native/run.cc",
-        "native/test_driver.cc"
+        "native/test_driver.cc",
+        "native/tensorrt_builder.cc"
       ],
       "include_dirs": [
         "<!(node scripts/gyp-config.js napi)",

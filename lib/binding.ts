@@ -113,6 +113,22 @@ export interface NativeRunOptions {
   injectCudaError?: string;
   /** Histograms a builder fills (the builtin builder), shared with JS. */
   histograms?: NativeHistogramSet;
+  /** The "tensorrt" builder's options (native/engine_builder.h EngineBuildOptions). */
+  engine?: NativeEngineOptions;
+}
+
+/** EngineBuildOptions of native/engine_builder.h, for the "tensorrt" builder. */
+export interface NativeEngineOptions {
+  onnxPath: string;
+  inputShapes?: ReadonlyArray<{ name: string; min: readonly number[]; opt: readonly number[]; max: readonly number[] }>;
+  fp16?: boolean;
+  /** 0 keeps TensorRT's default. */
+  workspaceBytes?: number;
+  /** -1: GPU only. */
+  dlaCore?: number;
+  allowGpuFallback?: boolean;
+  /** LogSeverity 0 (internal error) .. 4 (verbose): messages at this severity or worse reach result.log. */
+  verbosity?: number;
 }
 
 /** JS callbacks a native run calls through its thread-safe bridge. */
@@ -137,6 +153,10 @@ export interface NativeRunResult {
   /** Seconds: inside getBatch, uploading, waiting for fills, whole run. */
   timings: { getBatch: number; upload: number; waitFill: number; total: number };
   numbers: Record<string, number>;
+  /** Bytes a builder produced, e.g. `plan` (the serialized engine) from the "tensorrt" builder. */
+  bytes: Record<string, Uint8Array>;
+  /** Builder log lines ("warning: …"), e.g. TensorRT's logger. */
+  log: string[];
 }
 
 /** A started native run. */

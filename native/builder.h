@@ -6,8 +6,10 @@
 //   "sum"     builtin-lite (test_driver.cc): like "test", but after each batch it calls the JS `process`
 //             callback and reads the Float32Arrays it returns in place (the pattern the builtin builder uses
 //             for ONNX Runtime activations -> histograms); the cache holds the per-tensor sums;
-//   "builtin" (next task) and "tensorrt" (native/engine_builder.h) plug in the same way: add a make*Builder
-//             function and one line in makeBuilder() in run.cc.
+//   "tensorrt" TensorRT's own builder (tensorrt_builder.cc -> buildEngine() of engine_builder.h, options in
+//             BuilderOptions::engine); the plan comes back as result.bytes.plan;
+//   "builtin" (builtin_builder.cc) plugs in the same way: a make*Builder function and one line in
+//             makeBuilder() in run.cc.
 //
 // How to write a builder:
 //   class MyBuilder final : public Builder {
@@ -46,6 +48,7 @@
 #include "buffers.h"
 #include "calibrator.h"
 #include "calibrator_core.h"
+#include "engine_builder.h"
 
 namespace trtc {
 
@@ -71,7 +74,8 @@ struct BuilderOptions {
   std::vector<std::string> bindingNames;  // names in the order the builder passes them to getBatch
   std::map<std::string, double> numbers;
   std::map<std::string, std::string> strings;
-  bool capture{false};  // test driver: copy every binding back to host memory for the result
+  bool capture{false};        // test driver: copy every binding back to host memory for the result
+  EngineBuildOptions engine;  // "tensorrt": the JS options.engine object
 };
 
 // What the run offers its builder (implemented in run.cc; by a fake in core_tests).
@@ -96,6 +100,12 @@ class BuilderHost {
   virtual void fail(RunErrorCode code, std::string message) noexcept = 0;
   // True after abort or a recorded error.
   virtual bool stopped() const noexcept = 0;
+  // The run's abort flag (set from the JS thread), for code that polls it (EngineBuildCallbacks::abort).
+  virtual std::atomic<bool> const& abortFlag() const noexcept = 0;
+  // Bytes for the run's result (result.bytes[key], a Buffer), e.g. the serialized engine.
+  virtual void setResultBytes(std::string const& key, std::vector<uint8_t> bytes) noexcept = 0;
+  // One line for result.log (thread-safe: TensorRT logs from its own threads too).
+  virtual void addLog(std::string line) noexcept = 0;
   // Extra values for the run's result object (numbers), e.g. statistics.
   virtual void setResultNumber(std::string const& key, double value) noexcept = 0;
   // Test driver capture: one entry per getBatch, per binding name, the bytes the binding held.
@@ -114,6 +124,10 @@ class Builder {
 // The test driver ("test"): TensorRT's order, names in options().bindingNames order; with options().capture
 // it copies each binding (device -> host where needed) into the result.
 std::unique_ptr<Builder> makeTestDriver();
+
+// TensorRT's builder ("tensorrt"): buildEngine(options().engine, calibrator()); fails with the code of
+// buildEngine's "<CODE>: <message>" error unless the calibrator recorded its own error first.
+std::unique_ptr<Builder> makeTensorrtBuilder();
 
 // Builtin-lite ("sum"): test driver + JS `process` per batch; cache text "TRT-0-SumCalibration" with one
 // line per returned tensor: "<name>: <sum as %.9g>".

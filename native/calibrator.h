@@ -1,9 +1,9 @@
 // The calibrator core: TensorRT's IInt8Calibrator contract without TensorRT headers.
 //
 // Both builders drive this class in TensorRT's order: readCalibrationCache -> (no usable cache:) getBatchSize
-// -> getBatch until it returns false -> writeCalibrationCache. The TensorRT adapter (native/tensorrt/) derives
-// from nvinfer1::IInt8EntropyCalibrator2 / IInt8MinMaxCalibrator and forwards each virtual to this class; the
-// builtin builder and the test driver call it directly.
+// -> getBatch until it returns false -> writeCalibrationCache. The TensorRT adapter (native/tensorrt/)
+// derives from nvinfer1::IInt8EntropyCalibrator2 / IInt8MinMaxCalibrator and forwards each virtual to this
+// class; the builtin builder and the test driver call it directly.
 //
 // Threading / lifetime: every method below is called on the run's builder thread (never the JS thread, never
 // a libuv pool thread). Each is noexcept: failures are recorded on the owning run (first error wins) and the

@@ -33,11 +33,31 @@ char const* errorCodeName(RunErrorCode code) noexcept {
       return "ERR_MODEL";
     case RunErrorCode::kDEGENERATE:
       return "ERR_DEGENERATE_TENSOR";
+    case RunErrorCode::kTENSORRT_UNAVAILABLE:
+      return "ERR_TENSORRT_UNAVAILABLE";
+    case RunErrorCode::kTENSORRT_BUILD:
+      return "ERR_TENSORRT_BUILD";
     case RunErrorCode::kTEARDOWN:
     case RunErrorCode::kINTERNAL:
       return "ERR_INTERNAL";
   }
   return "ERR_INTERNAL";
+}
+
+RunErrorCode errorCodeFromName(std::string const& name) noexcept {
+  static constexpr RunErrorCode kCODES[] = {RunErrorCode::kINPUT_NAME,
+                                            RunErrorCode::kINPUT_SHAPE,
+                                            RunErrorCode::kINPUT_DTYPE,
+                                            RunErrorCode::kCUDA,
+                                            RunErrorCode::kIO,
+                                            RunErrorCode::kMODEL,
+                                            RunErrorCode::kDEGENERATE,
+                                            RunErrorCode::kTENSORRT_UNAVAILABLE,
+                                            RunErrorCode::kTENSORRT_BUILD};
+  for (RunErrorCode code : kCODES) {
+    if (name == errorCodeName(code)) return code;
+  }
+  return RunErrorCode::kINTERNAL;
 }
 
 // ---- RunStatus ----

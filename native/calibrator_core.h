@@ -39,7 +39,12 @@ enum class RunErrorCode : int32_t {
   kTEARDOWN,     // ERR_INTERNAL: the JavaScript environment is shutting down (worker terminate, exit)
   kINTERNAL,     // ERR_INTERNAL
   kDEGENERATE,   // ERR_DEGENERATE_TENSOR
+  kTENSORRT_UNAVAILABLE,  // ERR_TENSORRT_UNAVAILABLE
+  kTENSORRT_BUILD,        // ERR_TENSORRT_BUILD
 };
+
+// The code for an "ERR_..." name (as in lib/errors.ts); kINTERNAL for names it does not know.
+RunErrorCode errorCodeFromName(std::string const& name) noexcept;
 
 // "ERR_INPUT_NAME" etc.; kJS_ERROR gives "ERR_BATCH_FACTORY" (the usual source of JS errors).
 char const* errorCodeName(RunErrorCode code) noexcept;
@@ -52,6 +57,8 @@ class RunStatus {
   bool failed() const noexcept { return mFailed.load(std::memory_order_acquire); }
   void requestAbort() noexcept { mAbort.store(true, std::memory_order_release); }
   bool abortRequested() const noexcept { return mAbort.load(std::memory_order_acquire); }
+  // The abort flag itself, for code that polls it (EngineBuildCallbacks::abort).
+  std::atomic<bool> const& abortFlag() const noexcept { return mAbort; }
   // True once the run must deliver no more batches (error or abort).
   bool stopped() const noexcept { return failed() || abortRequested(); }
   RunErrorCode code() const noexcept;

@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -53,6 +54,7 @@ class HeldTensorsImpl final : public HeldTensors {
 std::unique_ptr<Builder> makeBuilder(std::string const& kind) {
   if (kind == "test") return makeTestDriver();
   if (kind == "sum") return makeSumBuilder();
+  if (kind == "tensorrt") return makeTensorrtBuilder();
   return nullptr;
 }
 
@@ -116,6 +118,20 @@ class RunState final : public BatchSource, public BuilderHost {
   int64_t batchesDelivered() const noexcept override { return mCore->batchesDelivered(); }
   std::unique_ptr<HeldTensors> process(int64_t batchIndex) noexcept override;
   std::shared_ptr<HistogramSet> histograms() const noexcept override { return mHistograms; }
+  std::atomic<bool> const& abortFlag() const noexcept override { return mStatus.abortFlag(); }
+  void setResultBytes(std::string const& key, std::vector<uint8_t> bytes) noexcept override {
+    try {
+      mBytes.emplace_back(key, std::move(bytes));
+    } catch (...) {
+    }
+  }
+  void addLog(std::string line) noexcept override {
+    try {
+      std::lock_guard<std::mutex> lock(mLogMutex);
+      if (mLog.size() < 10000) mLog.push_back(std::move(line));
+    } catch (...) {
+    }
+  }
   void fail(RunErrorCode code, std::string message) noexcept override {
     mStatus.fail(code, std::move(message));
   }
@@ -199,6 +215,9 @@ class RunState final : public BatchSource, public BuilderHost {
   std::vector<Capture> mCaptures;
   std::vector<std::string> mTrace;
   std::vector<std::pair<std::string, double>> mNumbers;
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> mBytes;
+  std::mutex mLogMutex;
+  std::vector<std::string> mLog;
   bool mOnDevice{false};
   bool mPinned{false};
   bool mCacheHit{false};
@@ -259,6 +278,52 @@ std::vector<InputDesc> parseInputs(Napi::Env env, Napi::Value value) {
   return inputs;
 }
 
+std::vector<int64_t> parseDims(Napi::Env env, Napi::Value value, std::string const& what) {
+  if (!value.IsArray()) throwType(env, "startCalibration: " + what + " must be an array of dimensions");
+  std::vector<int64_t> dims;
+  Napi::Array array = value.As<Napi::Array>();
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    Napi::Value d = array.Get(i);
+    if (!d.IsNumber()) throwType(env, "startCalibration: " + what + " must hold numbers");
+    dims.push_back(d.As<Napi::Number>().Int64Value());
+  }
+  return dims;
+}
+
+// options.engine -> EngineBuildOptions (the "tensorrt" builder). lib/tensorrt validates the values.
+void parseEngineOptions(Napi::Env env, Napi::Object engine, EngineBuildOptions& out) {
+  Napi::Value onnx = engine.Get("onnxPath");
+  if (!onnx.IsString()) throwType(env, "startCalibration: engine.onnxPath must be a string");
+  out.onnxPath = onnx.As<Napi::String>().Utf8Value();
+  Napi::Value shapes = engine.Get("inputShapes");
+  if (shapes.IsArray()) {
+    Napi::Array array = shapes.As<Napi::Array>();
+    for (uint32_t i = 0; i < array.Length(); ++i) {
+      if (!array.Get(i).IsObject()) throwType(env, "startCalibration: engine.inputShapes holds objects");
+      Napi::Object s = array.Get(i).As<Napi::Object>();
+      InputShapeProfile profile;
+      profile.name = s.Get("name").ToString().Utf8Value();
+      profile.min = parseDims(env, s.Get("min"), "engine.inputShapes[].min");
+      profile.opt = parseDims(env, s.Get("opt"), "engine.inputShapes[].opt");
+      profile.max = parseDims(env, s.Get("max"), "engine.inputShapes[].max");
+      out.inputShapes.push_back(std::move(profile));
+    }
+  }
+  if (engine.Get("fp16").IsBoolean()) out.fp16 = engine.Get("fp16").As<Napi::Boolean>().Value();
+  if (engine.Get("workspaceBytes").IsNumber()) {
+    out.workspaceBytes = static_cast<uint64_t>(engine.Get("workspaceBytes").As<Napi::Number>().DoubleValue());
+  }
+  if (engine.Get("dlaCore").IsNumber()) out.dlaCore = engine.Get("dlaCore").As<Napi::Number>().Int32Value();
+  if (engine.Get("allowGpuFallback").IsBoolean()) {
+    out.allowGpuFallback = engine.Get("allowGpuFallback").As<Napi::Boolean>().Value();
+  }
+  if (engine.Get("verbosity").IsNumber()) {
+    int32_t const v = engine.Get("verbosity").As<Napi::Number>().Int32Value();
+    if (v < 0 || v > 4) throwType(env, "startCalibration: engine.verbosity must be 0..4");
+    out.verbosity = static_cast<LogSeverity>(v);
+  }
+}
+
 Napi::Value RunState::start(Napi::CallbackInfo const& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject() || !info[1].IsObject())
@@ -310,6 +375,8 @@ Napi::Value RunState::start(Napi::CallbackInfo const& info) {
     if (!run->mHistograms)
       throwType(env, "startCalibration: options.histograms must be a native HistogramSet");
   }
+  Napi::Value engine = options.Get("engine");
+  if (engine.IsObject()) parseEngineOptions(env, engine.As<Napi::Object>(), run->mBuilderOptions.engine);
   Napi::Value capture = options.Get("capture");
   run->mBuilderOptions.capture = capture.IsBoolean() && capture.As<Napi::Boolean>().Value();
   Napi::Value extra = options.Get("builderOptions");
@@ -692,6 +759,14 @@ void RunState::finish(Napi::Env env) noexcept {
       timings.Set("waitFill", mTimings.waitFill);
       timings.Set("total", mSeconds);
       result.Set("timings", timings);
+      Napi::Object bytes = Napi::Object::New(env);
+      for (auto const& [key, value] : mBytes) {
+        bytes.Set(key, Napi::Buffer<uint8_t>::Copy(env, value.data(), value.size()));
+      }
+      result.Set("bytes", bytes);
+      Napi::Array log = Napi::Array::New(env, mLog.size());
+      for (size_t i = 0; i < mLog.size(); ++i) log.Set(static_cast<uint32_t>(i), mLog[i]);
+      result.Set("log", log);
       Napi::Object numbers = Napi::Object::New(env);
       for (auto const& [key, value] : mNumbers) numbers.Set(key, value);
       result.Set("numbers", numbers);

@@ -6,7 +6,7 @@
  * views over the native host slots (pinned memory where a CUDA device exists). Write every element of the
  * views you are given; never keep them past the fill, and never transfer or detach them.
  */
-import { loadAddon, NativeHistogramSet, NativeLiveAllocations, NativeRunResult } from '../binding';
+import { loadAddon, NativeEngineOptions, NativeHistogramSet, NativeLiveAllocations, NativeRunResult } from '../binding';
 import { BatchFactory, DTYPE_BYTES, DType, InputSpec } from '../batch/factory';
 import { TrtCalibratorError, describeValue, invalidOption, rejectUnknownOptions } from '../errors';
 import { CacheSource, cacheAccess } from './cache';
@@ -68,6 +68,8 @@ export interface CalibrationRunOptions {
   injectCudaError?: string;
   /** Histograms the builder fills (the builtin builder): a lib/histogram HistogramSet. Defaults to none. */
   histograms?: { readonly native: NativeHistogramSet };
+  /** Options of the "tensorrt" builder (TensorRT's own build; result.bytes.plan is the engine). Defaults to none. */
+  engine?: NativeEngineOptions;
 }
 
 /** What {@link runCalibration} resolves with. */
@@ -98,6 +100,7 @@ const KNOWN_OPTIONS = [
   'capture',
   'injectCudaError',
   'histograms',
+  'engine',
 ] as const;
 
 function shapeText(shape: readonly number[]): string {
@@ -230,6 +233,9 @@ export async function runCalibration(options: CalibrationRunOptions): Promise<Ca
   for (const name of ['onProgress', 'process'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') throw invalidOption(name, 'a function', options[name]);
   }
+  if (options.engine !== undefined && (typeof options.engine !== 'object' || options.engine === null || typeof options.engine.onnxPath !== 'string')) {
+    throw invalidOption('engine', 'an object with onnxPath', options.engine);
+  }
   const { signal } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidOption('signal', 'an AbortSignal', signal);
   const cache = cacheAccess(options.cache);
@@ -266,6 +272,7 @@ export async function runCalibration(options: CalibrationRunOptions): Promise<Ca
       builderOptions: options.builderOptions ?? {},
       injectCudaError: options.injectCudaError,
       histograms: options.histograms?.native,
+      engine: options.engine,
     },
     {
       fill(buffers, batchIndex) {

@@ -131,6 +131,11 @@ class FakeHost final : public BuilderHost {
     return held;
   }
   std::shared_ptr<HistogramSet> histograms() const noexcept override { return nullptr; }
+  std::atomic<bool> const& abortFlag() const noexcept override { return mStatus.abortFlag(); }
+  void setResultBytes(std::string const& key, std::vector<uint8_t> value) noexcept override {
+    bytes[key] = value;
+  }
+  void addLog(std::string line) noexcept override { log.push_back(std::move(line)); }
   void fail(RunErrorCode code, std::string message) noexcept override {
     mStatus.fail(code, std::move(message));
   }
@@ -151,6 +156,8 @@ class FakeHost final : public BuilderHost {
   std::vector<std::string> traced;
   std::vector<int64_t> processed;
   std::map<std::string, double> numbers;
+  std::map<std::string, std::vector<uint8_t>> bytes;
+  std::vector<std::string> log;
 
  private:
   CalibratorCore& mCore;
@@ -441,4 +448,16 @@ TEST(test_driver_capture_copies_each_binding) {
   CHECK(allBytes(host.captures[0].bytes.data(), 8, pattern(1, 0)));
   CHECK_EQ(host.captures[3].name, std::string("a"));
   CHECK(allBytes(host.captures[3].bytes.data(), 16, pattern(0, 1)));
+}
+
+TEST(tensorrt_builder_without_tensorrt_fails_with_tensorrt_unavailable) {
+  Fixture f({input("x", {1, 4})}, 2);
+  BuilderOptions options;
+  options.bindingNames = {"x"};
+  options.engine.onnxPath = "model.onnx";
+  FakeHost host(*f.core, f.status, options);
+  makeTensorrtBuilder()->build(host);
+  CHECK(f.status.code() == RunErrorCode::kTENSORRT_UNAVAILABLE);
+  CHECK(f.status.message().rfind("this trt-calibrator addon was built without TensorRT", 0) == 0);
+  CHECK(host.bytes.empty());
 }

@@ -183,6 +183,17 @@ describe('native calibrator: errors', () => {
     }
   });
 
+  it('drives TensorRT\'s builder through the same calibrator, or says TensorRT is not compiled in', async () => {
+    const store = new MemoryStore();
+    const run = runCalibration({ factory: new PatternFactory([image], 2), cache: store, builder: 'tensorrt', engine: { onnxPath: 'missing.onnx' } });
+    if (loadAddon().capabilities().tensorrt.compiled) {
+      await expect(run).rejects.toMatchObject({ code: 'ERR_TENSORRT_BUILD' });
+    } else {
+      await expect(run).rejects.toMatchObject({ code: 'ERR_TENSORRT_UNAVAILABLE', message: expect.stringContaining('built without TensorRT') });
+    }
+    expect(store.writes).toHaveLength(0);
+  });
+
   it('validates options with the house message', async () => {
     const factory = new PatternFactory([image], 1);
     await expect(runCalibration({ factory, memroy: 'host' } as never)).rejects.toThrow('Unknown option "memroy" for runCalibration() (did you mean "memory"?)');
