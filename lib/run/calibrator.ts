@@ -251,7 +251,7 @@ export async function runCalibration(options: CalibrationRunOptions): Promise<Ca
 
   signal?.throwIfAborted();
   const addon = loadAddon();
-  const started = Date.now();
+  const started = performance.now();
   let written: Uint8Array | null = null;
   const totalBatches = factory.totalBatches;
   const userProcess = options.process;
@@ -301,7 +301,7 @@ export async function runCalibration(options: CalibrationRunOptions): Promise<Ca
       },
       progress: onProgress
         ? (batchesDone) => {
-            const seconds = Math.max((Date.now() - started) / 1000, 1e-6);
+            const seconds = Math.max((performance.now() - started) / 1000, 1e-6);
             onProgress({ batchesDone, totalBatches, imagesPerSecond: (batchesDone * batchSize) / seconds });
           }
         : undefined,
@@ -312,7 +312,7 @@ export async function runCalibration(options: CalibrationRunOptions): Promise<Ca
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const result = await handle.promise;
-    return { ...result, images: result.batches * batchSize, cache: written, seconds: (Date.now() - started) / 1000 };
+    return { ...result, images: result.batches * batchSize, cache: written, seconds: (performance.now() - started) / 1000 };
   } catch (err) {
     if (signal?.aborted) throw signal.reason;
     throw nativeError(err);
