@@ -21,7 +21,8 @@
         "native/js_bridge.cc",
         "native/run.cc",
         "native/test_driver.cc",
-        "native/tensorrt_builder.cc"
+        "native/tensorrt_builder.cc",
+        "native/builtin_builder.cc"
       ],
       "include_dirs": [
         "<!(node scripts/gyp-config.js napi)",

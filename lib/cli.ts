@@ -13,6 +13,7 @@ import { registerSampleImages } from './cli/sample-images';
 import { registerQdq } from './cli/qdq';
 import { registerEvaluate } from './cli/evaluate';
 import { registerPreview } from './cli/preview';
+import { registerCalibrate } from './cli/calibrate';
 
 /** Builds the CLI program (exported for tests). */
 export function buildProgram(): Command {
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
     .version(packageVersion, '-v, --version')
     .showHelpAfterError('(run trt-calibrator --help for usage)')
     .exitOverride();
+  registerCalibrate(program);
   registerDoctor(program);
   registerDecode(program);
   registerDiff(program);

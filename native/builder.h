@@ -133,4 +133,10 @@ std::unique_ptr<Builder> makeTensorrtBuilder();
 // line per returned tensor: "<name>: <sum as %.9g>".
 std::unique_ptr<Builder> makeSumBuilder();
 
+// The builtin builder ("builtin", builtin_builder.cc): TensorRT's call order; float inputs and the
+// activations `process` returns (ONNX Runtime) go into host.histograms(); after the last batch, amax per
+// tensor with strings["algorithm"] (entropy|minmax|percentile|mse; numbers["percentile"]) and the cache text
+// with header TRT-<strings["tensorrtVersion"]>-<strings["cacheAlgorithm"]> through writeCalibrationCache.
+std::unique_ptr<Builder> makeBuiltinBuilder();
+
 }  // namespace trtc

@@ -55,6 +55,7 @@ std::unique_ptr<Builder> makeBuilder(std::string const& kind) {
   if (kind == "test") return makeTestDriver();
   if (kind == "sum") return makeSumBuilder();
   if (kind == "tensorrt") return makeTensorrtBuilder();
+  if (kind == "builtin") return makeBuiltinBuilder();
   return nullptr;
 }
 

@@ -1,0 +1,509 @@
+/**
+ * `calibrate(model, images | factory | { input: factory }, options)`: the main job. Runs the calibration pass
+ * (builtin backend: ONNX Runtime on the CPU feeding native histograms, driven through the same calibrator
+ * contract TensorRT uses) and writes a TensorRT calibration cache; optionally a Q/DQ ONNX model and a report.
+ */
+import * as path from 'node:path';
+import { BatchFactory, type InputSpec } from './batch/factory';
+import { combineFactories } from './batch/combine';
+import { ImageBatchFactory, type PreprocessOptions, type SkippedImage } from './batch/image-factory';
+import { InferenceWorker } from './builtin/inference';
+import { CACHE_ALGORITHMS, parseCache, type CalibrationCache } from './cache/format';
+import { checkCacheCompatibility } from './cache/compat';
+import { packageVersion, capabilities } from './capabilities';
+import { TrtCalibratorError, invalidOption, rejectUnknownOptions } from './errors';
+import { AMAX_ALGORITHMS, HistogramSet, type AmaxAlgorithm } from './histogram';
+import { loadOnnxModel, modelInputs, type ModelInput } from './onnx/model';
+import { prepareCalibrationModel, type CalibrationModel } from './onnx/calibration-model';
+import { writeQdqModel } from './onnx/qdq';
+import { REPORT_SCHEMA_VERSION, buildTensorReport, listTensorsWithoutScale, standardWarnings, writeReport, type CalibrationReport, type ReportTensor } from './report';
+import { runCalibration, type CalibrationProgress } from './run/calibrator';
+import type { CacheStore } from './run/cache';
+import { resolveBackend } from './tensorrt/backend';
+import { writeFileAtomic } from './util/fs';
+import { parseTensorrtVersion } from './tensorrt/version';
+
+/** Calibration algorithms: how amax (the clipping threshold, scale = amax / 127) is chosen per tensor. */
+export type Algorithm = AmaxAlgorithm;
+
+/** Per-input options: the input's shape (for dynamic dims) and its image preprocessing. */
+export interface InputOptions extends Partial<PreprocessOptions> {
+  /** Per-image shape `[C, H, W]` (without batch), required where the model's dims are symbolic. */
+  shape?: readonly number[];
+}
+
+/** Options of {@link calibrate}. */
+export interface CalibrateOptions extends Partial<PreprocessOptions> {
+  /** Per-input shape and preprocessing, by input name (multi-input models). Defaults to {}. */
+  inputs?: Readonly<Record<string, InputOptions>>;
+  /** Images per batch (the batch dimension of every input). Defaults to 8. */
+  batchSize?: number;
+  /** Use at most this many images. Defaults to all. */
+  limit?: number;
+  /** Threshold algorithm. Defaults to 'entropy' (TensorRT's EntropyCalibration2). */
+  algorithm?: Algorithm;
+  /** Percentile for `algorithm: 'percentile'`, in (0, 100]. Defaults to 99.99. */
+  percentile?: number;
+  /**
+   * TensorRT version the cache is for (`'10.3'`, `'8.6.1'`): it goes into the header, and TensorRT only reads a
+   * cache of its own major.minor. Defaults to the TensorRT compiled into the addon, else {@link DEFAULT_TENSORRT_VERSION}
+   * (with a warning in the result).
+   */
+  tensorrt?: string;
+  /**
+   * Where the cache is read from and written to: a file path or a store `{ read, write }`. Defaults to
+   * `<model dir>/<model name>.calibration.cache`.
+   */
+  cache?: string | CacheStore;
+  /** Recalibrate even when a compatible cache exists (it is then replaced). Defaults to false. */
+  overwrite?: boolean;
+  /** 'auto' (TensorRT when compiled in, else builtin), 'builtin' or 'tensorrt'. Defaults to 'auto'. */
+  backend?: 'auto' | 'builtin' | 'tensorrt';
+  /** Write a Q/DQ ONNX model (explicit quantization, TensorRT 10/11) to this path. Defaults to none. */
+  qdq?: string;
+  /** Write report.json and report.html into this directory. Defaults to none. */
+  report?: string;
+  /** Cancels the run: nothing is written, the promise rejects with `signal.reason`. Defaults to none. */
+  signal?: AbortSignal;
+  /** Progress after each batch. Defaults to none. */
+  onProgress?: (progress: CalibrationProgress) => void;
+  /** Called for every image that could not be used. Defaults to none. */
+  onSkip?: (skipped: SkippedImage) => void;
+  /** Image decode/preprocess worker threads. Defaults to one per core. */
+  workers?: number;
+  /** Skipped images allowed before failing (count or '1%'). Defaults to '1%' for directories. */
+  maxSkipped?: number | string;
+  /** List image subdirectories too. Defaults to false. */
+  recursive?: boolean;
+  /** ONNX Runtime threads for the calibration pass. Defaults to ONNX Runtime's choice (all cores). */
+  threads?: number;
+}
+
+/** One tensor's result. */
+export interface TensorScale {
+  /** Scale written to the cache (float32): amax / 127. */
+  scale: number;
+  /** Dynamic range: the clipping threshold. */
+  amax: number;
+}
+
+/** What {@link calibrate} resolves with. */
+export interface CalibrationResult {
+  /** The cache file written or reused (undefined with a custom store). */
+  cachePath?: string;
+  /** The cache (parsed), as TensorRT will read it. */
+  cache: CalibrationCache;
+  /** True when an existing compatible cache was used and nothing was calibrated. */
+  fromCache: boolean;
+  /** Scale and amax per tensor, in cache order. */
+  tensors: Record<string, TensorScale>;
+  /** Algorithm used. */
+  algorithm: Algorithm;
+  /** Backend that ran. */
+  backend: 'builtin' | 'tensorrt';
+  /** TensorRT version of the cache header, e.g. '10.3.0'. */
+  tensorrtVersion: string;
+  /** Images calibrated (batches × batch size) and images skipped with reasons. */
+  images: { used: number; skipped: SkippedImage[] };
+  /** Batches run and their size. */
+  batches: number;
+  batchSize: number;
+  /** Tensors with no usable data (all zero, only NaN/Inf): no cache entry, named here and in `warnings`. */
+  degenerateTensors: Array<{ name: string; status: string }>;
+  /** Things worth a look (default TensorRT version, degenerate tensors, skipped images…). */
+  warnings: string[];
+  /** Milliseconds: total, model preparation, calibration pass, ORT inference, histograms, thresholds. */
+  timings: { totalMs: number; prepareMs: number; calibrateMs: number; inferenceMs: number; histogramMs: number; thresholdMs: number };
+  /** The Q/DQ model written, when `qdq` was given. */
+  qdq?: { path: string; activations: number; weights: number };
+  /** The report files, when `report` was given. */
+  report?: { json: string; html: string };
+}
+
+/** TensorRT version written into cache headers when none is given and none is compiled in (JetPack 6's). */
+export const DEFAULT_TENSORRT_VERSION = '10.3.0';
+
+const KNOWN_OPTIONS = [
+  'shape', 'color', 'scale', 'mean', 'std', 'resize', 'interp', 'layout', 'dtype', 'padValue', 'resizeShorter',
+  'inputs', 'batchSize', 'limit', 'algorithm', 'percentile', 'tensorrt', 'cache', 'overwrite', 'backend', 'qdq',
+  'report', 'signal', 'onProgress', 'onSkip', 'workers', 'maxSkipped', 'recursive', 'threads',
+] as const;
+const PREPROCESS_KEYS = ['shape', 'color', 'scale', 'mean', 'std', 'resize', 'interp', 'layout', 'dtype', 'padValue', 'resizeShorter'] as const;
+
+/** The source of calibration data: an image directory, one factory, or factories by input name. */
+export type CalibrationSource = string | BatchFactory | Readonly<Record<string, BatchFactory>>;
+
+function checkOptions(options: CalibrateOptions): void {
+  if (options === null || typeof options !== 'object') throw invalidOption('options', 'an object', options);
+  rejectUnknownOptions('calibrate()', options, KNOWN_OPTIONS);
+  const { batchSize, limit, percentile, algorithm } = options;
+  if (batchSize !== undefined && (typeof batchSize !== 'number' || !Number.isInteger(batchSize) || batchSize < 1))
+    throw invalidOption('batchSize', 'a positive integer', batchSize, typeof batchSize === 'number' ? 'range' : 'type');
+  if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1))
+    throw invalidOption('limit', 'a positive integer', limit, typeof limit === 'number' ? 'range' : 'type');
+  if (algorithm !== undefined && !AMAX_ALGORITHMS.includes(algorithm))
+    throw invalidOption('algorithm', `one of ${AMAX_ALGORITHMS.join(', ')}`, algorithm, typeof algorithm === 'string' ? 'range' : 'type');
+  if (percentile !== undefined && (typeof percentile !== 'number' || !(percentile > 0 && percentile <= 100)))
+    throw invalidOption('percentile', 'a number in (0, 100]', percentile, typeof percentile === 'number' ? 'range' : 'type');
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalidOption('signal', 'an AbortSignal', options.signal);
+  for (const key of ['onProgress', 'onSkip'] as const) {
+    if (options[key] !== undefined && typeof options[key] !== 'function') throw invalidOption(key, 'a function', options[key]);
+  }
+  for (const key of ['qdq', 'report'] as const) {
+    if (options[key] !== undefined && (typeof options[key] !== 'string' || options[key] === '')) throw invalidOption(key, 'a file path', options[key]);
+  }
+  if (options.inputs !== undefined && (options.inputs === null || typeof options.inputs !== 'object')) throw invalidOption('inputs', 'an object keyed by input name', options.inputs);
+}
+
+function floatInputs(inputs: readonly ModelInput[]): ModelInput[] {
+  return inputs.filter((i) => i.elemType === 'float');
+}
+
+function inputNamesText(inputs: readonly ModelInput[]): string {
+  return inputs.map((i) => `${i.name} (${i.elemType} ${JSON.stringify(i.dims ?? [])})`).join(', ');
+}
+
+/** Per-image [C, H, W] for an image input: from options, else from the model's fixed dims. */
+function imageShape(input: ModelInput, options: CalibrateOptions, source: string): number[] {
+  const given = options.inputs?.[input.name]?.shape ?? options.shape;
+  if (given !== undefined) {
+    if (!Array.isArray(given) || given.length !== 3 || !given.every((d) => Number.isInteger(d) && d > 0))
+      throw invalidOption('shape', 'a per-image shape [C, H, W] of positive integers', given, Array.isArray(given) ? 'range' : 'type');
+    return [...given];
+  }
+  const dims = input.dims ?? [];
+  const chw = dims.slice(1);
+  if (dims.length !== 4 || !chw.every((d) => typeof d === 'number' && d > 0)) {
+    throw new TrtCalibratorError(
+      'ERR_INPUT_SHAPE',
+      `Input "${input.name}" of ${source} has dynamic dims ${JSON.stringify(dims)}; give its per-image shape, e.g. { shape: [3, 320, 320] } (CLI: --shape 3x320x320)`,
+      { details: { input: input.name, dims } },
+    );
+  }
+  return chw as number[];
+}
+
+/** Builds the factory for a directory of images feeding the model's single float input. */
+function directoryFactory(dir: string, declared: readonly ModelInput[], options: CalibrateOptions, source: string): ImageBatchFactory {
+  const candidates = floatInputs(declared);
+  if (declared.length !== 1 || candidates.length !== 1) {
+    throw new TrtCalibratorError(
+      'ERR_INPUT_NAME',
+      `${source} has ${declared.length} inputs (${inputNamesText(declared)}); an image directory feeds exactly one float input. ` +
+        'Pass factories by input name instead: calibrate(model, { image: new ImageBatchFactory(...), other: factory })',
+      { details: { inputs: declared.map((i) => i.name) } },
+    );
+  }
+  const input = candidates[0];
+  const perInput = options.inputs?.[input.name] ?? {};
+  for (const key of Object.keys(options.inputs ?? {})) {
+    if (key !== input.name) {
+      throw new TrtCalibratorError('ERR_INPUT_NAME', `Unknown input "${key}" in options.inputs; ${source} has inputs: ${inputNamesText(declared)}`, {
+        details: { input: key, inputs: declared.map((i) => i.name) },
+      });
+    }
+  }
+  const preprocess: Record<string, unknown> = {};
+  for (const key of PREPROCESS_KEYS) {
+    const value = (perInput as Record<string, unknown>)[key] ?? (options as Record<string, unknown>)[key];
+    if (value !== undefined) preprocess[key] = value;
+  }
+  preprocess.shape = imageShape(input, options, source);
+  return new ImageBatchFactory({
+    ...(preprocess as unknown as PreprocessOptions),
+    images: dir,
+    name: input.name,
+    batchSize: options.batchSize ?? 8,
+    limit: options.limit,
+    workers: options.workers,
+    maxSkipped: options.maxSkipped,
+    recursive: options.recursive,
+    onSkip: options.onSkip,
+  });
+}
+
+function sourceFactory(src: CalibrationSource, declared: readonly ModelInput[], options: CalibrateOptions, modelPath: string): { factory: BatchFactory; owned: boolean } {
+  if (typeof src === 'string') return { factory: directoryFactory(src, declared, options, modelPath), owned: true };
+  if (src instanceof BatchFactory) return { factory: src, owned: false };
+  if (src === null || typeof src !== 'object') throw invalidOption('source', 'an image directory, a BatchFactory, or { [input]: BatchFactory }', src);
+  const entries = Object.entries(src);
+  if (entries.length === 0 || !entries.every(([, f]) => f instanceof BatchFactory))
+    throw invalidOption('source', 'an image directory, a BatchFactory, or { [input]: BatchFactory }', src);
+  const unique = [...new Set(entries.map(([, f]) => f))];
+  const combined = unique.length === 1 ? unique[0] : combineFactories(unique);
+  for (const [name] of entries) {
+    if (!combined.inputs.some((i) => i.name === name)) {
+      throw new TrtCalibratorError('ERR_INPUT_NAME', `The factory given for "${name}" does not declare an input named "${name}" (it declares: ${combined.inputs.map((i) => i.name).join(', ')})`, {
+        details: { input: name },
+      });
+    }
+  }
+  return { factory: combined, owned: unique.length > 1 };
+}
+
+/** Checks the factory's inputs against the model's, by name: missing or unknown inputs name both lists. */
+function checkFactoryInputs(factory: BatchFactory, declared: readonly ModelInput[], modelPath: string): void {
+  const names = new Set(declared.map((i) => i.name));
+  for (const spec of factory.inputs) {
+    if (!names.has(spec.name)) {
+      throw new TrtCalibratorError('ERR_INPUT_NAME', `The batch factory feeds "${spec.name}", which is not an input of ${modelPath}; its inputs are: ${inputNamesText(declared)}`, {
+        details: { input: spec.name, inputs: [...names] },
+      });
+    }
+  }
+  const fed = new Set(factory.inputs.map((i) => i.name));
+  const missing = declared.filter((i) => !fed.has(i.name));
+  if (missing.length > 0) {
+    throw new TrtCalibratorError('ERR_INPUT_NAME', `No data for input(s) ${missing.map((i) => `"${i.name}"`).join(', ')} of ${modelPath}; the batch factory feeds: ${[...fed].join(', ')}`, {
+      details: { missing: missing.map((i) => i.name) },
+    });
+  }
+}
+
+function defaultCachePath(modelPath: string): string {
+  const parsed = path.parse(path.resolve(modelPath));
+  return path.join(parsed.dir, `${parsed.name}.calibration.cache`);
+}
+
+function cacheAlgorithmFor(algorithm: Algorithm): (typeof CACHE_ALGORITHMS)[number] {
+  // TensorRT only reads a cache whose header names the algorithm of the calibrator it is given: minmax scales
+  // go with IInt8MinMaxCalibrator, everything else with IInt8EntropyCalibrator2 (the scales are just scales).
+  return algorithm === 'minmax' ? 'MinMaxCalibration' : 'EntropyCalibration2';
+}
+
+function scalesOf(cache: CalibrationCache): Record<string, TensorScale> {
+  const out: Record<string, TensorScale> = {};
+  for (const e of cache.entries) out[e.name] = { scale: e.scale, amax: e.scale * 127 };
+  return out;
+}
+
+/**
+ * Calibrates `model` (an ONNX file) with `source` and writes a TensorRT calibration cache.
+ *
+ * `source` is a directory of images (for a model with one float input; preprocess with the options), a
+ * {@link BatchFactory}, or factories by input name for multi-input models. An existing compatible cache is
+ * used without recalibrating, as TensorRT does (`overwrite: true` recalibrates); a cache for another TensorRT
+ * major.minor or algorithm is refused (ERR_CACHE_VERSION / ERR_CACHE_ALGORITHM).
+ *
+ * Never blocks the event loop for long: decoding runs in worker threads, ONNX Runtime in its own worker, the
+ * calibrator and histograms on a native thread. A failed or aborted run writes nothing.
+ */
+export async function calibrate(model: string, source: CalibrationSource, options: CalibrateOptions = {}): Promise<CalibrationResult> {
+  const stack = new Error().stack; // the caller's stack, attached to native errors below
+  const t0 = performance.now();
+  if (typeof model !== 'string' || model === '') throw invalidOption('model', 'a path to an .onnx file', model);
+  checkOptions(options);
+  options.signal?.throwIfAborted();
+  const warnings: string[] = [];
+  const caps = capabilities();
+  const backend = resolveBackend(options.backend ?? 'auto', caps.tensorrt);
+  if (backend === 'tensorrt') {
+    // The engine build through TensorRT's own builder needs the addon built against TensorRT; resolveBackend
+    // already refused otherwise. Running it is covered in native/tensorrt (not verifiable on machines without it).
+    throw new TrtCalibratorError('ERR_TENSORRT_UNAVAILABLE', 'The TensorRT engine build is not wired into calibrate() yet; use backend: "builtin"');
+  }
+  const algorithm: Algorithm = options.algorithm ?? 'entropy';
+  let versionText = options.tensorrt;
+  if (versionText === undefined) {
+    versionText = caps.tensorrt.compiled ? caps.tensorrt.version : DEFAULT_TENSORRT_VERSION;
+    if (!caps.tensorrt.compiled) {
+      warnings.push(
+        `The cache header says TensorRT ${DEFAULT_TENSORRT_VERSION} (no TensorRT compiled in and no "tensorrt" option): ` +
+          'TensorRT only reads caches of its own major.minor, so pass the version you deploy with (e.g. tensorrt: "8.6").',
+      );
+    }
+  }
+  const version = parseTensorrtVersion(versionText, 'tensorrt');
+  const versionString = `${version.major}.${version.minor}.${version.patch}`;
+  const headerVersion = version.major >= 10 ? version.major * 10000 + version.minor * 100 + version.patch : version.major * 1000 + version.minor * 100 + version.patch;
+
+  // Existing cache: used as TensorRT would (read first, no calibration), unless it is for another TensorRT or algorithm.
+  const cacheOption = options.cache ?? defaultCachePath(model);
+  const cachePath = typeof cacheOption === 'string' ? cacheOption : undefined;
+  const cacheAlgorithm = cacheAlgorithmFor(algorithm);
+  let existing: CalibrationCache | undefined;
+  if (!options.overwrite) {
+    const bytes = typeof cacheOption === 'string' ? await readIfExists(cacheOption) : await cacheOption.read();
+    if (bytes && bytes.length > 0) {
+      existing = parseCache(bytes, { file: cachePath });
+      checkCacheCompatibility(existing, { tensorrt: versionString, algorithm: cacheAlgorithm });
+    }
+  }
+
+  // The model: inputs, float activations, the calibration model with those as outputs.
+  const tPrepare = performance.now();
+  const loaded = await loadOnnxModel(model);
+  const declared = modelInputs(loaded.proto);
+  const { factory, owned } = sourceFactory(source, declared, options, model);
+  let worker: InferenceWorker | undefined;
+  try {
+    checkFactoryInputs(factory, declared, model);
+    const shapes: Record<string, number[]> = {};
+    for (const spec of factory.inputs) shapes[spec.name] = [...spec.shape];
+    const prepared: CalibrationModel = await prepareCalibrationModel(model, { shapes });
+    const prepareMs = performance.now() - tPrepare;
+    options.signal?.throwIfAborted();
+
+    const histograms = new HistogramSet();
+    const batchSize = factory.inputs[0]?.shape[0] ?? 1;
+    let inferenceMs = 0;
+    const tCalibrate = performance.now();
+    if (!existing) {
+      worker = await InferenceWorker.start({
+        modelBytes: prepared.modelBytes,
+        outputNames: [...prepared.calibrationTensors],
+        intraOpNumThreads: options.threads,
+        source: model,
+      });
+    }
+    const specs = new Map<string, InputSpec>(prepared.inputs.map((i) => [i.name, i]));
+    const active = worker;
+    const run = await runCalibration({
+      factory,
+      networkInputs: prepared.inputs.map((i) => ({ name: i.name, shape: i.shape, dtype: i.dtype })),
+      // overwrite: TensorRT's readCalibrationCache must see no cache, but the new one still goes where asked.
+      cache: options.overwrite ? { read: async () => null, write: (bytes: Uint8Array) => (typeof cacheOption === 'string' ? writeFileAtomic(cacheOption, bytes) : cacheOption.write(bytes)) } : cacheOption,
+      signal: options.signal,
+      onProgress: options.onProgress,
+      algorithm: algorithm === 'minmax' ? 'minmax' : 'entropy2',
+      builder: 'builtin',
+      builderOptions: { algorithm, percentile: options.percentile ?? 99.99, tensorrtVersion: String(headerVersion), cacheAlgorithm },
+      histograms,
+      memory: 'host',
+      process: async (buffers) => {
+        if (!active) throw new TrtCalibratorError('ERR_INTERNAL', 'process called without an inference worker');
+        const inputs = Object.entries(buffers).map(([name, view]) => ({ name, dtype: specs.get(name)?.dtype ?? 'float32', dims: [...(specs.get(name)?.shape ?? [])], view }));
+        const out = await active.run(inputs);
+        inferenceMs += out.ms;
+        return out.outputs;
+      },
+    });
+    const calibrateMs = performance.now() - tCalibrate;
+    const cache = run.cache ? parseCache(run.cache, { file: cachePath }) : existing;
+    if (!cache) throw new TrtCalibratorError('ERR_INTERNAL', 'The calibration run finished without a cache');
+    const fromCache = run.cache === null;
+    const numbers = run.numbers;
+
+    const skipped = factory instanceof ImageBatchFactory ? factory.stats.skipped : [];
+    const degenerateTensors: Array<{ name: string; status: string }> = [];
+    if (!fromCache) {
+      for (const name of histograms.names()) {
+        const r = histograms.computeAmax(name, algorithm, { percentile: options.percentile ?? 99.99 });
+        if (r.status !== 'ok') degenerateTensors.push({ name, status: r.status });
+      }
+      for (const d of degenerateTensors) {
+        warnings.push(
+          d.status === 'constant'
+            ? `Tensor "${d.name}" is constant over the calibration data (amax = |value|)`
+            : `Tensor "${d.name}" has no usable calibration data (${d.status}): it gets no scale and TensorRT will run it in higher precision`,
+        );
+      }
+    }
+    if (skipped.length > 0) warnings.push(`${skipped.length} image(s) skipped (first: ${skipped[0].file}: ${skipped[0].reason})`);
+
+    const result: CalibrationResult = {
+      cachePath,
+      cache,
+      fromCache,
+      tensors: scalesOf(cache),
+      algorithm,
+      backend,
+      tensorrtVersion: versionString,
+      images: { used: run.images, skipped },
+      batches: run.batches,
+      batchSize,
+      degenerateTensors,
+      warnings,
+      timings: {
+        totalMs: 0,
+        prepareMs,
+        calibrateMs,
+        inferenceMs,
+        histogramMs: numbers.histogramMs ?? 0,
+        thresholdMs: numbers.thresholdMs ?? 0,
+      },
+    };
+    if (options.qdq) {
+      const scales: Record<string, number> = {};
+      for (const e of cache.entries) scales[e.name] = e.scale;
+      const q = await writeQdqModel(model, scales, options.qdq);
+      result.qdq = { path: options.qdq, activations: q.activations.length, weights: q.weights.length };
+    }
+    if (options.report) {
+      if (fromCache) {
+        warnings.push('No report histograms: the cache was reused without calibrating (pass overwrite: true to recalibrate)');
+      } else {
+        const written = await writeReport(options.report, await buildReport(model, prepared, histograms, result, options));
+        result.report = { json: written.json, html: written.html };
+      }
+    }
+    result.timings.totalMs = performance.now() - t0;
+    return result;
+  } catch (err) {
+    if (err instanceof Error && stack && !err.stack?.includes('\n    at calibrate')) err.stack = `${err.stack}\n    --- calibrate() called from ---${stack.slice(stack.indexOf('\n'))}`;
+    throw err;
+  } finally {
+    await worker?.close();
+    if (owned) await factory.close();
+  }
+}
+
+async function readIfExists(file: string): Promise<Uint8Array | null> {
+  const fs = await import('node:fs');
+  try {
+    return await fs.promises.readFile(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new TrtCalibratorError('ERR_IO', `Could not read cache ${file}: ${(err as Error).message}`, { cause: err, details: { file } });
+  }
+}
+
+async function buildReport(model: string, prepared: CalibrationModel, histograms: HistogramSet, result: CalibrationResult, options: CalibrateOptions): Promise<CalibrationReport> {
+  const percentile = options.percentile ?? 99.99;
+  const all: Record<AmaxAlgorithm, Map<string, number>> = { entropy: new Map(), minmax: new Map(), percentile: new Map(), mse: new Map() };
+  for (const algo of AMAX_ALGORITHMS) {
+    for (const r of await histograms.computeAll(algo, { percentile })) all[algo].set(r.name, r.amax);
+  }
+  const inputNames = new Set(prepared.inputs.map((i) => i.name));
+  const tensors: ReportTensor[] = histograms.names().map((name) => {
+    const s = histograms.stats(name);
+    return buildTensorReport(
+      {
+        name,
+        kind: inputNames.has(name) ? 'input' : 'activation',
+        counts: histograms.counts(name),
+        binWidth: s.binWidth,
+        min: s.min,
+        max: s.max,
+        count: s.count,
+        nanCount: s.nanCount,
+        infCount: s.posInfCount + s.negInfCount,
+        thresholds: { entropy: all.entropy.get(name) ?? 0, minmax: all.minmax.get(name) ?? 0, percentile: all.percentile.get(name) ?? 0, mse: all.mse.get(name) ?? 0 },
+        amax: result.tensors[name]?.amax,
+      },
+      result.algorithm,
+    );
+  });
+  const report: CalibrationReport = {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    tool: { name: 'trt-calibrator', version: packageVersion },
+    createdAt: new Date().toISOString(),
+    model: { path: model, inputs: prepared.inputs.map((i) => ({ name: i.name, shape: [...i.shape], dtype: i.dtype })) },
+    backend: result.backend,
+    algorithm: result.algorithm,
+    requestedAlgorithm: result.algorithm,
+    percentile,
+    tensorrtVersion: result.tensorrtVersion.split('.').slice(0, 2).join('.'),
+    batchSize: result.batchSize,
+    batches: result.batches,
+    imagesUsed: result.images.used,
+    skippedImages: result.images.skipped.map((s) => ({ file: s.file, reason: s.reason })),
+    timings: { totalMs: result.timings.prepareMs + result.timings.calibrateMs, inferenceMs: result.timings.inferenceMs, histogramMs: result.timings.histogramMs, thresholdsMs: result.timings.thresholdMs },
+    tensors,
+    tensorsWithoutScale: [],
+    warnings: [],
+  };
+  report.tensorsWithoutScale = listTensorsWithoutScale(tensors, prepared.skippedTensors.map((t) => ({ name: t.name, reason: t.reason })));
+  report.warnings = [...standardWarnings(report), ...result.warnings];
+  return report;
+}
