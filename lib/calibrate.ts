@@ -20,6 +20,9 @@ import { REPORT_SCHEMA_VERSION, buildTensorReport, listTensorsWithoutScale, stan
 import { runCalibration, type CalibrationProgress } from './run/calibrator';
 import type { CacheStore } from './run/cache';
 import { resolveBackend } from './tensorrt/backend';
+import { builderSettings, type TensorrtBuildOptions } from './tensorrt/flags';
+import { resolveInputProfiles, validateCalibrationShapes, type InputShapesOption } from './tensorrt/profile';
+import type { NativeEngineOptions } from './binding';
 import { writeFileAtomic } from './util/fs';
 import { parseTensorrtVersion } from './tensorrt/version';
 
@@ -59,6 +62,17 @@ export interface CalibrateOptions extends Partial<PreprocessOptions> {
   overwrite?: boolean;
   /** 'auto' (TensorRT when compiled in, else builtin), 'builtin' or 'tensorrt'. Defaults to 'auto'. */
   backend?: 'auto' | 'builtin' | 'tensorrt';
+  /** Build an INT8 engine with TensorRT's own builder and write the plan here (needs TensorRT 8.6–10.x compiled in). Defaults to none. */
+  engine?: string;
+  /** TensorRT build settings for `engine` (FP16 fallback, workspace, DLA core, log verbosity). Defaults to TensorRT's. */
+  tensorrtBuild?: TensorrtBuildOptions;
+  /**
+   * TensorRT profile shapes by input name (`[N,C,H,W]` or `{ min, opt, max }`); calibration runs at OPT, which
+   * must equal the calibration batch shape. Defaults to the batch shapes for MIN = OPT = MAX.
+   */
+  inputShapes?: InputShapesOption;
+  /** Called with each line of TensorRT's log (TensorRT backend). Defaults to none. */
+  onLog?: (line: string) => void;
   /** Write a Q/DQ ONNX model (explicit quantization, TensorRT 10/11) to this path. Defaults to none. */
   qdq?: string;
   /** Write report.json and report.html into this directory. Defaults to none. */
@@ -114,6 +128,10 @@ export interface CalibrationResult {
   warnings: string[];
   /** Milliseconds: total, model preparation, calibration pass, ORT inference, histograms, thresholds. */
   timings: { totalMs: number; prepareMs: number; calibrateMs: number; inferenceMs: number; histogramMs: number; thresholdMs: number };
+  /** The INT8 engine plan written (TensorRT backend with `engine`). */
+  engine?: { path: string; bytes: number };
+  /** TensorRT's log lines (TensorRT backend). */
+  log?: string[];
   /** The Q/DQ model written, when `qdq` was given. */
   qdq?: { path: string; activations: number; weights: number };
   /** The report files, when `report` was given. */
@@ -126,7 +144,8 @@ export const DEFAULT_TENSORRT_VERSION = '10.3.0';
 const KNOWN_OPTIONS = [
   'shape', 'color', 'scale', 'mean', 'std', 'resize', 'interp', 'layout', 'dtype', 'padValue', 'resizeShorter',
   'inputs', 'batchSize', 'limit', 'algorithm', 'percentile', 'tensorrt', 'cache', 'overwrite', 'backend', 'qdq',
-  'report', 'signal', 'onProgress', 'onSkip', 'workers', 'maxSkipped', 'recursive', 'threads',
+  'report', 'signal', 'onProgress', 'onSkip', 'workers', 'maxSkipped', 'recursive', 'threads', 'engine', 'tensorrtBuild',
+  'inputShapes', 'onLog',
 ] as const;
 const PREPROCESS_KEYS = ['shape', 'color', 'scale', 'mean', 'std', 'resize', 'interp', 'layout', 'dtype', 'padValue', 'resizeShorter'] as const;
 
@@ -296,11 +315,12 @@ export async function calibrate(model: string, source: CalibrationSource, option
   options.signal?.throwIfAborted();
   const warnings: string[] = [];
   const caps = capabilities();
-  const backend = resolveBackend(options.backend ?? 'auto', caps.tensorrt);
-  if (backend === 'tensorrt') {
-    // The engine build through TensorRT's own builder needs the addon built against TensorRT; resolveBackend
-    // already refused otherwise. Running it is covered in native/tensorrt (not verifiable on machines without it).
-    throw new TrtCalibratorError('ERR_TENSORRT_UNAVAILABLE', 'The TensorRT engine build is not wired into calibrate() yet; use backend: "builtin"');
+  // 'auto' picks TensorRT's own builder when the addon has it; asking for TensorRT (or an engine) without it
+  // throws ERR_TENSORRT_UNAVAILABLE saying how to install TensorRT or set TENSORRT_ROOT and rebuild.
+  const backend = resolveBackend(options.backend ?? 'auto', caps.tensorrt, { engine: options.engine });
+  const buildSettings = backend === 'tensorrt' ? builderSettings(options.tensorrtBuild ?? {}) : undefined;
+  if (backend === 'tensorrt' && (options.algorithm === 'percentile' || options.algorithm === 'mse')) {
+    throw invalidOption('algorithm', "'entropy' or 'minmax' with the TensorRT backend (its calibrators compute only those; use backend 'builtin' for percentile and mse)", options.algorithm, 'range');
   }
   const algorithm: Algorithm = options.algorithm ?? 'entropy';
   let versionText = options.tensorrt;
@@ -348,7 +368,7 @@ export async function calibrate(model: string, source: CalibrationSource, option
     const batchSize = factory.inputs[0]?.shape[0] ?? 1;
     let inferenceMs = 0;
     const tCalibrate = performance.now();
-    if (!existing) {
+    if (!existing && backend === 'builtin') {
       worker = await InferenceWorker.start({
         modelBytes: prepared.modelBytes,
         outputNames: [...prepared.calibrationTensors],
@@ -358,6 +378,23 @@ export async function calibrate(model: string, source: CalibrationSource, option
     }
     const specs = new Map<string, InputSpec>(prepared.inputs.map((i) => [i.name, i]));
     const active = worker;
+    let engineOptions: NativeEngineOptions | undefined;
+    if (backend === 'tensorrt' && buildSettings) {
+      const profiles = resolveInputProfiles(
+        prepared.inputs.map((i) => ({ name: i.name, dims: i.dims })),
+        options.inputShapes ?? Object.fromEntries(prepared.inputs.map((i) => [i.name, [...i.shape]])),
+      );
+      validateCalibrationShapes(profiles, prepared.inputs);
+      engineOptions = {
+        onnxPath: path.resolve(model),
+        inputShapes: profiles.map((p) => ({ name: p.name, min: p.min, opt: p.opt, max: p.max })),
+        fp16: buildSettings.fp16,
+        workspaceBytes: buildSettings.workspaceBytes,
+        dlaCore: buildSettings.dlaCore,
+        allowGpuFallback: buildSettings.gpuFallback,
+        verbosity: buildSettings.verbosity,
+      };
+    }
     const run = await runCalibration({
       factory,
       networkInputs: prepared.inputs.map((i) => ({ name: i.name, shape: i.shape, dtype: i.dtype })),
@@ -366,11 +403,13 @@ export async function calibrate(model: string, source: CalibrationSource, option
       signal: options.signal,
       onProgress: options.onProgress,
       algorithm: algorithm === 'minmax' ? 'minmax' : 'entropy2',
-      builder: 'builtin',
+      builder: backend,
       builderOptions: { algorithm, percentile: options.percentile ?? 99.99, tensorrtVersion: String(headerVersion), cacheAlgorithm },
-      histograms,
-      memory: 'host',
-      process: async (buffers) => {
+      histograms: backend === 'builtin' ? histograms : undefined,
+      engine: engineOptions,
+      // The builtin backend reads batches on the CPU; TensorRT's builder takes device buffers where a GPU exists.
+      memory: backend === 'builtin' ? 'host' : 'auto',
+      process: backend === 'tensorrt' ? undefined : async (buffers) => {
         if (!active) throw new TrtCalibratorError('ERR_INTERNAL', 'process called without an inference worker');
         const inputs = Object.entries(buffers).map(([name, view]) => ({ name, dtype: specs.get(name)?.dtype ?? 'float32', dims: [...(specs.get(name)?.shape ?? [])], view }));
         const out = await active.run(inputs);
@@ -423,6 +462,16 @@ export async function calibrate(model: string, source: CalibrationSource, option
         thresholdMs: numbers.thresholdMs ?? 0,
       },
     };
+    if (backend === 'tensorrt') {
+      result.log = run.log;
+      for (const line of run.log) options.onLog?.(line);
+      const plan = run.bytes.plan;
+      if (options.engine) {
+        if (!plan) throw new TrtCalibratorError('ERR_TENSORRT_BUILD', `TensorRT returned no engine for ${model}`);
+        await writeFileAtomic(options.engine, plan);
+        result.engine = { path: options.engine, bytes: plan.byteLength };
+      }
+    }
     if (options.qdq) {
       const scales: Record<string, number> = {};
       for (const e of cache.entries) scales[e.name] = e.scale;
@@ -430,7 +479,9 @@ export async function calibrate(model: string, source: CalibrationSource, option
       result.qdq = { path: options.qdq, activations: q.activations.length, weights: q.weights.length };
     }
     if (options.report) {
-      if (fromCache) {
+      if (backend === 'tensorrt') {
+        warnings.push('No report histograms with the TensorRT backend (TensorRT keeps its own); use backend: "builtin" for a report');
+      } else if (fromCache) {
         warnings.push('No report histograms: the cache was reused without calibrating (pass overwrite: true to recalibrate)');
       } else {
         const written = await writeReport(options.report, await buildReport(model, prepared, histograms, result, options));

@@ -16,6 +16,10 @@ interface CalibrateCliOptions extends PreprocessCliOptions {
   overwrite?: boolean;
   qdq?: string;
   report?: string;
+  engine?: string;
+  fp16?: boolean;
+  workspace?: string;
+  dlaCore?: string;
   backend: string;
   threads?: string;
   json?: boolean;
@@ -41,7 +45,11 @@ function toCalibrate(imageDir: string, opts: CalibrateCliOptions): { source: Par
     report: opts.report,
     backend: opts.backend as CalibrateOptions['backend'],
     threads: number('--threads', opts.threads),
+    engine: opts.engine,
   };
+  if (opts.fp16 || opts.workspace !== undefined || opts.dlaCore !== undefined) {
+    options.tensorrtBuild = { fp16: opts.fp16, workspace: opts.workspace, dlaCore: number('--dla-core', opts.dlaCore) };
+  }
   if (opts.input && opts.input.length > 0) {
     // Several image inputs: one factory each, bound by name.
     const factories: Record<string, ImageBatchFactory> = {};
@@ -73,6 +81,7 @@ function summary(result: CalibrationResult, model: string): string {
     );
   }
   lines.push(`  tensors  ${formatDecodeSummary(decodeCache(result.cache).summary)}`);
+  if (result.engine) lines.push(`  engine   ${result.engine.path} (${(result.engine.bytes / 2 ** 20).toFixed(1)} MiB)`);
   if (result.qdq) lines.push(`  qdq      ${result.qdq.path}: ${result.qdq.activations} activations and ${result.qdq.weights} weights quantized`);
   if (result.report) lines.push(`  report   ${result.report.html}`);
   for (const w of result.warnings) lines.push(`  warning: ${w}`);
@@ -94,6 +103,10 @@ export function registerCalibrate(program: Command): void {
     .option('--qdq <out.onnx>', 'also write a Q/DQ ONNX model (explicit quantization for TensorRT 10/11)')
     .option('--report <dir>', 'also write report.json and report.html (histograms, thresholds)')
     .addOption(new Option('--backend <name>', 'calibration backend').choices(['auto', 'builtin', 'tensorrt']).default('auto'))
+    .option('--engine <plan>', 'build an INT8 engine with TensorRT (8.6-10.x compiled in) and write the plan here')
+    .option('--fp16', 'TensorRT engine: allow FP16 kernels as the fallback precision')
+    .option('--workspace <size>', "TensorRT engine: workspace pool limit, bytes or e.g. '2GiB'")
+    .option('--dla-core <n>', 'TensorRT engine: build for this DLA core (Jetson), GPU fallback on')
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
     .option('--no-progress', 'no progress bar or progress lines')
     .option('--json', 'print a JSON summary');
