@@ -73,6 +73,12 @@ export interface CalibrateOptions extends Partial<PreprocessOptions> {
   inputShapes?: InputShapesOption;
   /** Called with each line of TensorRT's log (TensorRT backend). Defaults to none. */
   onLog?: (line: string) => void;
+  /**
+   * Histograms to start from (builtin backend): the new batches are added to them and the cache covers both.
+   * Calibrate a large data set in shards: save each run's `result.histograms`, load and merge them
+   * (HistogramSet.loadAll), or pass one run's set to the next. Defaults to a new, empty set.
+   */
+  histograms?: HistogramSet;
   /** Write a Q/DQ ONNX model (explicit quantization, TensorRT 10/11) to this path. Defaults to none. */
   qdq?: string;
   /** Write report.json and report.html into this directory. Defaults to none. */
@@ -128,6 +134,8 @@ export interface CalibrationResult {
   warnings: string[];
   /** Milliseconds: total, model preparation, calibration pass, ORT inference, histograms, thresholds. */
   timings: { totalMs: number; prepareMs: number; calibrateMs: number; inferenceMs: number; histogramMs: number; thresholdMs: number };
+  /** The per-tensor histograms of this run (builtin backend; absent when the cache was reused): save them with `.save(file)` to merge shards later. */
+  histograms?: HistogramSet;
   /** The INT8 engine plan written (TensorRT backend with `engine`). */
   engine?: { path: string; bytes: number };
   /** TensorRT's log lines (TensorRT backend). */
@@ -145,7 +153,7 @@ const KNOWN_OPTIONS = [
   'shape', 'color', 'scale', 'mean', 'std', 'resize', 'interp', 'layout', 'dtype', 'padValue', 'resizeShorter',
   'inputs', 'batchSize', 'limit', 'algorithm', 'percentile', 'tensorrt', 'cache', 'overwrite', 'backend', 'qdq',
   'report', 'signal', 'onProgress', 'onSkip', 'workers', 'maxSkipped', 'recursive', 'threads', 'engine', 'tensorrtBuild',
-  'inputShapes', 'onLog',
+  'inputShapes', 'onLog', 'histograms',
 ] as const;
 const PREPROCESS_KEYS = ['shape', 'color', 'scale', 'mean', 'std', 'resize', 'interp', 'layout', 'dtype', 'padValue', 'resizeShorter'] as const;
 
@@ -364,7 +372,8 @@ export async function calibrate(model: string, source: CalibrationSource, option
     const prepareMs = performance.now() - tPrepare;
     options.signal?.throwIfAborted();
 
-    const histograms = new HistogramSet();
+    if (options.histograms !== undefined && !(options.histograms instanceof HistogramSet)) throw invalidOption('histograms', 'a HistogramSet', options.histograms);
+    const histograms = options.histograms ?? new HistogramSet();
     const batchSize = factory.inputs[0]?.shape[0] ?? 1;
     let inferenceMs = 0;
     const tCalibrate = performance.now();
@@ -462,6 +471,7 @@ export async function calibrate(model: string, source: CalibrationSource, option
         thresholdMs: numbers.thresholdMs ?? 0,
       },
     };
+    if (backend === 'builtin' && !fromCache) result.histograms = histograms;
     if (backend === 'tensorrt') {
       result.log = run.log;
       for (const line of run.log) options.onLog?.(line);

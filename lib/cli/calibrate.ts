@@ -4,7 +4,7 @@ import { ImageBatchFactory } from '../batch/image-factory';
 import { calibrate, type CalibrateOptions, type CalibrationResult } from '../calibrate';
 import { decodeCache, formatDecodeSummary } from '../cache/decode';
 import { invalidOption } from '../errors';
-import { AMAX_ALGORITHMS } from '../histogram';
+import { AMAX_ALGORITHMS, HistogramSet } from '../histogram';
 import { EXIT_CODES, runCommand } from './common';
 import { addPreprocessOptions, parseShape, toImageFactoryOptions, type PreprocessCliOptions } from './preprocess-options';
 
@@ -17,6 +17,8 @@ interface CalibrateCliOptions extends PreprocessCliOptions {
   qdq?: string;
   report?: string;
   engine?: string;
+  histograms?: string;
+  saveHistograms?: string;
   fp16?: boolean;
   workspace?: string;
   dlaCore?: string;
@@ -108,6 +110,8 @@ export function registerCalibrate(program: Command): void {
     .option('--workspace <size>', "TensorRT engine: workspace pool limit, bytes or e.g. '2GiB'")
     .option('--dla-core <n>', 'TensorRT engine: build for this DLA core (Jetson), GPU fallback on')
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
+    .option('--histograms <files>', 'start from saved histograms (comma-separated shards, merged), e.g. shard1.hist,shard2.hist')
+    .option('--save-histograms <file>', "save this run's histograms (to merge shards later)")
     .option('--no-progress', 'no progress bar or progress lines')
     .option('--json', 'print a JSON summary');
   addPreprocessOptions(cmd).action((model: string, imageDir: string, opts: CalibrateCliOptions) =>
@@ -139,10 +143,15 @@ export function registerCalibrate(program: Command): void {
         if (!opts.json) process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);
       };
       try {
+        if (opts.histograms) options.histograms = await HistogramSet.loadAll(opts.histograms.split(',').filter(Boolean));
         const result = await calibrate(model, source, options);
         bar?.stop();
+        if (opts.saveHistograms) {
+          if (!result.histograms) process.stderr.write('trt-calibrator: no histograms to save (the cache was reused or TensorRT ran)\n');
+          else await result.histograms.save(opts.saveHistograms);
+        }
         if (opts.json) {
-          const { cache, ...rest } = result;
+          const { cache, histograms: _histograms, ...rest } = result;
           process.stdout.write(`${JSON.stringify({ ...rest, cacheHeader: `TRT-${cache.tensorrt.raw}-${cache.algorithm}` }, null, 2)}\n`);
         } else {
           process.stdout.write(`${summary(result, model)}\n`);
