@@ -3,6 +3,7 @@
  * (builtin backend: ONNX Runtime on the CPU feeding native histograms, driven through the same calibrator
  * contract TensorRT uses) and writes a TensorRT calibration cache; optionally a Q/DQ ONNX model and a report.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BatchFactory, type InputSpec } from './batch/factory';
 import { combineFactories } from './batch/combine';
@@ -510,7 +511,6 @@ export async function calibrate(model: string, source: CalibrationSource, option
 }
 
 async function readIfExists(file: string): Promise<Uint8Array | null> {
-  const fs = await import('node:fs');
   try {
     return await fs.promises.readFile(file);
   } catch (err) {

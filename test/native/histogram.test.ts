@@ -9,11 +9,12 @@ import * as path from 'node:path';
 import { HistogramSet, formatCacheText, amaxUsable } from '../../lib/histogram';
 import { scaleToHex } from '../../lib/cache/format';
 import { isTrtCalibratorError } from '../../lib/errors';
+import { referenceEntropyBin } from '../helpers/reference-entropy';
 
 // Math's methods (and Infinity) through local names: a global lookup inside jest's VM context costs ~0.4 µs, which
 // makes the O(nbins^2) references below take seconds instead of milliseconds.
 const { floor, log, min, max, abs, sqrt, cos, imul, PI } = Math;
-const INF = Infinity;
+
 
 // ---- seeded data ----
 function rng(seed: number): () => number {
@@ -40,62 +41,6 @@ function batch(n: number, f: () => number): Float32Array {
 }
 
 // ---- references (straightforward loops, no cleverness) ----
-
-/** TensorRT.md §4 / pytorch-quantization _compute_amax_entropy: returns the chosen i (amax = i * width). */
-function referenceEntropyBin(counts: Float64Array): number {
-  const bins = Float64Array.from(counts);
-  bins[0] = bins[1];
-  const nbins = bins.length;
-  const levels = 128;
-  const levelSum = new Float64Array(levels);
-  const levelCount = new Float64Array(levels);
-  const p = new Float64Array(nbins);
-  const q = new Float64Array(nbins);
-  let bestI = -1;
-  let bestKl = INF;
-  for (let i = levels; i <= nbins; i++) {
-    // Q: bins[0..i-1] merged into 128 levels, each level's total spread evenly over its non-zero source bins.
-    levelSum.fill(0);
-    levelCount.fill(0);
-    for (let j = 0; j < i; j++) {
-      if (bins[j] !== 0) {
-        const level = floor((levels * j) / i);
-        levelSum[level] += bins[j];
-        levelCount[level] += 1;
-      }
-    }
-    for (let j = 0; j < i; j++) {
-      q[j] = bins[j] !== 0 ? levelSum[floor((levels * j) / i)] / levelCount[floor((levels * j) / i)] : 0;
-    }
-    // P: bins[0..i-1] with the outliers (bins i..) folded into P[i-1].
-    for (let j = 0; j < i; j++) p[j] = bins[j];
-    let outliers = 0;
-    for (let j = i; j < nbins; j++) outliers += bins[j];
-    p[i - 1] += outliers;
-    let sumP = 0;
-    let sumQ = 0;
-    for (let j = 0; j < i; j++) {
-      sumP += p[j];
-      sumQ += q[j];
-    }
-    // KL(P||Q) of the normalized distributions; P > 0 where Q = 0 (or an empty Q) is +INF.
-    let kl = 0;
-    if (sumQ === 0 || sumP === 0) kl = INF;
-    for (let j = 0; j < i && kl !== INF; j++) {
-      const pj = p[j] / sumP;
-      if (pj === 0) continue;
-      const qj = q[j] / sumQ;
-      if (qj === 0) kl = INF;
-      else kl += pj * log(pj / qj);
-    }
-    // The LAST minimum.
-    if (kl <= bestKl) {
-      bestKl = kl;
-      bestI = i;
-    }
-  }
-  return bestI;
-}
 
 /** Smallest k >= 1 with sum(counts[0..k-1]) >= percentile/100 * total. */
 function referencePercentileBin(counts: Float64Array, percentile: number): number {
