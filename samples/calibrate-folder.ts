@@ -17,7 +17,9 @@ export const CLASSIFIER = path.join(path.dirname(require.resolve('@gutenye/ocr-m
 export async function main(imageDir = path.join(os.tmpdir(), 'trtc-sample-crops'), cache = path.join(os.tmpdir(), 'trtc-sample-cls.cache')): Promise<CalibrationResult> {
   await makeSyntheticImages(imageDir, { kind: 'text-crops', count: 64 });
   const result = await calibrate(CLASSIFIER, imageDir, {
-    // PaddleOCR's classifier preprocessing: BGR, (x / 255 - 0.5) / 0.5
+    // The model's input dims are dynamic: give the per-image shape. PaddleOCR's classifier preprocessing: BGR,
+    // (x / 255 - 0.5) / 0.5.
+    shape: [3, 48, 192],
     scale: 1 / 255,
     mean: 0.5,
     std: 0.5,
