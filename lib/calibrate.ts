@@ -14,6 +14,7 @@ import { checkCacheCompatibility } from './cache/compat';
 import { packageVersion, capabilities } from './capabilities';
 import { TrtCalibratorError, invalidOption, rejectUnknownOptions } from './errors';
 import { AMAX_ALGORITHMS, HistogramSet, type AmaxAlgorithm } from './histogram';
+import { DEFAULT_HOLDOUT, accuracyReport, cacheTextFor, compareAlgorithms, holdoutSplit, listImages, type AutoChoice } from './auto';
 import { loadOnnxModel, modelInputs, type ModelInput } from './onnx/model';
 import { prepareCalibrationModel, type CalibrationModel } from './onnx/calibration-model';
 import { writeQdqModel } from './onnx/qdq';
@@ -44,8 +45,24 @@ export interface CalibrateOptions extends Partial<PreprocessOptions> {
   batchSize?: number;
   /** Use at most this many images. Defaults to all. */
   limit?: number;
-  /** Threshold algorithm. Defaults to 'entropy' (TensorRT's EntropyCalibration2). */
-  algorithm?: Algorithm;
+  /**
+   * Threshold algorithm, or 'auto': calibrate once, hold out images (`holdout`), evaluate every algorithm's Q/DQ
+   * model against FP32 on them in ONNX Runtime and keep the best (builtin backend; rule in lib/auto.ts, reasons
+   * in `result.auto`). Defaults to 'entropy' (TensorRT's EntropyCalibration2).
+   */
+  algorithm?: Algorithm | 'auto';
+  /**
+   * `algorithm: 'auto'` with an image directory: the share of the sorted file list (its LAST images) held out for
+   * the comparison and not calibrated on, in (0, 1). Defaults to 0.2.
+   */
+  holdout?: number;
+  /**
+   * `algorithm: 'auto'`: the images (directory, preprocessed like the calibration images) or the BatchFactory to
+   * compare the algorithms on instead of a held-out share; required when the source is a BatchFactory. Defaults to none.
+   */
+  evaluationSource?: string | BatchFactory;
+  /** `algorithm: 'auto'`: class index per evaluation image file, for top-1 accuracy in the comparison. Defaults to none. */
+  evaluationLabels?: ReadonlyMap<string, number>;
   /** Percentile for `algorithm: 'percentile'`, in (0, 100]. Defaults to 99.99. */
   percentile?: number;
   /**
@@ -145,6 +162,8 @@ export interface CalibrationResult {
   qdq?: { path: string; activations: number; weights: number };
   /** The report files, when `report` was given. */
   report?: { json: string; html: string };
+  /** With `algorithm: 'auto'`: the algorithm kept, why, and the comparison table. */
+  auto?: AutoChoice;
 }
 
 /** TensorRT version written into cache headers when none is given and none is compiled in (JetPack 6's). */
@@ -154,7 +173,7 @@ const KNOWN_OPTIONS = [
   'shape', 'color', 'scale', 'mean', 'std', 'resize', 'interp', 'layout', 'dtype', 'padValue', 'resizeShorter',
   'inputs', 'batchSize', 'limit', 'algorithm', 'percentile', 'tensorrt', 'cache', 'overwrite', 'backend', 'qdq',
   'report', 'signal', 'onProgress', 'onSkip', 'workers', 'maxSkipped', 'recursive', 'threads', 'engine', 'tensorrtBuild',
-  'inputShapes', 'onLog', 'histograms',
+  'inputShapes', 'onLog', 'histograms', 'holdout', 'evaluationSource', 'evaluationLabels',
 ] as const;
 const PREPROCESS_KEYS = ['shape', 'color', 'scale', 'mean', 'std', 'resize', 'interp', 'layout', 'dtype', 'padValue', 'resizeShorter'] as const;
 
@@ -169,8 +188,14 @@ function checkOptions(options: CalibrateOptions): void {
     throw invalidOption('batchSize', 'a positive integer', batchSize, typeof batchSize === 'number' ? 'range' : 'type');
   if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1))
     throw invalidOption('limit', 'a positive integer', limit, typeof limit === 'number' ? 'range' : 'type');
-  if (algorithm !== undefined && !AMAX_ALGORITHMS.includes(algorithm))
-    throw invalidOption('algorithm', `one of ${AMAX_ALGORITHMS.join(', ')}`, algorithm, typeof algorithm === 'string' ? 'range' : 'type');
+  if (algorithm !== undefined && algorithm !== 'auto' && !AMAX_ALGORITHMS.includes(algorithm))
+    throw invalidOption('algorithm', `one of ${AMAX_ALGORITHMS.join(', ')}, auto`, algorithm, typeof algorithm === 'string' ? 'range' : 'type');
+  if (options.holdout !== undefined && (typeof options.holdout !== 'number' || !(options.holdout > 0 && options.holdout < 1)))
+    throw invalidOption('holdout', 'a share in (0, 1)', options.holdout, typeof options.holdout === 'number' ? 'range' : 'type');
+  const evalSource = options.evaluationSource;
+  if (evalSource !== undefined && !(typeof evalSource === 'string' && evalSource !== '') && !(evalSource instanceof BatchFactory))
+    throw invalidOption('evaluationSource', 'an image directory or a BatchFactory', evalSource);
+  if (options.evaluationLabels !== undefined && !(options.evaluationLabels instanceof Map)) throw invalidOption('evaluationLabels', 'a Map of image file to class index', options.evaluationLabels);
   if (percentile !== undefined && (typeof percentile !== 'number' || !(percentile > 0 && percentile <= 100)))
     throw invalidOption('percentile', 'a number in (0, 100]', percentile, typeof percentile === 'number' ? 'range' : 'type');
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalidOption('signal', 'an AbortSignal', options.signal);
@@ -212,7 +237,7 @@ function imageShape(input: ModelInput, options: CalibrateOptions, source: string
 }
 
 /** Builds the factory for a directory of images feeding the model's single float input. */
-function directoryFactory(dir: string, declared: readonly ModelInput[], options: CalibrateOptions, source: string): ImageBatchFactory {
+function directoryFactory(dir: string | string[], declared: readonly ModelInput[], options: CalibrateOptions, source: string, lastBatch?: 'pad'): ImageBatchFactory {
   const candidates = floatInputs(declared);
   if (declared.length !== 1 || candidates.length !== 1) {
     throw new TrtCalibratorError(
@@ -244,7 +269,8 @@ function directoryFactory(dir: string, declared: readonly ModelInput[], options:
     batchSize: options.batchSize ?? 8,
     limit: options.limit,
     workers: options.workers,
-    maxSkipped: options.maxSkipped,
+    maxSkipped: options.maxSkipped ?? (Array.isArray(dir) ? '1%' : undefined), // a split directory keeps the directory default
+    ...(lastBatch ? { lastBatch } : {}),
     recursive: options.recursive,
     onSkip: options.onSkip,
   });
@@ -326,12 +352,20 @@ export async function calibrate(model: string, source: CalibrationSource, option
   const caps = capabilities();
   // 'auto' picks TensorRT's own builder when the addon has it; asking for TensorRT (or an engine) without it
   // throws ERR_TENSORRT_UNAVAILABLE saying how to install TensorRT or set TENSORRT_ROOT and rebuild.
-  const backend = resolveBackend(options.backend ?? 'auto', caps.tensorrt, { engine: options.engine });
+  // algorithm 'auto' needs the builtin backend's histograms, so backend 'auto' resolves to builtin for it.
+  const autoRequested = options.algorithm === 'auto';
+  const backendOption = options.backend ?? 'auto';
+  const backend = resolveBackend(autoRequested && backendOption === 'auto' && !options.engine ? 'builtin' : backendOption, caps.tensorrt, { engine: options.engine });
+  if (autoRequested && backend !== 'builtin') throw invalidOption('algorithm', "an algorithm other than 'auto' with the TensorRT backend ('auto' compares algorithms on the builtin backend's histograms)", options.algorithm, 'range');
+  if (autoRequested && typeof source !== 'string' && options.evaluationSource === undefined) {
+    throw invalidOption('evaluationSource', 'an image directory or BatchFactory to compare the algorithms on (algorithm "auto" with a BatchFactory source holds out nothing by itself)', undefined);
+  }
   const buildSettings = backend === 'tensorrt' ? builderSettings(options.tensorrtBuild ?? {}) : undefined;
   if (backend === 'tensorrt' && (options.algorithm === 'percentile' || options.algorithm === 'mse')) {
     throw invalidOption('algorithm', "'entropy' or 'minmax' with the TensorRT backend (its calibrators compute only those; use backend 'builtin' for percentile and mse)", options.algorithm, 'range');
   }
-  const algorithm: Algorithm = options.algorithm ?? 'entropy';
+  // With 'auto' the pass runs with entropy into a throwaway store; the chosen algorithm's cache is written after.
+  let algorithm: Algorithm = options.algorithm === undefined || options.algorithm === 'auto' ? 'entropy' : options.algorithm;
   let versionText = options.tensorrt;
   if (versionText === undefined) {
     versionText = caps.tensorrt.compiled ? caps.tensorrt.version : DEFAULT_TENSORRT_VERSION;
@@ -355,7 +389,11 @@ export async function calibrate(model: string, source: CalibrationSource, option
     const bytes = typeof cacheOption === 'string' ? await readIfExists(cacheOption) : await cacheOption.read();
     if (bytes && bytes.length > 0) {
       existing = parseCache(bytes, { file: cachePath });
-      checkCacheCompatibility(existing, { tensorrt: versionString, algorithm: cacheAlgorithm });
+      checkCacheCompatibility(existing, { tensorrt: versionString, ...(autoRequested ? {} : { algorithm: cacheAlgorithm }) });
+      if (autoRequested) {
+        algorithm = existing.algorithm === 'MinMaxCalibration' ? 'minmax' : 'entropy';
+        warnings.push(`algorithm "auto" compared nothing: the existing cache (${existing.algorithm}) was used as is; pass overwrite: true to calibrate and compare`);
+      }
     }
   }
 
@@ -363,7 +401,19 @@ export async function calibrate(model: string, source: CalibrationSource, option
   const tPrepare = performance.now();
   const loaded = await loadOnnxModel(model);
   const declared = modelInputs(loaded.proto);
-  const { factory, owned } = sourceFactory(source, declared, options, model);
+  // algorithm 'auto': histograms from the calibration images, the comparison on held-out ones (the LAST
+  // `holdout` share of the sorted list) or on `evaluationSource`.
+  const autoMode = autoRequested && !existing;
+  let evaluation: { factory: BatchFactory; owned: boolean } | undefined;
+  let split: { calibration: string[]; holdout: string[] } | undefined;
+  if (autoMode && options.evaluationSource !== undefined) {
+    const e = options.evaluationSource;
+    evaluation = typeof e === 'string' ? { factory: directoryFactory(e, declared, { ...options, limit: undefined }, model, 'pad'), owned: true } : { factory: e, owned: false };
+  } else if (autoMode && typeof source === 'string') {
+    split = holdoutSplit(await listImages(source, { recursive: options.recursive, limit: options.limit }), options.holdout ?? DEFAULT_HOLDOUT);
+    evaluation = { factory: directoryFactory(split.holdout, declared, { ...options, limit: undefined }, model, 'pad'), owned: true };
+  }
+  const { factory, owned } = split ? { factory: directoryFactory(split.calibration, declared, { ...options, limit: undefined }, model), owned: true } : sourceFactory(source, declared, options, model);
   let worker: InferenceWorker | undefined;
   try {
     checkFactoryInputs(factory, declared, model);
@@ -409,7 +459,8 @@ export async function calibrate(model: string, source: CalibrationSource, option
       factory,
       networkInputs: prepared.inputs.map((i) => ({ name: i.name, shape: i.shape, dtype: i.dtype })),
       // overwrite: TensorRT's readCalibrationCache must see no cache, but the new one still goes where asked.
-      cache: options.overwrite ? { read: async () => null, write: (bytes: Uint8Array) => (typeof cacheOption === 'string' ? writeFileAtomic(cacheOption, bytes) : cacheOption.write(bytes)) } : cacheOption,
+      // auto: the pass's own (entropy) cache goes nowhere; the chosen algorithm's is written below.
+      cache: autoMode ? { read: async () => null, write: async () => undefined } : options.overwrite ? { read: async () => null, write: (bytes: Uint8Array) => (typeof cacheOption === 'string' ? writeFileAtomic(cacheOption, bytes) : cacheOption.write(bytes)) } : cacheOption,
       signal: options.signal,
       onProgress: options.onProgress,
       algorithm: algorithm === 'minmax' ? 'minmax' : 'entropy2',
@@ -428,10 +479,23 @@ export async function calibrate(model: string, source: CalibrationSource, option
       },
     });
     const calibrateMs = performance.now() - tCalibrate;
-    const cache = run.cache ? parseCache(run.cache, { file: cachePath }) : existing;
+    let cache = run.cache ? parseCache(run.cache, { file: cachePath }) : existing;
     if (!cache) throw new TrtCalibratorError('ERR_INTERNAL', 'The calibration run finished without a cache');
     const fromCache = run.cache === null;
     const numbers = run.numbers;
+    let auto: AutoChoice | undefined;
+    if (autoMode && !fromCache && evaluation) {
+      // Every algorithm's Q/DQ model against FP32 on the held-out images; the winner's cache is written as the
+      // builtin builder would have written it (same header, set order, usable thresholds only).
+      const compared = await compareAlgorithms(model, histograms, evaluation.factory, { percentile: options.percentile ?? 99.99, labels: options.evaluationLabels, signal: options.signal });
+      auto = compared.choice;
+      algorithm = auto.chosen;
+      const bytes = Buffer.from(cacheTextFor(compared.amax[algorithm], String(headerVersion), cacheAlgorithmFor(algorithm)), 'utf8');
+      options.signal?.throwIfAborted();
+      if (typeof cacheOption === 'string') await writeFileAtomic(cacheOption, bytes);
+      else await cacheOption.write(bytes);
+      cache = parseCache(bytes, { file: cachePath });
+    }
 
     const skipped = factory instanceof ImageBatchFactory ? factory.stats.skipped : [];
     const degenerateTensors: Array<{ name: string; status: string }> = [];
@@ -456,6 +520,7 @@ export async function calibrate(model: string, source: CalibrationSource, option
       fromCache,
       tensors: scalesOf(cache),
       algorithm,
+      ...(auto ? { auto } : {}),
       backend,
       tensorrtVersion: versionString,
       images: { used: run.images, skipped },
@@ -507,6 +572,7 @@ export async function calibrate(model: string, source: CalibrationSource, option
   } finally {
     await worker?.close();
     if (owned) await factory.close();
+    if (evaluation?.owned) await evaluation.factory.close();
   }
 }
 
@@ -552,7 +618,7 @@ async function buildReport(model: string, prepared: CalibrationModel, histograms
     model: { path: model, inputs: prepared.inputs.map((i) => ({ name: i.name, shape: [...i.shape], dtype: i.dtype })) },
     backend: result.backend,
     algorithm: result.algorithm,
-    requestedAlgorithm: result.algorithm,
+    requestedAlgorithm: options.algorithm === 'auto' ? 'auto' : result.algorithm,
     percentile,
     tensorrtVersion: result.tensorrtVersion.split('.').slice(0, 2).join('.'),
     batchSize: result.batchSize,
@@ -563,6 +629,7 @@ async function buildReport(model: string, prepared: CalibrationModel, histograms
     tensors,
     tensorsWithoutScale: [],
     warnings: [],
+    ...(result.auto ? { accuracy: accuracyReport(result.auto) } : {}),
   };
   report.tensorsWithoutScale = listTensorsWithoutScale(tensors, prepared.skippedTensors.map((t) => ({ name: t.name, reason: t.reason })));
   report.warnings = [...standardWarnings(report), ...result.warnings];

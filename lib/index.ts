@@ -88,8 +88,10 @@ export type { QdqOptions, QdqResult, QdqExport, ScaleMap, QuantizedWeight, Unqua
 export { readScales } from './onnx/scales';
 export { upgradeOpset } from './onnx/opset';
 export type { OpsetUpgrade } from './onnx/opset';
-export { evaluateQdq, formatEvaluation } from './onnx/evaluate';
-export type { EvaluateOptions, Evaluation, OutputAgreement } from './onnx/evaluate';
+export { evaluateQdq, evaluateQdqModels, formatEvaluation, labelsFromDirectory, activationQdqPairs } from './onnx/evaluate';
+export type { EvaluateOptions, EvaluatePassOptions, Evaluation, OutputAgreement, QdqCandidate, TensorError, LabelAccuracy } from './onnx/evaluate';
+export { compareAlgorithms, chooseAlgorithm, holdoutSplit, formatAlgorithmTable, accuracyReport, AUTO_ALGORITHMS, AUTO_RULE, DEFAULT_HOLDOUT } from './auto';
+export type { AutoChoice, AutoRow, CompareAlgorithmsOptions } from './auto';
 export { resolveBackend, tensorrtSupport, resolveInputProfiles, validateCalibrationShapes, builderSettings } from './tensorrt';
 export type { Backend, BackendOption, InputShapesOption, InputProfile, TensorrtBuildOptions, LogSeverityName, ParserError } from './tensorrt';
 export { HistogramSet, formatCacheText, amaxUsable, AMAX_ALGORITHMS } from './histogram';

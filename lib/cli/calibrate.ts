@@ -5,11 +5,13 @@ import { calibrate, type CalibrateOptions, type CalibrationResult } from '../cal
 import { decodeCache, formatDecodeSummary } from '../cache/decode';
 import { invalidOption } from '../errors';
 import { AMAX_ALGORITHMS, HistogramSet } from '../histogram';
+import { formatAlgorithmTable } from '../auto';
 import { EXIT_CODES, runCommand } from './common';
 import { addPreprocessOptions, parseShape, toImageFactoryOptions, type PreprocessCliOptions } from './preprocess-options';
 
 interface CalibrateCliOptions extends PreprocessCliOptions {
   algorithm: string;
+  holdout?: string;
   percentile?: string;
   cache?: string;
   tensorrt?: string;
@@ -40,6 +42,7 @@ function toCalibrate(imageDir: string, opts: CalibrateCliOptions): { source: Par
   const options: CalibrateOptions = {
     algorithm: opts.algorithm as CalibrateOptions['algorithm'],
     percentile: number('--percentile', opts.percentile),
+    ...(opts.holdout !== undefined ? { holdout: number('--holdout', opts.holdout) } : {}),
     cache: opts.cache,
     tensorrt: opts.tensorrt,
     overwrite: opts.overwrite,
@@ -84,6 +87,7 @@ function summary(result: CalibrationResult, model: string): string {
   }
   lines.push(`  tensors  ${formatDecodeSummary(decodeCache(result.cache).summary)}`);
   if (result.engine) lines.push(`  engine   ${result.engine.path} (${(result.engine.bytes / 2 ** 20).toFixed(1)} MiB)`);
+  if (result.auto) lines.push(formatAlgorithmTable(result.auto).trimEnd().replace(/^/gm, '  '));
   if (result.qdq) lines.push(`  qdq      ${result.qdq.path}: ${result.qdq.activations} activations and ${result.qdq.weights} weights quantized`);
   if (result.report) lines.push(`  report   ${result.report.html}`);
   for (const w of result.warnings) lines.push(`  warning: ${w}`);
@@ -97,7 +101,8 @@ export function registerCalibrate(program: Command): void {
     .description('calibrate an ONNX model on a folder of images and write a TensorRT INT8 calibration cache')
     .argument('<model>', 'the FP32 ONNX model')
     .argument('<imageDir>', 'directory of calibration images')
-    .addOption(new Option('--algorithm <name>', 'threshold algorithm').choices([...AMAX_ALGORITHMS]).default('entropy'))
+    .addOption(new Option('--algorithm <name>', 'threshold algorithm; auto compares them all on held-out images and keeps the best').choices([...AMAX_ALGORITHMS, 'auto']).default('entropy'))
+    .option('--holdout <share>', '--algorithm auto: share of the images (the last ones, sorted) held out for the comparison (default 0.2)')
     .option('--percentile <P>', 'percentile for --algorithm percentile (default 99.99)')
     .option('--cache <file>', 'cache to read/write (default <model dir>/<model name>.calibration.cache)')
     .option('--tensorrt <version>', 'TensorRT version the cache is for, e.g. 8.6 or 10.3 (default: the one compiled in, else 10.3.0)')

@@ -1,99 +1,148 @@
 import type { Command } from 'commander';
-import { ImageBatchFactory } from '../batch/image-factory';
+import { formatAlgorithmTable } from '../auto';
+import { ImageBatchFactory, type ImageBatchFactoryOptions } from '../batch/image-factory';
+import { calibrate, type CalibrateOptions } from '../calibrate';
 import { invalidOption, TrtCalibratorError } from '../errors';
-import { evaluateQdq, formatEvaluation } from '../onnx/evaluate';
+import { evaluateQdq, formatEvaluation, labelsFromDirectory } from '../onnx/evaluate';
 import { loadOnnxModel, modelInputs } from '../onnx/model';
 import { readScales } from '../onnx/scales';
 import { runCommand } from './common';
+import { addPreprocessOptions, parseShape, toImageFactoryOptions, type PreprocessCliOptions } from './preprocess-options';
 
-interface EvaluateCliOptions {
+interface EvaluateCliOptions extends PreprocessCliOptions {
   cache?: string;
   qdq?: string;
-  input?: string;
-  shape?: string;
-  color?: 'bgr' | 'rgb' | 'gray';
-  scale?: string;
-  mean?: string;
-  std?: string;
-  resize?: 'stretch' | 'letterbox' | 'center-crop';
-  batchSize: string;
-  limit?: string;
+  compare?: boolean;
+  calibration?: string;
+  holdout?: string;
+  percentile?: string;
+  labels?: boolean;
+  worst?: string;
   json?: boolean;
 }
 
-function numbers(option: string, text: string | undefined): number[] | undefined {
-  if (text === undefined) return undefined;
-  const values = text.split(',').map((v) => Number(v.trim()));
-  if (values.length === 0 || values.some((v) => !Number.isFinite(v))) throw invalidOption(option, 'comma-separated numbers', text, 'range');
-  return values;
+function count(option: string, text: string | undefined, fallback: number, min: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isSafeInteger(n) || n < min) throw invalidOption(option, min === 0 ? 'a non-negative integer' : 'a positive integer', text, 'range');
+  return n;
 }
 
-function one(values: number[] | undefined): number | number[] | undefined {
-  return values && values.length === 1 ? values[0] : values;
+function share(option: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (text.trim() === '' || !(n > 0 && n < 1)) throw invalidOption(option, 'a share in (0, 1), e.g. 0.2', text, 'range');
+  return n;
 }
 
 /**
- * `trt-calibrator evaluate <model.onnx> <images> --cache <x.cache> | --qdq <model.qdq.onnx>`: FP32 vs INT8 (Q/DQ)
- * on held-out images with ONNX Runtime CPU; per output top-1 agreement, cosine similarity, max/mean abs error.
+ * `trt-calibrator evaluate <model.onnx> <images> --cache <x.cache> | --qdq <model.qdq.onnx> | --compare`: FP32 vs
+ * INT8 (Q/DQ) on held-out images with ONNX Runtime CPU — per output top-1 agreement, cosine similarity, max/mean
+ * abs error; the quantized tensors furthest from FP32; with `--labels` top-1 accuracy of both. `--compare`
+ * calibrates histograms once (on `--calibration <dir>`, else on the first 80 % of <images>, holding out the rest)
+ * and prints every algorithm's result side by side: calibrate's `--algorithm auto` without writing anything.
  */
 export function registerEvaluate(program: Command): void {
-  program
+  const cmd = program
     .command('evaluate')
     .description('compare the FP32 model with its INT8 Q/DQ version on held-out images (ONNX Runtime CPU)')
     .argument('<model>', 'the FP32 ONNX model')
-    .argument('<images>', 'directory of held-out images')
+    .argument('<images>', 'directory of held-out images (with --labels: one subdirectory per class)')
     .option('--cache <file>', 'build the Q/DQ model from this calibration cache (or its JSON form)')
     .option('--qdq <file>', 'an existing Q/DQ model (from trt-calibrator qdq)')
-    .option('--input <name>', "the image input's name (default: the model's only input)")
-    .option('--shape <C,H,W>', "per-image shape (default: the model's, when fixed)")
-    .option('--color <order>', 'bgr | rgb | gray (default bgr, as cv2.imread)')
-    .option('--scale <x>', 'multiplier applied to 0-255 pixels first (default 1)')
-    .option('--mean <m>', 'subtracted after scaling: one value or one per channel (default 0)')
-    .option('--std <s>', 'divisor applied last: one value or one per channel (default 1)')
-    .option('--resize <mode>', 'stretch | letterbox | center-crop (default stretch)')
-    .option('--batch-size <n>', 'images per batch', '8')
-    .option('--limit <n>', 'use at most this many images')
-    .option('--json', 'print JSON for machines')
-    .action((model: string, images: string, opts: EvaluateCliOptions) =>
-      runCommand(async () => {
-        if ((opts.cache === undefined) === (opts.qdq === undefined)) throw invalidOption('--cache/--qdq', 'exactly one of --cache and --qdq', opts.cache ?? opts.qdq ?? null, 'range');
-        const loaded = await loadOnnxModel(model);
-        const inputs = modelInputs(loaded.proto);
-        const input = opts.input === undefined ? inputs[0] : inputs.find((i) => i.name === opts.input);
-        if (!input || (opts.input === undefined && inputs.length !== 1)) {
-          throw new TrtCalibratorError('ERR_INPUT_NAME', `${opts.input === undefined ? `${model} has ${inputs.length} inputs; evaluate feeds one image input: name it with --input` : `${model} has no input "${opts.input}"`}; its inputs are ${inputs.map((i) => `"${i.name}"`).join(', ')}`);
+    .option('--compare', 'calibrate once and compare every algorithm (entropy, mse, percentile, minmax) side by side')
+    .option('--calibration <dir>', '--compare: calibrate on these images and evaluate on all of <images>')
+    .option('--holdout <share>', '--compare without --calibration: share of <images> (the last ones, sorted) held out; default 0.2')
+    .option('--percentile <P>', '--compare: percentile of the percentile algorithm (default 99.99)')
+    .option('--labels', '<images> holds one subdirectory per class (class index = sorted order): report top-1 accuracy')
+    .option('--worst <N>', 'list the N quantized tensors furthest from FP32 (0: skip); default 10')
+    .option('--json', 'print JSON for machines');
+  addPreprocessOptions(cmd).action((model: string, images: string, opts: EvaluateCliOptions) =>
+    runCommand(async () => {
+      const modes = [opts.cache !== undefined, opts.qdq !== undefined, opts.compare === true].filter(Boolean).length;
+      if (modes !== 1) throw invalidOption('--cache/--qdq/--compare', 'exactly one of --cache, --qdq and --compare', opts.cache ?? opts.qdq ?? null, 'range');
+      if (!opts.compare && (opts.calibration !== undefined || opts.holdout !== undefined || opts.percentile !== undefined)) {
+        throw invalidOption('--calibration/--holdout/--percentile', 'to be used with --compare', opts.calibration ?? opts.holdout ?? opts.percentile, 'range');
+      }
+      if (opts.compare && opts.labels && opts.calibration === undefined) {
+        throw invalidOption('--labels', 'with --compare, a separate --calibration directory (a held-out tail of class subdirectories would be one class only)', true, 'range');
+      }
+      if (opts.input && opts.input.length > 0) throw invalidOption('--input', 'a single image input (evaluate feeds one; name it with --shape and the model)', opts.input, 'range');
+      const loaded = await loadOnnxModel(model);
+      const inputs = modelInputs(loaded.proto);
+      if (inputs.length !== 1) {
+        throw new TrtCalibratorError('ERR_INPUT_NAME', `${model} has ${inputs.length} inputs (${inputs.map((i) => `"${i.name}"`).join(', ')}); evaluate feeds one image input`);
+      }
+      const input = inputs[0];
+      let shape = opts.shape === undefined ? undefined : parseShape('--shape', opts.shape);
+      if (!shape) {
+        const dims = (input.dims ?? []).slice(1);
+        if (dims.length !== 3 || !dims.every((d) => typeof d === 'number' && d > 0)) {
+          throw new TrtCalibratorError('ERR_INPUT_SHAPE', `Input "${input.name}" has dynamic dims [${(input.dims ?? []).join(', ')}]; give the image shape with --shape CxHxW`);
         }
-        let shape = numbers('--shape', opts.shape);
-        if (!shape) {
-          const dims = (input.dims ?? []).slice(1);
-          if (dims.length !== 3 || !dims.every((d) => typeof d === 'number' && d > 0)) {
-            throw new TrtCalibratorError('ERR_INPUT_SHAPE', `Input "${input.name}" has dynamic dims [${(input.dims ?? []).join(', ')}]; give the image shape with --shape C,H,W`);
-          }
-          shape = dims as number[];
-        }
-        const batchSize = Number(opts.batchSize);
-        if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw invalidOption('--batch-size', 'a positive integer', opts.batchSize, 'range');
-        const limit = opts.limit === undefined ? undefined : Number(opts.limit);
-        const factory = new ImageBatchFactory({
-          images,
-          name: input.name,
-          shape,
-          batchSize,
-          lastBatch: 'pad',
-          ...(limit === undefined ? {} : { limit }),
-          ...(opts.color ? { color: opts.color } : {}),
-          ...(opts.scale === undefined ? {} : { scale: Number(opts.scale) }),
-          ...(opts.mean === undefined ? {} : { mean: one(numbers('--mean', opts.mean)) }),
-          ...(opts.std === undefined ? {} : { std: one(numbers('--std', opts.std)) }),
-          ...(opts.resize ? { resize: opts.resize } : {}),
-        });
+        shape = dims as number[];
+      }
+      const [base] = toImageFactoryOptions({ ...opts, shape: shape.join('x') }, images);
+      const labelled = opts.labels ? await labelsFromDirectory(images) : undefined;
+      const factoryOptions: ImageBatchFactoryOptions = { ...base, name: input.name, lastBatch: 'pad', ...(labelled ? { images: labelled.files } : {}) };
+      const worst = count('--worst', opts.worst, 10, 0);
+
+      if (opts.compare) {
+        const { images: _i, name: _n, lastBatch: _l, limit, workers, recursive, batchSize, ...preprocess } = factoryOptions;
+        const evaluationSource = opts.calibration !== undefined ? new ImageBatchFactory(factoryOptions) : undefined;
+        const calibrateOptions: CalibrateOptions = {
+          ...preprocess,
+          algorithm: 'auto',
+          backend: 'builtin',
+          tensorrt: '10.3', // the header is irrelevant: nothing is written
+          cache: { read: async () => null, write: async () => undefined },
+          ...(batchSize !== undefined ? { batchSize } : {}),
+          ...(workers !== undefined ? { workers } : {}),
+          ...(recursive !== undefined ? { recursive } : {}),
+          ...(limit !== undefined && opts.calibration === undefined ? { limit } : {}),
+          ...(share('--holdout', opts.holdout) !== undefined ? { holdout: share('--holdout', opts.holdout) } : {}),
+          ...(opts.percentile !== undefined ? { percentile: Number(opts.percentile) } : {}),
+          ...(evaluationSource ? { evaluationSource } : {}),
+          ...(labelled ? { evaluationLabels: labelled.labels } : {}),
+        };
         try {
-          const evaluation = await evaluateQdq(model, factory, opts.cache ? { scales: await readScales(opts.cache) } : { qdqModel: opts.qdq as string });
-          if (opts.json) process.stdout.write(`${JSON.stringify({ ...evaluation, images: factory.stats.used, skipped: factory.stats.skipped }, null, 2)}\n`);
-          else process.stdout.write(`${formatEvaluation(evaluation)}  images: ${factory.stats.used} (skipped ${factory.stats.skipped.length})\n`);
+          const result = await calibrate(model, opts.calibration ?? images, calibrateOptions);
+          const auto = result.auto;
+          if (!auto) throw new TrtCalibratorError('ERR_INTERNAL', 'The comparison did not run');
+          const shown = { ...auto, worstTensors: auto.worstTensors.slice(0, worst) };
+          if (opts.json) {
+            process.stdout.write(`${JSON.stringify({ ...shown, calibrationImages: result.images.used }, null, 2)}\n`);
+          } else {
+            const lines = [`histograms from ${result.images.used} images${opts.calibration === undefined ? ` (the first of ${images}, sorted)` : ''}`, formatAlgorithmTable(shown).trimEnd()];
+            if (auto.labelAccuracy) lines.push(`  top-1 accuracy (${auto.labelAccuracy.samples} labelled): FP32 ${(auto.labelAccuracy.fp32 * 100).toFixed(2)} %, INT8 (${auto.chosen}) ${(auto.labelAccuracy.int8 * 100).toFixed(2)} %`);
+            if (shown.worstTensors.length > 0) {
+              lines.push(`  ${auto.chosen}: quantized tensors furthest from FP32 (relative L2 error)`);
+              for (const t of shown.worstTensors) lines.push(`    ${t.name}  ${t.error.toFixed(4)}  own ${t.ownError.toFixed(4)}`);
+            }
+            process.stdout.write(`${lines.join('\n')}\n`);
+          }
         } finally {
-          await factory.close();
+          await evaluationSource?.close();
         }
-      }),
-    );
+        return;
+      }
+
+      const factory = new ImageBatchFactory(factoryOptions);
+      try {
+        const evaluation = await evaluateQdq(model, factory, {
+          ...(opts.cache ? { scales: await readScales(opts.cache) } : { qdqModel: opts.qdq as string }),
+          worstTensors: worst,
+          ...(labelled ? { labels: labelled.labels } : {}),
+        });
+        if (opts.json) {
+          const { qdq: _qdq, ...rest } = evaluation;
+          process.stdout.write(`${JSON.stringify({ ...rest, images: factory.stats.used, skipped: factory.stats.skipped, ...(labelled ? { classes: labelled.classes } : {}) }, null, 2)}\n`);
+        } else {
+          process.stdout.write(`${formatEvaluation(evaluation)}  images: ${factory.stats.used} (skipped ${factory.stats.skipped.length})${labelled ? `; classes: ${labelled.classes.join(', ')}` : ''}\n`);
+        }
+      } finally {
+        await factory.close();
+      }
+    }),
+  );
 }

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BatchFactory, type BatchBuffers, type InputSpec } from '../../lib/batch/factory';
-import { evaluateQdq } from '../../lib/onnx/evaluate';
+import { evaluateQdq, evaluateQdqModels } from '../../lib/onnx/evaluate';
 import { makeSyntheticImages } from '../../lib/synthetic/images';
 import { attr, buildModel, floatTensor, node, randomValues, saveModel, valueInfo } from '../helpers/onnx-builder';
 
@@ -58,6 +58,8 @@ describe('evaluateQdq', () => {
     const e = await evaluateQdq(model, new RandomBatches(3), { qdqModel: model });
     expect(e.batches).toBe(3);
     expect(e.outputs).toEqual([{ name: 'probs', elements: 60, cosine: expect.closeTo(1, 6), maxAbsError: 0, meanAbsError: 0, maxAbsReference: expect.any(Number), top1Agreement: 1, samples: 12 }]);
+    expect(e.samples).toBe(12);
+    expect(e.worstTensors).toEqual([]); // the FP32 model has no Q/DQ pairs
   });
 
   it('measures the INT8 error of a Q/DQ model built from scales', async () => {
@@ -71,6 +73,24 @@ describe('evaluateQdq', () => {
     expect(probs.cosine).toBeLessThan(1);
     expect(probs.maxAbsError).toBeGreaterThan(0);
     expect(probs.meanAbsError).toBeLessThan(0.05);
+    // Both quantized tensors are measured; x is a graph input, so its error is only its own Q/DQ round trip, and
+    // x (random values in ±1 at amax 1) is clipped nowhere while flat carries the error of the layers before it.
+    const worst = new Map((e.worstTensors ?? []).map((t) => [t.name, t]));
+    expect([...worst.keys()].sort()).toEqual(['flat', 'x']);
+    expect(worst.get('x')?.error).toBeCloseTo(worst.get('x')?.ownError ?? -1, 12);
+    expect(worst.get('x')?.error).toBeGreaterThan(0);
+    expect(worst.get('x')?.error).toBeLessThan(0.01);
+    expect(worst.get('flat')?.error).toBeGreaterThan(0);
+  });
+
+  it('evaluates several Q/DQ models in one pass and counts label accuracy only with an image factory', async () => {
+    const coarse = { x: 4 / 127, relu: 3 / 127, flat: 8 / 127 };
+    const [fine, rough] = await evaluateQdqModels(model, new RandomBatches(3), [{ label: 'fine', scales }, { label: 'rough', scales: coarse }], { worstTensors: 1 });
+    expect(fine.batches).toBe(3);
+    expect(rough.outputs[0].meanAbsError).toBeGreaterThan(fine.outputs[0].meanAbsError);
+    expect(fine.worstTensors).toHaveLength(1);
+    await expect(evaluateQdqModels(model, new RandomBatches(1), [{ label: 'a', scales }], { labels: new Map([['f', 0]]) })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+    await expect(evaluateQdqModels(model, new RandomBatches(1), [], {})).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
   });
 
   it('names a data input the model does not have, and refuses ambiguous options', async () => {
@@ -87,18 +107,19 @@ describe('evaluateQdq', () => {
     await makeSyntheticImages(images, { count: 6, seed: 3, format: 'png', size: [32, 32] });
     const cache = path.join(dir, 'tiny.json');
     fs.writeFileSync(cache, JSON.stringify({ tensors: Object.fromEntries(Object.entries(scales).map(([k, v]) => [k, { scale: v }])) }));
-    const r = spawnSync(process.execPath, [path.join(__dirname, '../../dist/cli.js'), 'evaluate', model, images, '--cache', cache, '--shape', '3,8,8', '--scale', String(1 / 255), '--batch-size', '4'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [path.join(__dirname, '../../dist/cli.js'), 'evaluate', model, images, '--cache', cache, '--shape', '3x8x8', '--scale', String(1 / 255), '--batch', '4'], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/FP32 vs INT8 \(Q\/DQ\) on 2 batches/);
-    expect(r.stdout).toMatch(/top-1 agreement +\d+\.\d\d % \(\d+\/8\)/);
+    expect(r.stdout).toMatch(/FP32 vs INT8 \(Q\/DQ\) on 6 samples in 2 batches/);
+    expect(r.stdout).toMatch(/top-1 agreement +\d+\.\d\d % \(\d+\/6\)/);
+    expect(r.stdout).toMatch(/quantized tensors furthest from FP32[^\n]*\n +(x|flat) +\d\.\d{4} +own \d\.\d{4} +clipped/);
     expect(r.stdout).toContain('images: 6 (skipped 0)');
     // Without --shape the model's fixed C,H,W are used; --cache and --qdq together are a usage error.
     const fromModel = spawnSync(process.execPath, [path.join(__dirname, '../../dist/cli.js'), 'evaluate', model, images, '--cache', cache, '--json'], { encoding: 'utf8' });
     expect(fromModel.status).toBe(0);
-    expect(JSON.parse(fromModel.stdout)).toMatchObject({ batches: 1, images: 6, outputs: [{ name: 'probs', samples: 8 }] });
+    expect(JSON.parse(fromModel.stdout)).toMatchObject({ batches: 1, samples: 6, images: 6, outputs: [{ name: 'probs', samples: 6 }] });
     const both = spawnSync(process.execPath, [path.join(__dirname, '../../dist/cli.js'), 'evaluate', model, images, '--cache', cache, '--qdq', model], { encoding: 'utf8' });
     expect(both.status).toBe(2);
-    expect(both.stderr).toContain('exactly one of --cache and --qdq');
+    expect(both.stderr).toContain('exactly one of --cache, --qdq and --compare');
   });
 });
