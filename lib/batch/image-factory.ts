@@ -4,6 +4,7 @@
  * prefetches a bounded number of batches ahead.
  */
 import { EventEmitter } from 'node:events';
+import { seededRandom } from '../util/random';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -172,18 +173,6 @@ export function resolvePreprocessOptions(options: PreprocessOptions): Preprocess
 /** Byte-order comparison of paths, as `LC_ALL=C sort`. */
 function byteOrder(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
-}
-
-/** mulberry32: a small seeded generator, enough for a reproducible shuffle. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 async function listDirectory(dir: string, recursive: boolean, extensions: readonly string[]): Promise<string[]> {

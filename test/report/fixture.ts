@@ -6,19 +6,12 @@
  */
 import { buildTensorReport, listTensorsWithoutScale, REPORT_SCHEMA_VERSION, standardWarnings, type CalibrationReport, type ReportAlgorithm, type ReportTensor, type TensorStats } from '../../lib/report/schema';
 
+import { seededRandom } from '../../lib/util/random';
+
 const BINS = 2048;
 
-/** Mulberry32: small seeded PRNG. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded PRNG (lib/util/random.ts). */
+export const rng = seededRandom;
 
 function erf(x: number): number {
   // Abramowitz–Stegun 7.1.26, |error| < 1.5e-7

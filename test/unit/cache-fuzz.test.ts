@@ -5,18 +5,9 @@
  */
 import { CACHE_ALGORITHMS, cacheFromJson, cacheToJsonText, formatCache, parseCache, scaleToHex, type CalibrationCache } from '../../lib/cache';
 import { TrtCalibratorError } from '../../lib/errors';
+import { seededRandom } from '../../lib/util/random';
 
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 const rand = prng(0x7472_7463);
 const int = (n: number): number => Math.floor(rand() * n);
