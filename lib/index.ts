@@ -2,6 +2,10 @@
  * trt-calibrator: INT8 calibration for NVIDIA TensorRT from Node.js.
  * @packageDocumentation
  */
+export { calibrate, DEFAULT_TENSORRT_VERSION } from './calibrate';
+export type { CalibrateOptions, CalibrationResult, CalibrationSource, InputOptions, TensorScale, Algorithm } from './calibrate';
+export { makeSyntheticImages } from './synthetic/images';
+export type { SyntheticImageOptions, SyntheticImage, SyntheticKind } from './synthetic/images';
 export { capabilities, formatCapabilities, packageVersion } from './capabilities';
 export type { Capabilities } from './capabilities';
 export { TrtCalibratorError, isTrtCalibratorError, errorCode } from './errors';

@@ -124,8 +124,9 @@ export function registerCalibrate(program: Command): void {
       const { source, options } = toCalibrate(imageDir, opts);
       const controller = new AbortController();
       const onSignal = () => controller.abort(Object.assign(new Error('interrupted (Ctrl-C): nothing was written'), { code: 'ERR_ABORTED' }));
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
+      // `on`, not `once`: a second Ctrl-C while the abort unwinds must not kill the process half-way.
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
       const tty = process.stderr.isTTY && !opts.json && opts.progress !== false;
       let bar: SingleBar | undefined;
       let lastLine = 0;
