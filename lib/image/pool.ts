@@ -77,11 +77,11 @@ export class ImageWorkerPool {
   private spawn(): Slot {
     const worker = startWorker(this.cfg);
     const slot: Slot = { worker, ready: false, inFlight: new Map() };
-    worker.unref();
     worker.on('message', (msg: { ready?: boolean; fatal?: string; id?: number; result?: ImageTaskResult }) => {
       if (msg.ready) {
         slot.ready = true;
         this.dispatch();
+        if (slot.inFlight.size === 0) worker.unref();
       } else if (msg.fatal) {
         this.fail(new TrtCalibratorError('ERR_INTERNAL', `image worker failed: ${msg.fatal}`));
       } else if (msg.id !== undefined && msg.result) {
@@ -96,6 +96,9 @@ export class ImageWorkerPool {
     worker.on('exit', (code) => {
       if (!this.closed) this.fail(new TrtCalibratorError('ERR_INTERNAL', `image worker exited unexpectedly with code ${code}`));
     });
+    // Unref only now: adding the first 'message' listener to a Worker refs its port again (Node's
+    // setupPortReferencing), so a worker that never gets a task would otherwise keep the process alive.
+    worker.unref();
     return slot;
   }
 
@@ -105,6 +108,8 @@ export class ImageWorkerPool {
     if (this.closed) return Promise.reject(new TrtCalibratorError('ERR_INTERNAL', 'image worker pool is closed'));
     return new Promise((resolve, reject) => {
       this.queue.push({ id: this.nextId++, file, resolve, reject });
+      // Work is waiting: workers still loading opencv-js must keep the process alive until they take it.
+      for (const slot of this.slots) if (!slot.ready) slot.worker.ref();
       this.dispatch();
     });
   }

@@ -184,11 +184,10 @@ describe('ImageBatchFactory', () => {
   });
 
   it('does not keep the process alive: a script that never closes its factory exits', () => {
+    // The compiled build (npm test compiles dist/ first): transpiling the sources in the child, workers included,
+    // took tens of seconds on a loaded 2-core machine.
     const script = `
-      const ts = require(${JSON.stringify(require.resolve('typescript'))});
-      const fs = require('fs');
-      require.extensions['.ts'] = (m, f) => m._compile(ts.transpileModule(fs.readFileSync(f, 'utf8'), { fileName: f, compilerOptions: { module: 1, target: 9, esModuleInterop: true } }).outputText, f);
-      const { ImageBatchFactory } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'lib', 'batch', 'image-factory.ts'))});
+      const { ImageBatchFactory } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'dist', 'batch', 'image-factory.js'))});
       const f = new ImageBatchFactory({ images: ${JSON.stringify(path.join(dir, 'good'))}, shape: [3, 16, 20], batchSize: 2, workers: 2 });
       f.fill({ input: new Float32Array(2 * 960) }, 0).then((ok) => console.log('filled', ok));
     `;
