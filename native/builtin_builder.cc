@@ -11,9 +11,14 @@
 // (shared_ptr); JS does not touch it while the run is active. Tensors whose data is degenerate (all zero,
 // only NaN/Inf, empty) get no cache entry, like tensors TensorRT has no scale for; JS reports them from the
 // set.
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <exception>
+#include <mutex>
+#include <numeric>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "builder.h"
@@ -26,6 +31,45 @@ namespace {
 
 double msSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Runs work(i) for i in order[0..n) on up to hardware_concurrency threads (this one included), items taken in
+// `order` (largest first balances best). Each item touches one tensor only, and every tensor's histogram has
+// its own lock, so results do not depend on the thread count. Rethrows the first exception after joining.
+//
+// Threading / lifetime: the helper threads live only inside this call (joined before it returns).
+template <typename Work>
+void parallelFor(std::vector<std::size_t> const& order, Work const& work) {
+  std::size_t const n = order.size();
+  unsigned const cores = std::max(1U, std::thread::hardware_concurrency());
+  std::size_t const threads = std::min<std::size_t>({n, cores, 8});
+  std::atomic<std::size_t> next{0};
+  std::exception_ptr error;
+  std::mutex errorMutex;
+  auto loop = [&]() {
+    try {
+      for (std::size_t k = next++; k < n; k = next++) work(order[k]);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(errorMutex);
+      if (!error) error = std::current_exception();
+      next = n;
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (std::size_t t = 1; t < threads; ++t) helpers.emplace_back(loop);
+  loop();
+  for (std::thread& t : helpers) t.join();
+  if (error) std::rethrow_exception(error);
+}
+
+// Indices 0..n-1 sorted by weight, largest first (stable: ties keep their order).
+template <typename Weight>
+std::vector<std::size_t> largestFirst(std::size_t n, Weight const& weight) {
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return weight(a) > weight(b); });
+  return order;
 }
 
 class BuiltinBuilder final : public Builder {
@@ -89,10 +133,16 @@ class BuiltinBuilder final : public Builder {
       processMs += msSince(t0);
       if (!out) return;  // error or abort, already recorded
       t0 = std::chrono::steady_clock::now();
+      // Tensors in parallel (each add is one tensor's, in batch order: the same histograms as one thread). A
+      // tensor seen for the first time is created here first, so the set's order stays the graph order.
       for (std::size_t t = 0; t < out->size(); ++t) {
-        TensorView const& view = out->at(t);
-        set->add(view.name, view.data, view.count);
+        if (!set->has(out->at(t).name)) set->add(out->at(t).name, nullptr, 0);
       }
+      parallelFor(largestFirst(out->size(), [&](std::size_t t) { return out->at(t).count; }),
+                  [&](std::size_t t) {
+                    TensorView const& view = out->at(t);
+                    set->add(view.name, view.data, view.count);
+                  });
       histogramMs += msSince(t0);
       if (host.stopped()) return;
     }
@@ -101,11 +151,21 @@ class BuiltinBuilder final : public Builder {
     auto t0 = std::chrono::steady_clock::now();
     std::vector<CacheEntry> entries;
     double degenerate = 0;
-    for (std::string const& name : set->names()) {
-      if (host.stopped()) return;
-      AmaxResult const result = computeAmax(set->get(name), algorithm, amaxOptions);
-      if (result.usable()) {
-        entries.push_back(CacheEntry{name, result.amax});
+    std::vector<std::string> const tensorNames = set->names();
+    std::vector<Histogram> histograms;
+    histograms.reserve(tensorNames.size());
+    for (std::string const& name : tensorNames) histograms.push_back(set->get(name));
+    // Thresholds of different tensors in parallel (the largest histograms first); entries keep the set's
+    // order.
+    std::vector<AmaxResult> results(tensorNames.size());
+    parallelFor(largestFirst(tensorNames.size(), [&](std::size_t i) { return histograms[i].nbins(); }),
+                [&](std::size_t i) {
+                  if (!host.stopped()) results[i] = computeAmax(histograms[i], algorithm, amaxOptions);
+                });
+    if (host.stopped()) return;
+    for (std::size_t i = 0; i < tensorNames.size(); ++i) {
+      if (results[i].usable()) {
+        entries.push_back(CacheEntry{tensorNames[i], results[i].amax});
       } else {
         degenerate += 1;
       }

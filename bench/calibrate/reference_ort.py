@@ -8,7 +8,8 @@ Modes (one per process, so peak RSS is per mode):
 
 Images are preprocessed the way trt-calibrator's ImageBatchFactory does with the same options (cv2.imread,
 cv2.resize INTER_LINEAR stretch, color order, (x*scale - mean)/std, NCHW float32), in batches.
-Prints one JSON line: {"mode", "images", "wall_s", "hist_s", "peak_rss_mb", "tensors"}.
+Prints one JSON line: {"mode", "images", "wall_s", "hist_s", "peak_rss_mb", "tensors"}; hist_s (ort-entropy) is
+HistogramCollector.collect (histograms of the kept activations) + compute_data (entropy thresholds).
 """
 import argparse
 import glob
@@ -72,7 +73,21 @@ def main():
         for b in batches(files, args.batch, args):
             sess.run(None, {name: b})
     else:
+        from onnxruntime.quantization import calibrate as ortcal
         from onnxruntime.quantization.calibrate import CalibrationMethod, create_calibrator
+        # The histograms are built inside collect_data (HistogramCollector.collect, after every batch's
+        # activations were kept); time that call too, so hist_s = histograms + thresholds as for trt-calibrator.
+        collect_s = [0.0]
+        original_collect = ortcal.HistogramCollector.collect
+
+        def timed_collect(self, name_to_arr):
+            c0 = time.perf_counter()
+            try:
+                return original_collect(self, name_to_arr)
+            finally:
+                collect_s[0] += time.perf_counter() - c0
+
+        ortcal.HistogramCollector.collect = timed_collect
         tmp = tempfile.mkdtemp()
         calibrator = create_calibrator(
             args.model, [], augmented_model_path=os.path.join(tmp, 'augmented.onnx'),
@@ -91,8 +106,8 @@ def main():
         calibrator.collect_data(Reader())
         h0 = time.perf_counter()
         ranges = calibrator.compute_data()
-        hist_s = time.perf_counter() - h0
-        tensors = len(ranges)
+        hist_s = collect_s[0] + time.perf_counter() - h0
+        tensors = len(list(ranges.keys()))
     wall = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({'mode': args.mode, 'images': used, 'wall_s': round(wall, 3), 'hist_s': round(hist_s, 3),
