@@ -134,7 +134,8 @@ std::unique_ptr<Builder> makeTensorrtBuilder();
 std::unique_ptr<Builder> makeSumBuilder();
 
 // The builtin builder ("builtin", builtin_builder.cc): TensorRT's call order; float inputs and the
-// activations `process` returns (ONNX Runtime) go into host.histograms(); after the last batch, amax per
+// activations `process` returns (ONNX Runtime) go into host.histograms(); after the last batch it calls
+// process(-1) once (end of data: JS may merge histograms it kept elsewhere into the set), then amax per
 // tensor with strings["algorithm"] (entropy|minmax|percentile|mse; numbers["percentile"]) and the cache text
 // with header TRT-<strings["tensorrtVersion"]>-<strings["cacheAlgorithm"]> through writeCalibrationCache.
 std::unique_ptr<Builder> makeBuiltinBuilder();

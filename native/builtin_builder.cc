@@ -147,6 +147,18 @@ class BuiltinBuilder final : public Builder {
       if (host.stopped()) return;
     }
     if (host.stopped()) return;
+    // End of data: process(-1) lets JS hand over what it accumulated elsewhere before the thresholds — the
+    // builtin backend's ONNX Runtime worker histograms the activations itself (sub-batches bound its memory)
+    // and merges its set into this one now. Tensors it returns are added like any batch's.
+    {
+      auto t0 = std::chrono::steady_clock::now();
+      std::unique_ptr<HeldTensors> flush = host.process(-1);
+      processMs += msSince(t0);
+      if (!flush) return;
+      for (std::size_t t = 0; t < flush->size(); ++t)
+        set->add(flush->at(t).name, flush->at(t).data, flush->at(t).count);
+    }
+    if (host.stopped()) return;
 
     auto t0 = std::chrono::steady_clock::now();
     std::vector<CacheEntry> entries;

@@ -1,39 +1,45 @@
 /**
- * Worker thread of the builtin backend: runs the calibration model with ONNX Runtime (onnxruntime-node, CPU).
+ * Worker thread of the builtin backend: runs the calibration model with ONNX Runtime (onnxruntime-node, CPU)
+ * and feeds every float activation into native histograms, here, as soon as it exists.
  *
  * Why a worker: onnxruntime-node 1.30 runs `session.run` synchronously on the calling thread (inside a
- * setImmediate), so a calibration pass on the main thread would stall the event loop for the whole inference of
- * every batch. Here only this worker's loop blocks. Activations go back to the main thread by transferring
- * their ArrayBuffers (no copy), where the native builder thread reads them in place into the histograms.
+ * setImmediate), so a calibration pass on the main thread would stall the event loop for every batch.
  *
- * Protocol (messages from the parent):
- *   { type: 'run', id, feeds: [{ name, dtype, dims, data: ArrayBuffer }] }   -> { type: 'result', id, outputs, ms }
- *                                                                            or { type: 'error', id, error }
- *   { type: 'close' } -> releases the session and closes the port.
- * workerData: { modelBytes: Uint8Array, outputNames: string[], intraOpNumThreads?: number, source: string }
+ * Why the histograms live here: fetching every activation is big — the PaddleOCR detector at 3×320×320
+ * produces 173 MB of activations per image, 1.4 GB per batch of 8. Histogramming each ONNX Runtime run's
+ * outputs at once, and splitting a batch into sub-batches whose activations stay under `maxActivationBytes`,
+ * bounds memory whatever the batch size; nothing is copied to or kept by another thread. The histograms are
+ * updated per ONNX Runtime run, the way TensorRT updates them per batch: the first run's max|x| fixes each tensor's
+ * bin width, later runs extend the bins at that width. A batch that fits runs whole (so the histograms are
+ * exactly the per-batch ones); the size of a sub-batch is decided once, from a probe run of the first image.
+ *
+ * workerData: {@link WorkerInit}. Messages: see protocol.ts.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type * as ortTypes from 'onnxruntime-node';
-import type { WorkerError, WorkerFeed, WorkerInit, WorkerReply, WorkerRequest } from './protocol';
+import { HistogramSet } from '../histogram';
+import { RUN_BUSY, RUN_IDLE, type WorkerError, type WorkerFeed, type WorkerInit, type WorkerReply, type WorkerRequest } from './protocol';
 
 const init = workerData as WorkerInit;
+const state = new Int32Array(init.state);
 
-function typedView(dtype: string, data: ArrayBuffer): ortTypes.Tensor.DataType {
+type TypedArray = Float32Array | Int32Array | BigInt64Array | Int8Array | Uint8Array | Uint16Array;
+
+function typedView(dtype: string, data: ArrayBuffer, byteOffset: number, byteLength: number): TypedArray {
   switch (dtype) {
     case 'float32':
-      return new Float32Array(data);
+      return new Float32Array(data, byteOffset, byteLength / 4);
     case 'int32':
-      return new Int32Array(data);
+      return new Int32Array(data, byteOffset, byteLength / 4);
     case 'int64':
-      return new BigInt64Array(data);
+      return new BigInt64Array(data, byteOffset, byteLength / 8);
     case 'int8':
-      return new Int8Array(data);
+      return new Int8Array(data, byteOffset, byteLength);
     case 'uint8':
-      return new Uint8Array(data);
     case 'bool':
-      return new Uint8Array(data);
+      return new Uint8Array(data, byteOffset, byteLength);
     case 'float16':
-      return new Uint16Array(data);
+      return new Uint16Array(data, byteOffset, byteLength / 2);
     default:
       throw new Error(`unsupported input dtype ${dtype}`);
   }
@@ -54,12 +60,42 @@ async function main(): Promise<void> {
   } catch (err) {
     sessionError = err;
   }
+  const histograms = new HistogramSet();
+  /** Images per ONNX Runtime run, fixed by the first batch (so every batch is split the same way). */
+  let subBatch = 0;
+
   const reply = (msg: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
   const toWorkerError = (err: unknown): WorkerError => {
     const e = err as Error & { code?: string; details?: Record<string, unknown> };
     return { message: e?.message ?? String(err), code: e?.code, details: e?.details };
   };
   const errorReply = (id: number, err: unknown): WorkerReply => ({ type: 'error', id, error: toWorkerError(err) });
+
+  /** One ONNX Runtime run over images [start, start + count) of the batch. */
+  const runSlice = async (feeds: readonly WorkerFeed[], start: number, count: number) => {
+    const tensors: Record<string, ortTypes.Tensor> = {};
+    for (const f of feeds) {
+      const perImage = f.data.byteLength / f.dims[0];
+      const dims = [count, ...f.dims.slice(1)];
+      tensors[f.name] = new ort.Tensor(f.dtype === 'bool' ? 'bool' : (f.dtype as 'float32'), typedView(f.dtype, f.data, start * perImage, count * perImage) as Float32Array, dims);
+    }
+    // Mark the run busy so that an exiting parent waits for it (see inference.ts); refuse to start once it exits.
+    if (Atomics.compareExchange(state, 0, RUN_IDLE, RUN_BUSY) !== RUN_IDLE) throw new Error('the process is exiting');
+    try {
+      return await session!.run(tensors, init.outputNames);
+    } finally {
+      Atomics.store(state, 0, RUN_IDLE);
+      Atomics.notify(state, 0);
+    }
+  };
+
+  const accumulate = (results: ortTypes.InferenceSession.OnnxValueMapType): void => {
+    for (const name of init.outputNames) {
+      const t = results[name];
+      if (t && t.type === 'float32') histograms.add(name, t.data as Float32Array);
+    }
+  };
+
   reply({ type: 'ready', id: 0, error: sessionError ? toWorkerError(sessionError) : undefined });
   port.on('message', async (msg: WorkerRequest) => {
     if (msg.type === 'close') {
@@ -67,30 +103,46 @@ async function main(): Promise<void> {
       port.close();
       return;
     }
+    if (msg.type === 'histograms') {
+      const bytes = histograms.serialize();
+      reply({ type: 'histograms', id: msg.id, bytes }, [bytes.buffer as ArrayBuffer]);
+      return;
+    }
     if (!session) {
       reply(errorReply(msg.id, sessionError));
       return;
     }
     try {
-      const feeds: Record<string, ortTypes.Tensor> = {};
-      for (const f of msg.feeds as WorkerFeed[]) {
-        feeds[f.name] = new ort.Tensor(f.dtype === 'bool' ? 'bool' : (f.dtype as 'float32'), typedView(f.dtype, f.data), f.dims);
+      const feeds = msg.feeds;
+      const batch = feeds[0]?.dims[0] ?? 1;
+      let ms = 0;
+      let histogramMs = 0;
+      if (subBatch === 0) {
+        // First batch: one image alone tells how big an image's activations are; then choose the sub-batch.
+        // With a fixed batch dimension (or no limit) the batch runs whole.
+        if (!init.splittable || init.maxActivationBytes <= 0 || batch === 1) {
+          subBatch = batch;
+        } else {
+          // A probe run of one image, not histogrammed: the histograms must see the same runs whatever the probe
+          // found (a batch that fits still runs whole, exactly as without splitting).
+          const t0 = performance.now();
+          const probe = await runSlice(feeds, 0, 1);
+          ms += performance.now() - t0;
+          let perImage = 0;
+          for (const name of init.outputNames) perImage += probe[name]?.type === 'float32' ? (probe[name].data as Float32Array).byteLength : 0;
+          subBatch = Math.max(1, Math.min(batch, Math.floor(init.maxActivationBytes / Math.max(1, perImage))));
+        }
       }
-      const t0 = performance.now();
-      const results = await session.run(feeds, init.outputNames);
-      const ms = performance.now() - t0;
-      const outputs: Array<{ name: string; data: Float32Array }> = [];
-      const transfer: ArrayBuffer[] = [];
-      for (const name of init.outputNames) {
-        const t = results[name];
-        if (!t || t.type !== 'float32') continue;
-        let data = t.data as Float32Array;
-        // Transfer only a buffer the array owns entirely; otherwise copy (rare: ORT gives each output its own).
-        if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) data = data.slice();
-        outputs.push({ name, data });
-        transfer.push(data.buffer as ArrayBuffer);
+      for (let start = 0; start < batch; start += subBatch) {
+        const count = Math.min(subBatch, batch - start);
+        const t0 = performance.now();
+        const results = await runSlice(feeds, start, count);
+        ms += performance.now() - t0;
+        const t1 = performance.now();
+        accumulate(results);
+        histogramMs += performance.now() - t1;
       }
-      reply({ type: 'result', id: msg.id, outputs, ms }, transfer);
+      reply({ type: 'result', id: msg.id, ms, histogramMs, subBatch });
     } catch (err) {
       reply(errorReply(msg.id, err));
     }

@@ -10,9 +10,28 @@ export interface WorkerInit {
   intraOpNumThreads?: number;
   /** Where the model came from, for error messages. */
   source: string;
+  /**
+   * Largest activation bytes one ONNX Runtime run may produce: a batch whose activations exceed it runs as
+   * sub-batches of fewer images (when the model's batch dimension is dynamic). 0 = never split.
+   */
+  maxActivationBytes: number;
+  /** Whether every input's first dimension is dynamic, so a batch can run as smaller sub-batches. */
+  splittable: boolean;
+  /**
+   * One Int32 shared with the parent: {@link RUN_IDLE}, {@link RUN_BUSY} while `session.run` executes, or
+   * {@link RUN_EXITING} once the process is exiting (no new run may start).
+   */
+  state: SharedArrayBuffer;
 }
 
-/** One input of a run: its bytes are transferred to the worker. */
+/** The worker is between runs: it may be terminated safely. */
+export const RUN_IDLE = 0;
+/** `session.run` is executing: terminating the worker now would abort the process (onnxruntime-node 1.30). */
+export const RUN_BUSY = 1;
+/** The process is exiting: the worker must not start another run. */
+export const RUN_EXITING = 2;
+
+/** One input of a batch: its bytes are transferred to the worker. `dims[0]` is the batch size. */
 export interface WorkerFeed {
   name: string;
   dtype: string;
@@ -20,8 +39,14 @@ export interface WorkerFeed {
   data: ArrayBuffer;
 }
 
-/** Parent → worker. */
-export type WorkerRequest = { type: 'run'; id: number; feeds: WorkerFeed[] } | { type: 'close'; id?: number };
+/**
+ * Parent → worker. `run`: one batch; its activations go into the worker's histograms. `histograms`: the
+ * worker's histograms, serialized (HistogramSet format), at the end of the data.
+ */
+export type WorkerRequest =
+  | { type: 'run'; id: number; feeds: WorkerFeed[] }
+  | { type: 'histograms'; id: number }
+  | { type: 'close'; id?: number };
 
 /** An error crossing the thread boundary (message, code and details survive; the stack does not). */
 export interface WorkerError {
@@ -33,5 +58,6 @@ export interface WorkerError {
 /** Worker → parent. */
 export type WorkerReply =
   | { type: 'ready'; id: 0; error?: WorkerError }
-  | { type: 'result'; id: number; outputs: Array<{ name: string; data: Float32Array }>; ms: number }
+  | { type: 'result'; id: number; ms: number; histogramMs: number; subBatch: number }
+  | { type: 'histograms'; id: number; bytes: Uint8Array }
   | { type: 'error'; id: number; error: WorkerError };
