@@ -18,7 +18,7 @@ import { liveNativeAllocations } from '../../lib/run/calibrator';
 import { makeSyntheticImages } from '../../lib/synthetic/images';
 import { buildModel, floatTensor, node, saveModel, twoInputModel, valueInfo } from '../helpers/onnx-builder';
 import { referenceEntropyBin } from '../helpers/reference-entropy';
-import { CLASSIFIER } from '../helpers/models';
+import { CLASSIFIER, DETECTOR } from '../helpers/models';
 
 const CLS = { shape: [3, 48, 192], scale: 1 / 255, mean: 0.5, std: 0.5, workers: 1 } as const;
 const fround = Math.fround;
@@ -95,6 +95,19 @@ describe('calibrate() with the builtin backend', () => {
     await session.release();
     for (const [name, m] of maxAbs) expect({ name, scale: result.tensors[name].scale }).toEqual({ name, scale: fround(fround(m) / 127) });
   }, 60000);
+
+  it('calibrates the PaddleOCR text detector (dynamic 3×H×W) on scenes, splitting batches whose activations exceed the limit', async () => {
+    const opts = { shape: [3, 96, 128], scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], batchSize: 4, workers: 1, tensorrt: '10.3' };
+    const whole = await calibrate(DETECTOR, scenes, { ...opts, cache: path.join(dir, 'det-whole.cache') });
+    expect(whole.cache.entries[0].name).toBe('x');
+    expect(whole.cache.entries.length).toBe(331);
+    expect(whole.degenerateTensors).toEqual([]);
+    // 1 byte allowed per run: every batch runs image by image; same tensors, histograms updated per image
+    const split = await calibrate(DETECTOR, scenes, { ...opts, cache: path.join(dir, 'det-split.cache'), maxActivationBytes: 1 });
+    expect(split.cache.entries.map((e) => e.name)).toEqual(whole.cache.entries.map((e) => e.name));
+    expect(split.tensors.x).toEqual(whole.tensors.x); // inputs are histogrammed per batch by the native builder either way
+    for (const name of Object.keys(whole.tensors)) expect(split.tensors[name].amax).toBeGreaterThan(0);
+  }, 120000);
 
   it('gives the same cache for the same data, also when two calibrations run at once', async () => {
     const [a, b] = await Promise.all([
