@@ -72,6 +72,8 @@ export interface NativeHistogramStats {
 /** native HistogramSet: per-tensor histograms of |x| (native/histogram_binding.cc). */
 export interface NativeHistogramSet {
   add(name: string, data: Float32Array): void;
+  /** Adds arrays[i] to names[i], tensors in parallel; blocks the calling thread (use from a worker). */
+  addAll(names: string[], arrays: Float32Array[]): void;
   setBinWidth(name: string, width: number): void;
   names(): string[];
   has(name: string): boolean;

@@ -119,6 +119,17 @@ export class HistogramSet {
     this.native.add(name, data);
   }
 
+  /**
+   * Adds one batch of several tensors at once: `arrays[i]` to `names[i]`, the tensors in parallel over the cores
+   * (the same histograms as one `add` each). Synchronous and CPU-heavy: call it from a worker thread.
+   */
+  addAll(names: readonly string[], arrays: readonly Float32Array[]): void {
+    if (!Array.isArray(names) || !names.every((n) => typeof n === 'string' && n.length > 0)) throw invalidOption('names', 'an array of tensor names', names);
+    if (!Array.isArray(arrays) || !arrays.every((a) => a instanceof Float32Array)) throw invalidOption('arrays', 'an array of Float32Array', arrays);
+    if (names.length !== arrays.length) throw invalidOption('arrays', `${names.length} Float32Arrays (one per name)`, arrays.length, 'range');
+    native(() => this.native.addAll([...names], [...arrays]));
+  }
+
   /** Fixes a tensor's bin width before any data (so shards from different runs merge). */
   setBinWidth(name: string, width: number): void {
     checkName(name);

@@ -17,6 +17,7 @@
 #include "addon.h"
 #include "cache_text.h"
 #include "histogram.h"
+#include "parallel.h"
 #include "thresholds.h"
 
 namespace trtc {
@@ -76,6 +77,7 @@ class HistogramSetWrap : public Napi::ObjectWrap<HistogramSetWrap> {
     return DefineClass(env, "HistogramSet",
                        {
                            InstanceMethod<&HistogramSetWrap::add>("add"),
+                           InstanceMethod<&HistogramSetWrap::addAll>("addAll"),
                            InstanceMethod<&HistogramSetWrap::setBinWidth>("setBinWidth"),
                            InstanceMethod<&HistogramSetWrap::names>("names"),
                            InstanceMethod<&HistogramSetWrap::has>("has"),
@@ -126,6 +128,47 @@ class HistogramSetWrap : public Napi::ObjectWrap<HistogramSetWrap> {
     }
     Napi::Float32Array data = info[1].As<Napi::Float32Array>();
     mSet->add(name, data.Data(), data.ElementLength());
+  }
+
+  // addAll(names, arrays): adds arrays[i] to names[i] for every i, the tensors in parallel over the cores
+  // (largest first), each tensor's data in one add. Synchronous: it blocks the calling thread until done, so
+  // call it from a worker thread (the builtin backend's ONNX Runtime worker does). New tensors are created in
+  // the given order first, so the set's order does not depend on the threads.
+  void addAll(Napi::CallbackInfo const& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsArray())
+      throw Napi::TypeError::New(env, "Expected arrays of names and Float32Arrays for addAll");
+    Napi::Array names = info[0].As<Napi::Array>();
+    Napi::Array arrays = info[1].As<Napi::Array>();
+    if (names.Length() != arrays.Length())
+      throw Napi::RangeError::New(env, "Expected as many Float32Arrays as names for addAll");
+    struct Item {
+      std::string name;
+      float const* data;
+      std::size_t count;
+    };
+    std::vector<Item> items;
+    items.reserve(names.Length());
+    for (uint32_t i = 0; i < names.Length(); ++i) {
+      Napi::Value name = names.Get(i);
+      Napi::Value array = arrays.Get(i);
+      if (!name.IsString())
+        throw Napi::TypeError::New(env, "Expected a string for names[" + std::to_string(i) + "]");
+      if (!array.IsTypedArray() || array.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+        throw Napi::TypeError::New(env, "Expected a Float32Array for arrays[" + std::to_string(i) + "]");
+      Napi::Float32Array data = array.As<Napi::Float32Array>();
+      items.push_back(Item{name.As<Napi::String>().Utf8Value(), data.Data(), data.ElementLength()});
+    }
+    try {
+      for (Item const& item : items) {
+        if (!mSet->has(item.name)) mSet->add(item.name, nullptr, 0);
+      }
+      // The typed arrays stay alive: their handles belong to this call's scope until it returns.
+      parallelFor(largestFirst(items.size(), [&](std::size_t i) { return items[i].count; }),
+                  [&](std::size_t i) { mSet->add(items[i].name, items[i].data, items[i].count); });
+    } catch (std::exception const& e) {
+      throw Napi::Error::New(env, e.what());
+    }
   }
 
   void setBinWidth(Napi::CallbackInfo const& info) {

@@ -175,6 +175,22 @@ describe('native histograms', () => {
     for (const r of results) expect(r).toEqual({ name: r.name, ...set.computeAmax(r.name, 'entropy') });
   });
 
+  it('addAll (tensors in parallel) builds exactly the histograms of one add per tensor, in the given order', () => {
+    const random = rng(77);
+    const g = gaussian(random);
+    const batches = [0, 1, 2].map((k) => ({ a: batch(5000, () => g() * (k + 1)), b: batch(300, () => random() * 4), c: batch(20000, () => max(0, g())) }));
+    const one = new HistogramSet();
+    const all = new HistogramSet();
+    for (const x of batches) {
+      for (const name of ['a', 'b', 'c'] as const) one.add(name, x[name]);
+      all.addAll(['a', 'b', 'c'], [x.a, x.b, x.c]);
+    }
+    expect(all.names()).toEqual(['a', 'b', 'c']);
+    expect(Buffer.from(all.serialize())).toEqual(Buffer.from(one.serialize()));
+    expect(() => all.addAll(['a'], [])).toThrow(RangeError);
+    expect(() => all.addAll(['a'], [new Float64Array(3) as unknown as Float32Array])).toThrow(TypeError);
+  });
+
   it('merging two shards with a shared bin width equals one pass over both', () => {
     const c = all[4]; // grows: the second shard's max is larger than the first's
     const one = new HistogramSet();
