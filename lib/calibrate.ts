@@ -11,6 +11,7 @@ import { ImageBatchFactory, type PreprocessOptions, type SkippedImage } from './
 import { InferenceWorker } from './builtin/inference';
 import { CACHE_ALGORITHMS, parseCache, type CalibrationCache } from './cache/format';
 import { checkCacheCompatibility } from './cache/compat';
+import { formatTensorRTVersion, parseTensorRTVersion } from './cache/version';
 import { packageVersion, capabilities } from './capabilities';
 import { TrtCalibratorError, invalidOption, rejectUnknownOptions } from './errors';
 import { AMAX_ALGORITHMS, HistogramSet, type AmaxAlgorithm } from './histogram';
@@ -26,7 +27,6 @@ import { builderSettings, type TensorrtBuildOptions } from './tensorrt/flags';
 import { resolveInputProfiles, validateCalibrationShapes, type InputShapesOption } from './tensorrt/profile';
 import type { NativeEngineOptions } from './binding';
 import { writeFileAtomic } from './util/fs';
-import { parseTensorrtVersion } from './tensorrt/version';
 
 /** Calibration algorithms: how amax (the clipping threshold, scale = amax / 127) is chosen per tensor. */
 export type Algorithm = AmaxAlgorithm;
@@ -386,9 +386,9 @@ export async function calibrate(model: string, source: CalibrationSource, option
       );
     }
   }
-  const version = parseTensorrtVersion(versionText, 'tensorrt');
-  const versionString = `${version.major}.${version.minor}.${version.patch}`;
-  const headerVersion = version.major >= 10 ? version.major * 10000 + version.minor * 100 + version.patch : version.major * 1000 + version.minor * 100 + version.patch;
+  const version = parseTensorRTVersion(versionText, 'tensorrt');
+  const versionString = formatTensorRTVersion(version);
+  const headerVersion = version.raw;
 
   // Existing cache: used as TensorRT would (read first, no calibration), unless it is for another TensorRT or algorithm.
   const cacheOption = options.cache ?? defaultCachePath(model);
@@ -429,7 +429,7 @@ export async function calibrate(model: string, source: CalibrationSource, option
     checkFactoryInputs(factory, declared, model);
     const shapes: Record<string, number[]> = {};
     for (const spec of factory.inputs) shapes[spec.name] = [...spec.shape];
-    const prepared: CalibrationModel = await prepareCalibrationModel(model, { shapes });
+    const prepared: CalibrationModel = await prepareCalibrationModel(model, { shapes, loaded });
     const prepareMs = performance.now() - tPrepare;
     options.signal?.throwIfAborted();
 

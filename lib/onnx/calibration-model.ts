@@ -37,6 +37,8 @@ export interface CalibrationModelOptions {
    * must be fixed). Defaults to undefined (no such substitution).
    */
   batchSize?: number;
+  /** The model already loaded from `modelPath` (loadOnnxModel), to avoid decoding it twice. Defaults to loading it. */
+  loaded?: OnnxModel;
 }
 
 /** One network input of the calibration model: an {@link InputSpec} plus what the model declares. */
@@ -88,7 +90,7 @@ export interface CalibrationModel {
  */
 export async function prepareCalibrationModel(modelPath: string, options: CalibrationModelOptions = {}): Promise<CalibrationModel> {
   validateOptions(options);
-  const model = await loadOnnxModel(modelPath);
+  const model = options.loaded ?? (await loadOnnxModel(modelPath));
   const inputs = resolveInputs(modelInputs(model.proto), options, modelPath);
   const proto = cloneModelProto(model.proto);
   const graph = proto.graph as OnnxNs.GraphProto;

@@ -5,6 +5,7 @@
  * headers the addon was compiled against). TensorRT 11 removed IInt8Calibrator and implicit INT8 entirely, so
  * there the answer is a Q/DQ ONNX model (explicit quantization), not a calibrator.
  */
+import { encodeTensorRTVersion, parseTensorRTVersion } from '../cache/version';
 import { TrtCalibratorError, invalidOption } from '../errors';
 
 /** A parsed `MAJOR.MINOR.PATCH` TensorRT version. */
@@ -20,19 +21,18 @@ export interface TensorrtVersion {
 /** Parses `"10.7.0"` or `"8.6"` (patch 0). Throws ERR_INVALID_OPTION for anything else. */
 export function parseTensorrtVersion(version: unknown, option = 'tensorrtVersion'): TensorrtVersion {
   if (typeof version !== 'string') throw invalidOption(option, 'a TensorRT version string such as "10.7.0"', version);
-  const m = /^(\d{1,3})\.(\d{1,3})(?:\.(\d{1,3}))?$/.exec(version.trim());
-  if (!m) throw invalidOption(option, 'a TensorRT version string such as "10.7.0"', version, 'range');
-  return { major: Number(m[1]), minor: Number(m[2]), patch: m[3] === undefined ? 0 : Number(m[3]) };
+  if (!/^\s*\d{1,3}\.\d{1,3}(?:\.\d{1,3})?\s*$/.test(version)) throw invalidOption(option, 'a TensorRT version string such as "10.7.0"', version, 'range');
+  const { major, minor, patch } = parseTensorRTVersion(version.trim(), option);
+  return { major, minor, patch };
 }
 
 /**
  * The number TensorRT puts in a calibration cache header (`TRT-<n>-EntropyCalibration2`): its NV_TENSORRT_VERSION
  * macro, `MAJOR*1000 + MINOR*100 + PATCH` up to TensorRT 9 (8.6.1 → 8601) and `MAJOR*10000 + MINOR*100 + PATCH`
- * from TensorRT 10 (10.3.0 → 100300).
+ * from TensorRT 10 (10.3.0 → 100300). The cache toolkit's encoder (lib/cache/version.ts) does the encoding.
  */
 export function cacheHeaderVersion(version: TensorrtVersion | string): number {
-  const v = typeof version === 'string' ? parseTensorrtVersion(version) : version;
-  return v.major >= 10 ? v.major * 10000 + v.minor * 100 + v.patch : v.major * 1000 + v.minor * 100 + v.patch;
+  return Number(encodeTensorRTVersion(typeof version === 'string' ? parseTensorrtVersion(version) : version));
 }
 
 /** The cache header line TensorRT writes for this version and algorithm, e.g. `TRT-8601-EntropyCalibration2`. */
