@@ -10,23 +10,15 @@ import { HistogramSet, formatCacheText, amaxUsable } from '../../lib/histogram';
 import { scaleToHex } from '../../lib/cache/format';
 import { isTrtCalibratorError } from '../../lib/errors';
 import { referenceEntropyBin } from '../helpers/reference-entropy';
+import { seededRandom } from '../../lib/util/random';
 
 // Math's methods (and Infinity) through local names: a global lookup inside jest's VM context costs ~0.4 µs, which
 // makes the O(nbins^2) references below take seconds instead of milliseconds.
-const { floor, log, min, max, abs, sqrt, cos, imul, PI } = Math;
+const { floor, log, min, max, abs, sqrt, cos, PI } = Math;
 
 
 // ---- seeded data ----
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = imul(t ^ (t >>> 15), t | 1);
-    t ^= t + imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 function gaussian(random: () => number): () => number {
   return () => {
     const u = 1 - random();
