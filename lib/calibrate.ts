@@ -439,6 +439,7 @@ export async function calibrate(model: string, source: CalibrationSource, option
     let inferenceMs = 0;
     let workerHistogramMs = 0;
     const tCalibrate = performance.now();
+    const specs = new Map<string, InputSpec>(prepared.inputs.map((i) => [i.name, i]));
     if (!existing && backend === 'builtin') {
       worker = await InferenceWorker.start({
         modelBytes: prepared.modelBytes,
@@ -448,9 +449,16 @@ export async function calibrate(model: string, source: CalibrationSource, option
         maxActivationBytes: options.maxActivationBytes ?? DEFAULT_MAX_ACTIVATION_BYTES,
         // Sub-batches need a batch dimension the model leaves open (symbolic or unknown).
         splittable: prepared.inputs.every((i) => i.dims === undefined || typeof i.dims[0] !== 'number' || i.dims[0] <= 0),
+        // Continued histograms (options.histograms): the worker bins new activations at their widths.
+        binWidths: Object.fromEntries(
+          histograms
+            .names()
+            .filter((name) => !specs.has(name))
+            .map((name) => [name, histograms.stats(name).binWidth] as const)
+            .filter(([, width]) => width > 0),
+        ),
       });
     }
-    const specs = new Map<string, InputSpec>(prepared.inputs.map((i) => [i.name, i]));
     const active = worker;
     let engineOptions: NativeEngineOptions | undefined;
     if (backend === 'tensorrt' && buildSettings) {

@@ -61,6 +61,7 @@ async function main(): Promise<void> {
     sessionError = err;
   }
   const histograms = new HistogramSet();
+  for (const [name, width] of Object.entries(init.binWidths)) histograms.setBinWidth(name, width);
   /** Images per ONNX Runtime run, fixed by the first batch (so every batch is split the same way). */
   let subBatch = 0;
 

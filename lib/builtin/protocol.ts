@@ -18,6 +18,11 @@ export interface WorkerInit {
   /** Whether every input's first dimension is dynamic, so a batch can run as smaller sub-batches. */
   splittable: boolean;
   /**
+   * Bin widths to start the worker's histograms with, by tensor (from histograms the run continues): the new
+   * data then lands in bins of the same width, so merging it into the continued set equals adding it there.
+   */
+  binWidths: Record<string, number>;
+  /**
    * One Int32 shared with the parent: {@link RUN_IDLE}, {@link RUN_BUSY} while `session.run` executes, or
    * {@link RUN_EXITING} once the process is exiting (no new run may start).
    */

@@ -13,6 +13,7 @@ import { combineFactories, imInfo } from '../../lib/batch/combine';
 import { ImageBatchFactory } from '../../lib/batch/image-factory';
 import { calibrate } from '../../lib/calibrate';
 import { parseCache } from '../../lib/cache/format';
+import { HistogramSet } from '../../lib/histogram';
 import { prepareCalibrationModel } from '../../lib/onnx/calibration-model';
 import { liveNativeAllocations } from '../../lib/run/calibrator';
 import { makeSyntheticImages } from '../../lib/synthetic/images';
@@ -107,6 +108,23 @@ describe('calibrate() with the builtin backend', () => {
     expect(split.cache.entries.map((e) => e.name)).toEqual(whole.cache.entries.map((e) => e.name));
     expect(split.tensors.x).toEqual(whole.tensors.x); // inputs are histogrammed per batch by the native builder either way
     for (const name of Object.keys(whole.tensors)) expect(split.tensors[name].amax).toBeGreaterThan(0);
+  }, 120000);
+
+  it('calibrating in shards (saved histograms continued with the next images) gives the one-pass cache', async () => {
+    const files = fs.readdirSync(crops).sort().map((f) => path.join(crops, f));
+    const shardA = path.join(dir, 'shard-a');
+    const shardB = path.join(dir, 'shard-b');
+    fs.mkdirSync(shardA);
+    fs.mkdirSync(shardB);
+    files.forEach((f, i) => fs.copyFileSync(f, path.join(i < 16 ? shardA : shardB, path.basename(f))));
+    const whole = await calibrate(CLASSIFIER, crops, { ...CLS, cache: path.join(dir, 'whole.cache'), tensorrt: '10.3' });
+    const a = await calibrate(CLASSIFIER, shardA, { ...CLS, cache: path.join(dir, 'a-shard.cache'), tensorrt: '10.3' });
+    const saved = path.join(dir, 'a.hist');
+    await a.histograms!.save(saved);
+    const b = await calibrate(CLASSIFIER, shardB, { ...CLS, cache: path.join(dir, 'ab.cache'), tensorrt: '10.3', histograms: await HistogramSet.load(saved) });
+    expect(b.images.used).toBe(16);
+    expect(fs.readFileSync(path.join(dir, 'ab.cache'), 'utf8')).toBe(fs.readFileSync(path.join(dir, 'whole.cache'), 'utf8'));
+    expect(whole.images.used).toBe(32);
   }, 120000);
 
   it('gives the same cache for the same data, also when two calibrations run at once', async () => {
