@@ -3,7 +3,6 @@
  * (builtin backend: ONNX Runtime on the CPU feeding native histograms, driven through the same calibrator
  * contract TensorRT uses) and writes a TensorRT calibration cache; optionally a Q/DQ ONNX model and a report.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BatchFactory, type InputSpec } from './batch/factory';
 import { combineFactories } from './batch/combine';
@@ -15,13 +14,13 @@ import { formatTensorRTVersion, parseTensorRTVersion } from './cache/version';
 import { packageVersion, capabilities } from './capabilities';
 import { TrtCalibratorError, invalidOption, rejectUnknownOptions } from './errors';
 import { AMAX_ALGORITHMS, HistogramSet, type AmaxAlgorithm } from './histogram';
-import { DEFAULT_HOLDOUT, accuracyReport, cacheTextFor, compareAlgorithms, holdoutSplit, listImages, type AutoChoice } from './auto';
+import { DEFAULT_HOLDOUT, accuracyReport, amaxByAlgorithm, cacheTextFor, compareAlgorithms, holdoutSplit, listImages, type AutoChoice } from './auto';
 import { loadOnnxModel, modelInputs, type ModelInput } from './onnx/model';
 import { prepareCalibrationModel, type CalibrationModel } from './onnx/calibration-model';
 import { writeQdqModel } from './onnx/qdq';
 import { REPORT_SCHEMA_VERSION, buildTensorReport, listTensorsWithoutScale, standardWarnings, writeReport, type CalibrationReport, type ReportTensor } from './report';
 import { runCalibration, type CalibrationProgress } from './run/calibrator';
-import type { CacheStore } from './run/cache';
+import { cacheAccess, type CacheStore } from './run/cache';
 import { resolveBackend } from './tensorrt/backend';
 import { builderSettings, type TensorrtBuildOptions } from './tensorrt/flags';
 import { resolveInputProfiles, validateCalibrationShapes, type InputShapesOption } from './tensorrt/profile';
@@ -393,11 +392,13 @@ export async function calibrate(model: string, source: CalibrationSource, option
   // Existing cache: used as TensorRT would (read first, no calibration), unless it is for another TensorRT or algorithm.
   const cacheOption = options.cache ?? defaultCachePath(model);
   const cachePath = typeof cacheOption === 'string' ? cacheOption : undefined;
+  // One reader/writer for a path or a store: a missing or empty file is "no cache", writes are atomic.
+  const cacheStore = cacheAccess(cacheOption);
   const cacheAlgorithm = cacheAlgorithmFor(algorithm);
   let existing: CalibrationCache | undefined;
   if (!options.overwrite) {
-    const bytes = typeof cacheOption === 'string' ? await readIfExists(cacheOption) : await cacheOption.read();
-    if (bytes && bytes.length > 0) {
+    const bytes = await cacheStore.read();
+    if (bytes) {
       existing = parseCache(bytes, { file: cachePath });
       checkCacheCompatibility(existing, { tensorrt: versionString, ...(autoRequested ? {} : { algorithm: cacheAlgorithm }) });
       if (autoRequested) {
@@ -482,7 +483,7 @@ export async function calibrate(model: string, source: CalibrationSource, option
       networkInputs: prepared.inputs.map((i) => ({ name: i.name, shape: i.shape, dtype: i.dtype })),
       // overwrite: TensorRT's readCalibrationCache must see no cache, but the new one still goes where asked.
       // auto: the pass's own (entropy) cache goes nowhere; the chosen algorithm's is written below.
-      cache: autoMode ? { read: async () => null, write: async () => undefined } : options.overwrite ? { read: async () => null, write: (bytes: Uint8Array) => (typeof cacheOption === 'string' ? writeFileAtomic(cacheOption, bytes) : cacheOption.write(bytes)) } : cacheOption,
+      cache: autoMode ? { read: async () => null, write: async () => undefined } : options.overwrite ? { read: async () => null, write: cacheStore.write } : cacheOption,
       signal: options.signal,
       onProgress: options.onProgress,
       algorithm: algorithm === 'minmax' ? 'minmax' : 'entropy2',
@@ -513,24 +514,29 @@ export async function calibrate(model: string, source: CalibrationSource, option
     const fromCache = run.cache === null;
     const numbers = run.numbers;
     let auto: AutoChoice | undefined;
+    // Every algorithm's thresholds, computed once (off the JS thread) and shared by auto, the degenerate-tensor
+    // list and the report.
+    const percentile = options.percentile ?? 99.99;
+    let thresholds: ThresholdsByAlgorithm | undefined;
     if (autoMode && !fromCache && evaluation) {
       // Every algorithm's Q/DQ model against FP32 on the held-out images; the winner's cache is written as the
       // builtin builder would have written it (same header, set order, usable thresholds only).
       const compared = await compareAlgorithms(model, histograms, evaluation.factory, { percentile: options.percentile ?? 99.99, labels: options.evaluationLabels, signal: options.signal });
       auto = compared.choice;
+      thresholds = compared.amax;
       algorithm = auto.chosen;
       const bytes = Buffer.from(cacheTextFor(compared.amax[algorithm], String(headerVersion), cacheAlgorithmFor(algorithm)), 'utf8');
       options.signal?.throwIfAborted();
-      if (typeof cacheOption === 'string') await writeFileAtomic(cacheOption, bytes);
-      else await cacheOption.write(bytes);
+      await cacheStore.write(bytes);
       cache = parseCache(bytes, { file: cachePath });
     }
 
     const skipped = factory instanceof ImageBatchFactory ? factory.stats.skipped : [];
     const degenerateTensors: Array<{ name: string; status: string }> = [];
     if (!fromCache) {
-      // Off the JS thread (the builder computed the same thresholds; this names the tensors that got none).
-      for (const r of await histograms.computeAll(algorithm, { percentile: options.percentile ?? 99.99 })) {
+      if (!thresholds && options.report && backend === 'builtin') thresholds = await amaxByAlgorithm(histograms, percentile);
+      // The builder computed the same thresholds; this names the tensors that got none.
+      for (const r of thresholds?.[algorithm] ?? (await histograms.computeAll(algorithm, { percentile }))) {
         if (r.status !== 'ok') degenerateTensors.push({ name: r.name, status: r.status });
       }
       for (const d of degenerateTensors) {
@@ -589,7 +595,7 @@ export async function calibrate(model: string, source: CalibrationSource, option
       } else if (fromCache) {
         warnings.push('No report histograms: the cache was reused without calibrating (pass overwrite: true to recalibrate)');
       } else {
-        const written = await writeReport(options.report, await buildReport(model, prepared, histograms, result, options));
+        const written = await writeReport(options.report, await buildReport(model, prepared, histograms, result, thresholds ?? (await amaxByAlgorithm(histograms, percentile)), percentile));
         result.report = { json: written.json, html: written.html };
       }
     }
@@ -605,20 +611,19 @@ export async function calibrate(model: string, source: CalibrationSource, option
   }
 }
 
-async function readIfExists(file: string): Promise<Uint8Array | null> {
-  try {
-    return await fs.promises.readFile(file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new TrtCalibratorError('ERR_IO', `Could not read cache ${file}: ${(err as Error).message}`, { cause: err, details: { file } });
-  }
-}
+type ThresholdsByAlgorithm = Awaited<ReturnType<typeof amaxByAlgorithm>>;
 
-async function buildReport(model: string, prepared: CalibrationModel, histograms: HistogramSet, result: CalibrationResult, options: CalibrateOptions): Promise<CalibrationReport> {
-  const percentile = options.percentile ?? 99.99;
+async function buildReport(
+  model: string,
+  prepared: CalibrationModel,
+  histograms: HistogramSet,
+  result: CalibrationResult,
+  thresholds: ThresholdsByAlgorithm,
+  percentile: number,
+): Promise<CalibrationReport> {
   const all: Record<AmaxAlgorithm, Map<string, number>> = { entropy: new Map(), minmax: new Map(), percentile: new Map(), mse: new Map() };
   for (const algo of AMAX_ALGORITHMS) {
-    for (const r of await histograms.computeAll(algo, { percentile })) all[algo].set(r.name, r.amax);
+    for (const r of thresholds[algo]) all[algo].set(r.name, r.amax);
   }
   const inputNames = new Set(prepared.inputs.map((i) => i.name));
   const tensors: ReportTensor[] = histograms.names().map((name) => {
@@ -647,7 +652,7 @@ async function buildReport(model: string, prepared: CalibrationModel, histograms
     model: { path: model, inputs: prepared.inputs.map((i) => ({ name: i.name, shape: [...i.shape], dtype: i.dtype })) },
     backend: result.backend,
     algorithm: result.algorithm,
-    requestedAlgorithm: options.algorithm === 'auto' ? 'auto' : result.algorithm,
+    requestedAlgorithm: result.auto ? 'auto' : result.algorithm,
     percentile,
     tensorrtVersion: result.tensorrtVersion.split('.').slice(0, 2).join('.'),
     batchSize: result.batchSize,

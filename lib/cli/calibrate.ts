@@ -3,11 +3,10 @@ import { SingleBar } from 'cli-progress';
 import { ImageBatchFactory } from '../batch/image-factory';
 import { calibrate, type CalibrateOptions, type CalibrationResult } from '../calibrate';
 import { decodeCache, formatDecodeSummary } from '../cache/decode';
-import { invalidOption } from '../errors';
 import { AMAX_ALGORITHMS, HistogramSet } from '../histogram';
 import { formatAlgorithmTable } from '../auto';
 import { EXIT_CODES, runCommand } from './common';
-import { addPreprocessOptions, parseShape, toImageFactoryOptions, type PreprocessCliOptions } from './preprocess-options';
+import { addPreprocessOptions, num, parseShape, toImageFactoryOptions, type PreprocessCliOptions } from './preprocess-options';
 
 interface CalibrateCliOptions extends PreprocessCliOptions {
   algorithm: string;
@@ -31,10 +30,7 @@ interface CalibrateCliOptions extends PreprocessCliOptions {
 }
 
 function number(option: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (text.trim() === '' || !Number.isFinite(n)) throw invalidOption(option, 'a number', text, 'range');
-  return n;
+  return text === undefined ? undefined : num(option, text);
 }
 
 /** Maps the CLI options onto calibrate()'s: one image input from <imageDir>, or factories per `--input`. */

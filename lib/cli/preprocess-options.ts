@@ -45,7 +45,8 @@ export function addPreprocessOptions(cmd: Command): Command {
     .option('--input <name:CxHxW[:key=value...]>', 'a named image input (repeatable); keys: color scale mean std resize interp layout images', (v: string, prev: string[] = []) => [...prev, v]);
 }
 
-function num(option: string, text: string): number {
+/** Parses a CLI number, or throws ERR_INVALID_OPTION (RangeError) naming the option. Shared by every command. */
+export function num(option: string, text: string): number {
   const v = Number(text);
   if (text.trim() === '' || !Number.isFinite(v)) throw invalidOption(option, 'a number', text, 'range');
   return v;

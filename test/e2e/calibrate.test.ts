@@ -70,8 +70,16 @@ describe('calibrate() with the builtin backend', () => {
     const model = saveModel(twoInputModel(), path.join(dir, 'two-input.onnx'));
     const image = new ImageBatchFactory({ images: scenes, name: 'image', shape: [3, 32, 48], batchSize: 4, workers: 0, scale: 1 / 255 });
     const factory = combineFactories([image], { derived: [{ name: 'im_info', shape: [3], from: image, compute: imInfo }] });
-    const result = await calibrate(model, factory, { algorithm: 'minmax', cache: path.join(dir, 'two.cache'), tensorrt: '10.3' });
+    const result = await calibrate(model, factory, { algorithm: 'minmax', cache: path.join(dir, 'two.cache'), tensorrt: '10.3', report: path.join(dir, 'two-report') });
     expect(result.cache.algorithm).toBe('MinMaxCalibration');
+    // the report holds every tensor with the amax of each algorithm; minmax's is the one written
+    const report = JSON.parse(fs.readFileSync(path.join(dir, 'two-report', 'report.json'), 'utf8')) as { algorithm: string; tensors: Array<{ name: string; amax: number; thresholds: Record<string, number> }> };
+    expect(report.algorithm).toBe('minmax');
+    expect(report.tensors.map((t) => t.name)).toEqual(Object.keys(result.tensors));
+    for (const t of report.tensors) {
+      expect(fround(t.thresholds.minmax / 127)).toBe(result.tensors[t.name].scale);
+      expect(t.thresholds.entropy).toBeGreaterThan(0);
+    }
     expect(Object.keys(result.tensors)).toEqual(['image', 'im_info', 'conv_out', 'relu_out', 'gap_out', 'features', 'info_scaled']);
     // recompute every tensor on the same batches with ONNX Runtime and compare the largest |x|
     const exposed = await prepareCalibrationModel(model, { shapes: { image: [4, 3, 32, 48], im_info: [4, 3] } });
