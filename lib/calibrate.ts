@@ -22,7 +22,7 @@ import { REPORT_SCHEMA_VERSION, buildTensorReport, listTensorsWithoutScale, stan
 import { runCalibration, type CalibrationProgress } from './run/calibrator';
 import { cacheAccess, type CacheStore } from './run/cache';
 import { resolveBackend } from './tensorrt/backend';
-import { builderSettings, type TensorrtBuildOptions } from './tensorrt/flags';
+import { builderSettings, tensorrtCalibrator, type TensorrtBuildOptions } from './tensorrt/flags';
 import { resolveInputProfiles, validateCalibrationShapes, type InputShapesOption } from './tensorrt/profile';
 import type { NativeEngineOptions } from './binding';
 import { writeFileAtomic } from './util/fs';
@@ -370,9 +370,8 @@ export async function calibrate(model: string, source: CalibrationSource, option
     throw invalidOption('evaluationSource', 'an image directory or BatchFactory to compare the algorithms on (algorithm "auto" with a BatchFactory source holds out nothing by itself)', undefined);
   }
   const buildSettings = backend === 'tensorrt' ? builderSettings(options.tensorrtBuild ?? {}) : undefined;
-  if (backend === 'tensorrt' && (options.algorithm === 'percentile' || options.algorithm === 'mse')) {
-    throw invalidOption('algorithm', "'entropy' or 'minmax' with the TensorRT backend (its calibrators compute only those; use backend 'builtin' for percentile and mse)", options.algorithm, 'range');
-  }
+  // TensorRT's calibrators compute entropy or minmax only: anything else is refused before any work.
+  if (backend === 'tensorrt') tensorrtCalibrator(options.algorithm);
   // With 'auto' the pass runs with entropy into a throwaway store; the chosen algorithm's cache is written after.
   let algorithm: Algorithm = options.algorithm === undefined || options.algorithm === 'auto' ? 'entropy' : options.algorithm;
   let versionText = options.tensorrt;
