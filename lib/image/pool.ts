@@ -148,6 +148,13 @@ export class ImageWorkerPool {
       s.inFlight.clear();
     }
     for (const t of this.queue.splice(0)) t.reject(err);
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    // Idle workers are unref'd: ref them while they terminate, or a caller awaiting close() (and whatever it does
+    // next, e.g. reject calibrate()'s promise) may find the event loop already empty and the process gone.
+    await Promise.all(
+      this.slots.map((s) => {
+        s.worker.ref();
+        return s.worker.terminate();
+      }),
+    );
   }
 }
