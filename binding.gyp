@@ -22,7 +22,9 @@
         "native/run.cc",
         "native/test_driver.cc",
         "native/tensorrt_builder.cc",
-        "native/builtin_builder.cc"
+        "native/builtin_builder.cc",
+        "native/ort_session.cc",
+        "native/ort_binding.cc"
       ],
       "include_dirs": [
         "<!(node scripts/gyp-config.js napi)",
@@ -38,6 +40,9 @@
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
       "conditions": [
+        ["OS=='linux'", {
+          "libraries": ["-ldl"]
+        }],
         ["cuda_root!=''", {
           "defines": ["TRTC_WITH_CUDA=1"],
           "include_dirs": ["<(cuda_root)/include"],

@@ -115,6 +115,8 @@ export interface NativeRunOptions {
   injectCudaError?: string;
   /** Histograms a builder fills (the builtin builder), shared with JS. */
   histograms?: NativeHistogramSet;
+  /** The "builtin" builder runs every batch through this ONNX Runtime session itself (native/ort_session.h). */
+  inference?: NativeOrtSession;
   /** The "tensorrt" builder's options (native/engine_builder.h EngineBuildOptions). */
   engine?: NativeEngineOptions;
 }
@@ -193,6 +195,25 @@ export interface NativeAddon {
   HistogramSet: new (bytes?: Uint8Array) => NativeHistogramSet;
   /** TensorRT cache text, byte-exact (native/cache_text.h). */
   formatCacheText(version: string, algorithm: string, entries: ReadonlyArray<{ name: string; amax: number }>): string;
+  /** Loads ONNX Runtime's shared library for the C++ sessions (once per process; the first success wins). */
+  loadOnnxRuntime(libraryPath: string): { ok: true; version: string } | { ok: false; error: string };
+  /** Creates a CPU session on a libuv pool thread; rejects with ONNX Runtime's message. */
+  createOrtSession(modelBytes: Uint8Array, options: { threads?: number; fetch?: readonly string[] }): Promise<NativeOrtSession>;
+  /** Process exit: refuses later runs, cancels and waits for those in progress; returns the ones still running. */
+  quiesceOnnxRuntime(timeoutMs: number): number;
+}
+
+/** A C++ ONNX Runtime session (native/ort_binding.cc). */
+export interface NativeOrtSession {
+  readonly inputs: readonly string[];
+  /** Every output of the session with its element type ("float32", "int64", "non-tensor"…). */
+  readonly outputs: ReadonlyArray<{ name: string; type: string }>;
+  /** The float32 outputs each run fetches, in order. */
+  readonly fetched: readonly string[];
+  /** Fetches these outputs from now on (float32 ones; [] = every float32 output); throws for an unknown name. */
+  setFetch(names: readonly string[]): string[];
+  /** Drops this handle's reference (a run using the session keeps it until it ends). */
+  close(): void;
 }
 
 let cached: NativeAddon | undefined;

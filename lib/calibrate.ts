@@ -3,11 +3,13 @@
  * (builtin backend: ONNX Runtime on the CPU feeding native histograms, driven through the same calibrator
  * contract TensorRT uses) and writes a TensorRT calibration cache; optionally a Q/DQ ONNX model and a report.
  */
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { BatchFactory, type InputSpec } from './batch/factory';
 import { combineFactories } from './batch/combine';
 import { ImageBatchFactory, type PreprocessOptions, type SkippedImage } from './batch/image-factory';
 import { InferenceWorker } from './builtin/inference';
+import { nativeOnnxRuntime, openOrtSession } from './builtin/native-ort';
 import { CACHE_ALGORITHMS, parseCache, type CalibrationCache } from './cache/format';
 import { checkCacheCompatibility } from './cache/compat';
 import { formatTensorRTVersion, parseTensorRTVersion } from './cache/version';
@@ -16,7 +18,7 @@ import { TrtCalibratorError, invalidOption, rejectUnknownOptions } from './error
 import { AMAX_ALGORITHMS, HistogramSet, type AmaxAlgorithm } from './histogram';
 import { DEFAULT_HOLDOUT, accuracyReport, amaxByAlgorithm, cacheTextFor, compareAlgorithms, holdoutSplit, listImages, type AutoChoice } from './auto';
 import { loadOnnxModel, modelInputs, type ModelInput } from './onnx/model';
-import { prepareCalibrationModel, type CalibrationModel } from './onnx/calibration-model';
+import { prepareCalibrationModel, type CalibrationModel, type OutputTypeProbe } from './onnx/calibration-model';
 import { writeQdqModel } from './onnx/qdq';
 import { REPORT_SCHEMA_VERSION, buildTensorReport, listTensorsWithoutScale, standardWarnings, writeReport, type CalibrationReport, type ReportTensor } from './report';
 import { runCalibration, type CalibrationProgress } from './run/calibrator';
@@ -24,7 +26,7 @@ import { cacheAccess, type CacheStore } from './run/cache';
 import { resolveBackend } from './tensorrt/backend';
 import { builderSettings, tensorrtCalibrator, type TensorrtBuildOptions } from './tensorrt/flags';
 import { resolveInputProfiles, validateCalibrationShapes, type InputShapesOption } from './tensorrt/profile';
-import type { NativeEngineOptions } from './binding';
+import type { NativeEngineOptions, NativeOrtSession } from './binding';
 import { writeFileAtomic } from './util/fs';
 
 /** Calibration algorithms: how amax (the clipping threshold, scale = amax / 127) is chosen per tensor. */
@@ -112,7 +114,11 @@ export interface CalibrateOptions extends Partial<PreprocessOptions> {
   maxSkipped?: number | string;
   /** List image subdirectories too. Defaults to false. */
   recursive?: boolean;
-  /** ONNX Runtime threads for the calibration pass. Defaults to ONNX Runtime's choice (all cores). */
+  /**
+   * ONNX Runtime threads for the calibration pass. Defaults to half the cores with inference 'native' (the
+   * other half histograms the previous run's activations meanwhile), ONNX Runtime's choice (all cores) with
+   * 'worker'.
+   */
   threads?: number;
   /**
    * Builtin backend: the most activation bytes one ONNX Runtime run may produce. A batch whose activations are
@@ -121,6 +127,13 @@ export interface CalibrateOptions extends Partial<PreprocessOptions> {
    * 0 never splits. Defaults to {@link DEFAULT_MAX_ACTIVATION_BYTES} (256 MiB).
    */
   maxActivationBytes?: number;
+  /**
+   * Builtin backend: how the calibration pass runs ONNX Runtime. 'native': the addon calls ONNX Runtime's C API
+   * (the library inside onnxruntime-node) on the run's own thread and histograms every activation in place;
+   * 'worker': onnxruntime-node's JavaScript API in a worker thread (copies every activation once). 'auto' takes
+   * 'native' when that library loads, else 'worker'. Both give the same cache. Defaults to 'auto'.
+   */
+  inference?: 'auto' | 'native' | 'worker';
 }
 
 /** One tensor's result. */
@@ -156,6 +169,8 @@ export interface CalibrationResult {
   degenerateTensors: Array<{ name: string; status: string }>;
   /** Things worth a look (default TensorRT version, degenerate tensors, skipped images…). */
   warnings: string[];
+  /** How the builtin backend ran ONNX Runtime (see {@link CalibrateOptions.inference}); absent otherwise. */
+  inference?: 'native' | 'worker';
   /** Milliseconds: total, model preparation, calibration pass, ORT inference, histograms, thresholds. */
   timings: { totalMs: number; prepareMs: number; calibrateMs: number; inferenceMs: number; histogramMs: number; thresholdMs: number };
   /** The per-tensor histograms of this run (builtin backend; absent when the cache was reused): save them with `.save(file)` to merge shards later. */
@@ -183,6 +198,7 @@ const KNOWN_OPTIONS = [
   'inputs', 'batchSize', 'limit', 'algorithm', 'percentile', 'tensorrt', 'cache', 'overwrite', 'backend', 'qdq',
   'report', 'signal', 'onProgress', 'onSkip', 'workers', 'maxSkipped', 'recursive', 'threads', 'engine', 'tensorrtBuild',
   'inputShapes', 'onLog', 'histograms', 'maxActivationBytes', 'holdout', 'evaluationSource', 'evaluationLabels',
+  'inference',
 ] as const;
 const PREPROCESS_KEYS = ['shape', 'color', 'scale', 'mean', 'std', 'resize', 'interp', 'layout', 'dtype', 'padValue', 'resizeShorter'] as const;
 
@@ -215,6 +231,8 @@ function checkOptions(options: CalibrateOptions): void {
     if (options[key] !== undefined && (typeof options[key] !== 'string' || options[key] === '')) throw invalidOption(key, 'a file path', options[key]);
   }
   if (options.inputs !== undefined && (options.inputs === null || typeof options.inputs !== 'object')) throw invalidOption('inputs', 'an object keyed by input name', options.inputs);
+  if (options.inference !== undefined && !['auto', 'native', 'worker'].includes(options.inference))
+    throw invalidOption('inference', "'auto', 'native' or 'worker'", options.inference, typeof options.inference === 'string' ? 'range' : 'type');
 }
 
 function floatInputs(inputs: readonly ModelInput[]): ModelInput[] {
@@ -424,12 +442,36 @@ export async function calibrate(model: string, source: CalibrationSource, option
     evaluation = { factory: directoryFactory(split.holdout, declared, { ...options, limit: undefined }, model, 'pad'), owned: true };
   }
   const { factory, owned } = split ? { factory: directoryFactory(split.calibration, declared, { ...options, limit: undefined }, model), owned: true } : sourceFactory(source, declared, options, model);
+  // Image workers start (opencv-js loads, the first batches decode) while the model is prepared. A failure
+  // here (no images) surfaces at the first fill, after the model's own errors.
+  if (factory instanceof ImageBatchFactory) factory.open().catch(() => undefined);
   let worker: InferenceWorker | undefined;
+  let session: NativeOrtSession | undefined;
   try {
     checkFactoryInputs(factory, declared, model);
     const shapes: Record<string, number[]> = {};
     for (const spec of factory.inputs) shapes[spec.name] = [...spec.shape];
-    const prepared: CalibrationModel = await prepareCalibrationModel(model, { shapes, loaded });
+    // The calibration pass's ONNX Runtime: 'native' when the C API loads (unless 'worker' is asked for). The
+    // native session that tells the activations' types is the one the pass runs (one session, created off the
+    // JS thread); the worker creates its own.
+    const calibrating = !existing && backend === 'builtin';
+    const mode = options.inference ?? 'auto';
+    const native = calibrating && mode !== 'worker' ? nativeOnnxRuntime() : undefined;
+    if (calibrating && mode === 'native' && !native?.available) {
+      throw new TrtCalibratorError('ERR_ADDON_LOAD', `inference: 'native' needs ONNX Runtime's library from onnxruntime-node: ${native?.available === false ? native.reason : 'unavailable'}`);
+    }
+    // The native pass histograms one run's activations while ONNX Runtime computes the next: the cores are
+    // shared between the two (ONNX Runtime gets `threads` when given, else half).
+    const cores = os.availableParallelism();
+    const ortThreads = options.threads ?? Math.max(1, Math.floor(cores / 2));
+    const threadSplit = { inference: ortThreads, histograms: Math.max(1, cores - ortThreads) };
+    const probe: OutputTypeProbe | undefined = native?.available
+      ? async (bytes, proto) => {
+          session = await openOrtSession(bytes, { fetch: [], threads: threadSplit.inference, source: model, proto });
+          return new Map(session.outputs.map((o) => [o.name, o.type]));
+        }
+      : undefined;
+    const prepared: CalibrationModel = await prepareCalibrationModel(model, { shapes, loaded, probe });
     const prepareMs = performance.now() - tPrepare;
     options.signal?.throwIfAborted();
 
@@ -440,24 +482,33 @@ export async function calibrate(model: string, source: CalibrationSource, option
     let workerHistogramMs = 0;
     const tCalibrate = performance.now();
     const specs = new Map<string, InputSpec>(prepared.inputs.map((i) => [i.name, i]));
-    if (!existing && backend === 'builtin') {
-      worker = await InferenceWorker.start({
-        modelBytes: prepared.modelBytes,
-        outputNames: [...prepared.calibrationTensors],
-        intraOpNumThreads: options.threads,
-        source: model,
-        maxActivationBytes: options.maxActivationBytes ?? DEFAULT_MAX_ACTIVATION_BYTES,
-        // Sub-batches need a batch dimension the model leaves open (symbolic or unknown).
-        splittable: prepared.inputs.every((i) => i.dims === undefined || typeof i.dims[0] !== 'number' || i.dims[0] <= 0),
-        // Continued histograms (options.histograms): the worker bins new activations at their widths.
-        binWidths: Object.fromEntries(
-          histograms
-            .names()
-            .filter((name) => !specs.has(name))
-            .map((name) => [name, histograms.stats(name).binWidth] as const)
-            .filter(([, width]) => width > 0),
-        ),
-      });
+    // Sub-batches need a batch dimension the model leaves open (symbolic or unknown).
+    const splittable = prepared.inputs.every((i) => i.dims === undefined || typeof i.dims[0] !== 'number' || i.dims[0] <= 0);
+    const maxActivationBytes = options.maxActivationBytes ?? DEFAULT_MAX_ACTIVATION_BYTES;
+    let inferenceMode: 'native' | 'worker' | undefined;
+    if (calibrating) {
+      if (session) {
+        inferenceMode = 'native';
+        session.setFetch(prepared.calibrationTensors);
+      } else {
+        inferenceMode = 'worker';
+        worker = await InferenceWorker.start({
+          modelBytes: prepared.modelBytes,
+          outputNames: [...prepared.calibrationTensors],
+          intraOpNumThreads: options.threads,
+          source: model,
+          maxActivationBytes,
+          splittable,
+          // Continued histograms (options.histograms): the worker bins new activations at their widths.
+          binWidths: Object.fromEntries(
+            histograms
+              .names()
+              .filter((name) => !specs.has(name))
+              .map((name) => [name, histograms.stats(name).binWidth] as const)
+              .filter(([, width]) => width > 0),
+          ),
+        });
+      }
     }
     const active = worker;
     let engineOptions: NativeEngineOptions | undefined;
@@ -487,14 +538,16 @@ export async function calibrate(model: string, source: CalibrationSource, option
       onProgress: options.onProgress,
       algorithm: algorithm === 'minmax' ? 'minmax' : 'entropy2',
       builder: backend,
-      builderOptions: { algorithm, percentile: options.percentile ?? 99.99, tensorrtVersion: String(headerVersion), cacheAlgorithm },
+      builderOptions: { algorithm, percentile: options.percentile ?? 99.99, tensorrtVersion: String(headerVersion), cacheAlgorithm, maxActivationBytes, splittable, histogramThreads: threadSplit.histograms },
       histograms: backend === 'builtin' ? histograms : undefined,
+      // 'native': the builder runs every batch through ONNX Runtime itself (sub-batches as the worker's below).
+      inference: session,
       engine: engineOptions,
       // The builtin backend reads batches on the CPU; TensorRT's builder takes device buffers where a GPU exists.
       memory: backend === 'builtin' ? 'host' : 'auto',
       // The activations are histogrammed in the ONNX Runtime worker (bounded memory, see ort-worker.ts); at the end
       // of the data (batchIndex -1) its histograms join the run's set before the native builder picks amax.
-      process: backend === 'tensorrt' ? undefined : async (buffers, batchIndex) => {
+      process: backend === 'tensorrt' || session ? undefined : async (buffers, batchIndex) => {
         if (!active) throw new TrtCalibratorError('ERR_INTERNAL', 'process called without an inference worker');
         if (batchIndex < 0) {
           histograms.merge(new HistogramSet(await active.histograms()));
@@ -534,9 +587,18 @@ export async function calibrate(model: string, source: CalibrationSource, option
     const degenerateTensors: Array<{ name: string; status: string }> = [];
     if (!fromCache) {
       if (!thresholds && options.report && backend === 'builtin') thresholds = await amaxByAlgorithm(histograms, percentile);
-      // The builder computed the same thresholds; this names the tensors that got none.
-      for (const r of thresholds?.[algorithm] ?? (await histograms.computeAll(algorithm, { percentile }))) {
-        if (r.status !== 'ok') degenerateTensors.push({ name: r.name, status: r.status });
+      // The builder lists the tensors whose threshold status is not "ok" (result.bytes.statuses, "name\tstatus"
+      // lines); with 'auto' the chosen algorithm's thresholds say it.
+      const statuses = run.bytes.statuses;
+      if (thresholds) {
+        for (const r of thresholds[algorithm]) if (r.status !== 'ok') degenerateTensors.push({ name: r.name, status: r.status });
+      } else if (statuses) {
+        for (const line of Buffer.from(statuses).toString('utf8').split('\n')) {
+          const tab = line.lastIndexOf('\t');
+          if (tab > 0) degenerateTensors.push({ name: line.slice(0, tab), status: line.slice(tab + 1) });
+        }
+      } else {
+        for (const r of await histograms.computeAll(algorithm, { percentile })) if (r.status !== 'ok') degenerateTensors.push({ name: r.name, status: r.status });
       }
       for (const d of degenerateTensors) {
         warnings.push(
@@ -556,6 +618,7 @@ export async function calibrate(model: string, source: CalibrationSource, option
       algorithm,
       ...(auto ? { auto } : {}),
       backend,
+      ...(inferenceMode && !fromCache ? { inference: inferenceMode } : {}),
       tensorrtVersion: versionString,
       images: { used: run.images, skipped },
       batches: run.batches,
@@ -566,7 +629,7 @@ export async function calibrate(model: string, source: CalibrationSource, option
         totalMs: 0,
         prepareMs,
         calibrateMs,
-        inferenceMs,
+        inferenceMs: inferenceMs + (numbers.inferenceMs ?? 0),
         histogramMs: (numbers.histogramMs ?? 0) + workerHistogramMs,
         thresholdMs: numbers.thresholdMs ?? 0,
       },
@@ -605,6 +668,7 @@ export async function calibrate(model: string, source: CalibrationSource, option
     throw err;
   } finally {
     await worker?.close();
+    session?.close();
     if (owned) await factory.close();
     if (evaluation?.owned) await evaluation.factory.close();
   }

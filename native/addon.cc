@@ -6,6 +6,7 @@ static Napi::Object initAddon(Napi::Env env, Napi::Object exports) {
   trtc::initCapabilities(env, exports);
   trtc::initRun(env, exports);
   trtc::initHistogram(env, exports);
+  trtc::initOrt(env, exports);
   return exports;
 }
 

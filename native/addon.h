@@ -23,4 +23,11 @@ void initHistogram(Napi::Env env, Napi::Object exports);
 // The C++ set behind a JS HistogramSet (shared ownership), or nullptr when `value` is not one.
 std::shared_ptr<HistogramSet> unwrapHistogramSet(Napi::Env env, Napi::Value value);
 
+// OrtSession class, loadOnnxRuntime() and quiesceOnnxRuntime() (ort_binding.cc): ONNX Runtime's C API driven
+// from the builtin builder's thread.
+class Inference;
+void initOrt(Napi::Env env, Napi::Object exports);
+// The session behind a JS OrtSession (shared ownership), or nullptr when `value` is not one.
+std::shared_ptr<Inference> unwrapOrtSession(Napi::Env env, Napi::Value value);
+
 }  // namespace trtc

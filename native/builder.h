@@ -40,6 +40,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -69,6 +70,39 @@ class HeldTensors {
   virtual TensorView const& at(size_t index) const noexcept = 0;
 };
 
+// One input of an Inference run: host memory that stays valid and unchanged during run().
+struct InferenceInput {
+  std::string name;
+  std::string dtype;  // as InputDesc::dtype
+  std::vector<int64_t> dims;
+  void const* data{nullptr};
+  size_t bytes{0};
+};
+
+// The float32 activations of one Inference run, read in place from the runtime's own memory (ONNX Runtime's
+// outputs): valid until this object is destroyed, which releases them. May be destroyed on any thread.
+class InferenceOutputs {
+ public:
+  virtual ~InferenceOutputs() = default;
+  // In the order the session fetches them (graph order).
+  virtual std::vector<TensorView> const& tensors() const noexcept = 0;
+};
+
+// Runs the FP32 model for the builtin builder on the builder thread, with no JavaScript involved: ONNX
+// Runtime through its C API (ort_session.cc). One object per run; run() is never called from two threads at
+// once, but the outputs of one run may still be in use (histogrammed on another thread) while the next run
+// executes.
+class Inference {
+ public:
+  virtual ~Inference() = default;
+  // Runs the model on `inputs` (their memory may change once run() returns). Returns the activations, or
+  // nullptr with `error` set to ONNX Runtime's message.
+  virtual std::unique_ptr<InferenceOutputs> run(std::vector<InferenceInput> const& inputs,
+                                                std::string& error) = 0;
+  // Asks a run in progress on another thread to stop (ONNX Runtime's terminate flag); thread-safe.
+  virtual void cancel() noexcept = 0;
+};
+
 // Builder-specific options, copied from the JS `builderOptions` object (flat: numbers and strings).
 struct BuilderOptions {
   std::vector<std::string> bindingNames;  // names in the order the builder passes them to getBatch
@@ -96,6 +130,8 @@ class BuilderHost {
   virtual std::unique_ptr<HeldTensors> process(int64_t batchIndex) noexcept = 0;
   // The HistogramSet passed as options.histograms (shared with JS), or nullptr when none was given.
   virtual std::shared_ptr<HistogramSet> histograms() const noexcept = 0;
+  // The model runner passed as options.inference (builtin builder), or nullptr: batches then go to `process`.
+  virtual std::shared_ptr<Inference> inference() const noexcept = 0;
   // Records an error (first wins); the run rejects with it.
   virtual void fail(RunErrorCode code, std::string message) noexcept = 0;
   // True after abort or a recorded error.
@@ -134,8 +170,11 @@ std::unique_ptr<Builder> makeTensorrtBuilder();
 std::unique_ptr<Builder> makeSumBuilder();
 
 // The builtin builder ("builtin", builtin_builder.cc): TensorRT's call order; float inputs and the
-// activations `process` returns (ONNX Runtime) go into host.histograms(); after the last batch it calls
-// process(-1) once (end of data: JS may merge histograms it kept elsewhere into the set), then amax per
+// activations go into host.histograms(). With host.inference() it runs each batch itself (as sub-batches of
+// at most numbers["maxActivationBytes"] of activations when numbers["splittable"] is 1), histogramming one
+// run's activations on numbers["histogramThreads"] threads while the next run executes; without, it asks
+// `process` per batch and, after the last batch, calls process(-1) once (end of data: JS may merge histograms
+// it kept elsewhere into the set). Then amax per
 // tensor with strings["algorithm"] (entropy|minmax|percentile|mse; numbers["percentile"]) and the cache text
 // with header TRT-<strings["tensorrtVersion"]>-<strings["cacheAlgorithm"]> through writeCalibrationCache.
 std::unique_ptr<Builder> makeBuiltinBuilder();

@@ -14,7 +14,9 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <numeric>
 #include <string>
@@ -33,6 +35,165 @@ namespace {
 double msSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
+
+double numberOption(BuilderOptions const& options, char const* key, double fallback) {
+  auto it = options.numbers.find(key);
+  return it == options.numbers.end() ? fallback : it->second;
+}
+
+// Adds every tensor of `views` to the set: tensors in parallel (each add is one tensor's, in call order: the
+// same histograms as one thread). A tensor seen for the first time is created first, so the set's order stays
+// the order the tensors come in (graph order).
+template <typename Views>
+void addViews(HistogramSet& set, std::size_t count, Views const& at, std::size_t threads = 0) {
+  for (std::size_t t = 0; t < count; ++t) {
+    if (!set.has(at(t).name)) set.add(at(t).name, nullptr, 0);
+  }
+  parallelFor(
+      largestFirst(count, [&](std::size_t t) { return at(t).count; }),
+      [&](std::size_t t) {
+        TensorView const& view = at(t);
+        set.add(view.name, view.data, view.count);
+      },
+      threads);
+}
+
+void addTensors(HistogramSet& set, HeldTensors const& held) {
+  addViews(set, held.size(), [&](std::size_t t) -> TensorView const& { return held.at(t); });
+}
+
+// The builtin builder's own ONNX Runtime pass (host.inference()). Each batch runs on this thread, as
+// sub-batches of images whose activations stay under `maxActivationBytes` when the batch dimension is
+// dynamic. The sub-batch size is decided once, from a probe run of the first image that is not histogrammed:
+// a batch that fits runs whole, so its histograms are exactly the per-batch ones TensorRT would build; a
+// larger one is split the same way every batch.
+//
+// Pipelined: a run's activations are added to the set on a helper thread (on `histogramThreads` threads)
+// while this thread runs the next sub-batch through ONNX Runtime, so the cores ONNX Runtime leaves idle count
+// histograms. Each tensor still gets its adds one run at a time, in run order (a run's adds finish before the
+// next run's start), so the histograms are exactly the sequential ones. Two runs' activations are alive at a
+// time.
+class NativePass {
+ public:
+  NativePass(BuilderHost& host, HistogramSet& set, double maxActivationBytes, bool splittable,
+             std::size_t histogramThreads)
+      : mHost(host),
+        mSet(set),
+        mMaxBytes(maxActivationBytes),
+        mSplittable(splittable),
+        mHistogramThreads(histogramThreads) {}
+  ~NativePass() { join(); }
+  NativePass(NativePass const&) = delete;
+  NativePass& operator=(NativePass const&) = delete;
+
+  // False when the run failed (recorded) or was aborted.
+  bool runBatch(Inference& inference) {
+    std::vector<InputDesc> const& inputs = mHost.inputs();
+    int64_t const batch = inputs.empty() || inputs[0].shape.empty() ? 1 : inputs[0].shape[0];
+    if (mSubBatch == 0) {
+      if (!mSplittable || mMaxBytes <= 0 || batch <= 1) {
+        mSubBatch = std::max<int64_t>(batch, 1);
+      } else {
+        std::unique_ptr<InferenceOutputs> probe = runSlice(inference, 0, 1);
+        if (!probe) return false;
+        double perImage = 0;
+        for (TensorView const& v : probe->tensors()) perImage += static_cast<double>(v.count) * sizeof(float);
+        double const fit = std::floor(mMaxBytes / std::max(perImage, 1.0));
+        mSubBatch = static_cast<int64_t>(std::max(1.0, std::min(static_cast<double>(batch), fit)));
+      }
+    }
+    for (int64_t start = 0; start < batch; start += mSubBatch) {
+      int64_t const count = std::min(mSubBatch, batch - start);
+      std::unique_ptr<InferenceOutputs> out = runSlice(inference, start, count);
+      if (!finish() || !out) return false;
+      startHistograms(std::move(out));
+    }
+    return true;
+  }
+
+  // Waits for the activations in flight to be in the set. False when that failed (recorded) or the run
+  // stopped.
+  bool finish() {
+    join();
+    if (!mHelperError.empty()) {
+      mHost.fail(RunErrorCode::kINTERNAL, "histograms: " + mHelperError);
+      mHelperError.clear();
+      return false;
+    }
+    return !mHost.stopped();
+  }
+
+  double inferenceMs() const { return mInferenceMs; }
+  double histogramMs() const { return mHistogramMs; }
+  int64_t subBatch() const { return mSubBatch; }
+
+ private:
+  // One run over images [start, start + count) of the current batch (every input's first dimension is the
+  // batch).
+  std::unique_ptr<InferenceOutputs> runSlice(Inference& inference, int64_t start, int64_t count) {
+    std::vector<InputDesc> const& inputs = mHost.inputs();
+    std::vector<InferenceInput> feeds;
+    feeds.reserve(inputs.size());
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      InputDesc const& desc = inputs[i];
+      int64_t const batch = desc.shape.empty() ? 1 : std::max<int64_t>(desc.shape[0], 1);
+      std::size_t const perImage = desc.bytes / static_cast<std::size_t>(batch);
+      InferenceInput in;
+      in.name = desc.name;
+      in.dtype = desc.dtype;
+      in.dims = desc.shape;
+      if (!in.dims.empty()) in.dims[0] = count;
+      in.data = static_cast<char const*>(mHost.hostBatch(i)) + static_cast<std::size_t>(start) * perImage;
+      in.bytes = static_cast<std::size_t>(count) * perImage;
+      feeds.push_back(std::move(in));
+    }
+    auto const t0 = std::chrono::steady_clock::now();
+    std::string error;
+    std::unique_ptr<InferenceOutputs> out = inference.run(feeds, error);
+    mInferenceMs += msSince(t0);
+    if (mHost.stopped()) return nullptr;
+    if (!out) {
+      mHost.fail(RunErrorCode::kMODEL, "ONNX Runtime failed to run the model: " +
+                                           (error.empty() ? std::string("unknown error") : error));
+    }
+    return out;
+  }
+
+  void startHistograms(std::unique_ptr<InferenceOutputs> out) {
+    std::shared_ptr<InferenceOutputs> held(std::move(out));
+    mHelper = std::thread([this, held] {
+      auto const t0 = std::chrono::steady_clock::now();
+      try {
+        if (!mHost.stopped()) {
+          std::vector<TensorView> const& views = held->tensors();
+          addViews(
+              mSet, views.size(), [&](std::size_t t) -> TensorView const& { return views[t]; },
+              mHistogramThreads);
+        }
+      } catch (std::exception const& e) {
+        mHelperError = e.what();
+      } catch (...) {
+        mHelperError = "unknown exception";
+      }
+      mHistogramMs += msSince(t0);
+    });
+  }
+
+  void join() {
+    if (mHelper.joinable()) mHelper.join();
+  }
+
+  BuilderHost& mHost;
+  HistogramSet& mSet;
+  double mMaxBytes;
+  bool mSplittable;
+  std::size_t mHistogramThreads;
+  int64_t mSubBatch{0};
+  double mInferenceMs{0};
+  double mHistogramMs{0};    // written by the helper, read after join()
+  std::string mHelperError;  // idem
+  std::thread mHelper;
+};
 
 class BuiltinBuilder final : public Builder {
  public:
@@ -82,6 +243,10 @@ class BuiltinBuilder final : public Builder {
     std::vector<void*> bindings(names.size(), nullptr);
     double histogramMs = 0;
     double processMs = 0;
+    std::shared_ptr<Inference> inference = host.inference();
+    NativePass pass(host, *set, numberOption(options, "maxActivationBytes", 0),
+                    numberOption(options, "splittable", 0) != 0,
+                    static_cast<std::size_t>(std::max(0.0, numberOption(options, "histogramThreads", 0))));
     while (calibrator.getBatch(bindings.data(), names.data(), static_cast<int32_t>(names.size()))) {
       auto t0 = std::chrono::steady_clock::now();
       for (std::size_t i = 0; i < inputs.size(); ++i) {
@@ -90,35 +255,34 @@ class BuiltinBuilder final : public Builder {
                  inputs[i].bytes / sizeof(float));
       }
       histogramMs += msSince(t0);
+      if (inference) {
+        if (!pass.runBatch(*inference)) return;  // error or abort, already recorded
+        continue;
+      }
       t0 = std::chrono::steady_clock::now();
       std::unique_ptr<HeldTensors> out = host.process(host.batchesDelivered() - 1);
       processMs += msSince(t0);
       if (!out) return;  // error or abort, already recorded
       t0 = std::chrono::steady_clock::now();
-      // Tensors in parallel (each add is one tensor's, in batch order: the same histograms as one thread). A
-      // tensor seen for the first time is created here first, so the set's order stays the graph order.
-      for (std::size_t t = 0; t < out->size(); ++t) {
-        if (!set->has(out->at(t).name)) set->add(out->at(t).name, nullptr, 0);
-      }
-      parallelFor(largestFirst(out->size(), [&](std::size_t t) { return out->at(t).count; }),
-                  [&](std::size_t t) {
-                    TensorView const& view = out->at(t);
-                    set->add(view.name, view.data, view.count);
-                  });
+      addTensors(*set, *out);
       histogramMs += msSince(t0);
       if (host.stopped()) return;
     }
+    if (inference && !pass.finish()) return;
     if (host.stopped()) return;
-    // End of data: process(-1) lets JS hand over what it accumulated elsewhere before the thresholds — the
-    // builtin backend's ONNX Runtime worker histograms the activations itself (sub-batches bound its memory)
-    // and merges its set into this one now. Tensors it returns are added like any batch's.
-    {
+    if (inference) {
+      histogramMs += pass.histogramMs();
+      host.setResultNumber("inferenceMs", pass.inferenceMs());
+      host.setResultNumber("subBatch", static_cast<double>(pass.subBatch()));
+    } else {
+      // End of data: process(-1) lets JS hand over what it accumulated elsewhere before the thresholds — the
+      // ONNX Runtime worker (lib/builtin/ort-worker.ts) histograms the activations itself and merges its set
+      // into this one now. Tensors it returns are added like any batch's.
       auto t0 = std::chrono::steady_clock::now();
       std::unique_ptr<HeldTensors> flush = host.process(-1);
       processMs += msSince(t0);
       if (!flush) return;
-      for (std::size_t t = 0; t < flush->size(); ++t)
-        set->add(flush->at(t).name, flush->at(t).data, flush->at(t).count);
+      addTensors(*set, *flush);
     }
     if (host.stopped()) return;
 
@@ -137,13 +301,20 @@ class BuiltinBuilder final : public Builder {
                   if (!host.stopped()) results[i] = computeAmax(histograms[i], algorithm, amaxOptions);
                 });
     if (host.stopped()) return;
+    // result.bytes.statuses: "<name>\t<status>\n" for every tensor whose status is not "ok" (constant, all
+    // zero, not finite, empty), so JS names them without recomputing every threshold.
+    std::string statuses;
     for (std::size_t i = 0; i < tensorNames.size(); ++i) {
       if (results[i].usable()) {
         entries.push_back(CacheEntry{tensorNames[i], results[i].amax});
       } else {
         degenerate += 1;
       }
+      if (results[i].status != AmaxStatus::kOK) {
+        statuses += tensorNames[i] + "\t" + amaxStatusName(results[i].status) + "\n";
+      }
     }
+    host.setResultBytes("statuses", std::vector<uint8_t>(statuses.begin(), statuses.end()));
     host.setResultNumber("thresholdMs", msSince(t0));
     host.setResultNumber("histogramMs", histogramMs);
     host.setResultNumber("processMs", processMs);

@@ -172,6 +172,53 @@ std::vector<std::uint32_t>& scratch() {
   return buffer;
 }
 
+// Sub-histograms per lane: values crowd the first bins (a ReLU's zeros all go to bin 0), so with one counter
+// array every increment would wait for the previous store to the same counter; lane k counts values i with
+// i % kLANES == k (in the vector loop) into its own array.
+constexpr std::size_t kLANES = 8;
+
+// Counts data[0, n) into the lane arrays h[0..kLANES) at bin min(|v| * inv, last) (the float path of binOf).
+// Every value must be finite and every bin must exist in the lane arrays.
+void countLanes(float const* data, std::size_t n, float inv, std::uint32_t last, std::uint32_t* const* h) {
+  float const lastF = static_cast<float>(last);
+  std::size_t i = 0;
+#if TRTC_HAVE_VECTORS
+  F4 const vinv = {inv, inv, inv, inv};
+  F4 const vlast = {lastF, lastF, lastF, lastF};
+  I4 const absMask = {0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff};
+  for (; i + 8 <= n; i += 8) {
+    I4 bitsA;
+    I4 bitsB;
+    std::memcpy(&bitsA, data + i, sizeof bitsA);
+    std::memcpy(&bitsB, data + i + 4, sizeof bitsB);
+    bitsA &= absMask;
+    bitsB &= absMask;
+    F4 a;
+    F4 b;
+    std::memcpy(&a, &bitsA, sizeof a);
+    std::memcpy(&b, &bitsB, sizeof b);
+    F4 xa = a * vinv;
+    F4 xb = b * vinv;
+    xa = xa < vlast ? xa : vlast;
+    xb = xb < vlast ? xb : vlast;
+    I4 const ia = __builtin_convertvector(xa, I4);
+    I4 const ib = __builtin_convertvector(xb, I4);
+    ++h[0][ia[0]];
+    ++h[1][ia[1]];
+    ++h[2][ia[2]];
+    ++h[3][ia[3]];
+    ++h[4][ib[0]];
+    ++h[5][ib[1]];
+    ++h[6][ib[2]];
+    ++h[7][ib[3]];
+  }
+#endif
+  for (; i < n; ++i) {
+    float const x = std::fabs(data[i]) * inv;
+    ++h[i % kLANES][x >= lastF ? last : static_cast<std::uint32_t>(x)];
+  }
+}
+
 }  // namespace
 
 Histogram::Histogram(double binWidth) {
@@ -223,8 +270,8 @@ void Histogram::ensureBins(double absMax) {
   mCounts.resize(bins, 0);
 }
 
-void Histogram::binValues(float const* data, std::size_t n, bool checkFinite) {
-  std::size_t const nbins = mCounts.size();
+void Histogram::binValues(float const* data, std::size_t n, bool checkFinite, float absMax) {
+  std::size_t nbins = mCounts.size();
   std::uint32_t const last = static_cast<std::uint32_t>(nbins - 1);
   float const inv = mInvWidth;
   // The float path needs a finite reciprocal whose products stay far inside int32; extreme widths (denormal
@@ -241,7 +288,10 @@ void Histogram::binValues(float const* data, std::size_t n, bool checkFinite) {
     return x >= static_cast<double>(last) ? last : static_cast<std::uint32_t>(x);
   };
 
-  if (checkFinite || !floatPath || n < 4 * nbins) {
+  // No value lands above the bin of the largest |x| (binOf is monotonic): the sub-histograms below need only
+  // the bins up to it, which for most batches is far fewer than the histogram holds.
+  std::size_t const used = std::min<std::size_t>(nbins, std::size_t{binOf(absMax)} + 1);
+  if (checkFinite || !floatPath || n < 4 * used) {
     for (std::size_t i = 0; i < n; ++i) {
       float v = data[i];
       if (checkFinite && !std::isfinite(v)) continue;
@@ -249,47 +299,19 @@ void Histogram::binValues(float const* data, std::size_t n, bool checkFinite) {
     }
     return;
   }
+  nbins = used;
 
-  // Four interleaved 32-bit sub-histograms: consecutive equal bins (a ReLU's zeros) would otherwise make
-  // every increment wait for the previous store to the same counter.
   std::vector<std::uint32_t>& sub = scratch();
+  std::uint32_t* h[kLANES];
   for (std::size_t start = 0; start < n; start += kBLOCK) {
     std::size_t const end = std::min(n, start + kBLOCK);
-    sub.assign(4 * nbins, 0);
-    std::uint32_t* h0 = sub.data();
-    std::uint32_t* h1 = h0 + nbins;
-    std::uint32_t* h2 = h1 + nbins;
-    std::uint32_t* h3 = h2 + nbins;
-    std::size_t i = start;
-#if TRTC_HAVE_VECTORS
-    F4 const vinv = {inv, inv, inv, inv};
-    float const lastF = static_cast<float>(last);
-    F4 const vlast = {lastF, lastF, lastF, lastF};
-    I4 const absMask = {0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff};
-    for (; i + 4 <= end; i += 4) {
-      I4 bits;
-      std::memcpy(&bits, data + i, sizeof bits);
-      bits &= absMask;
-      F4 a;
-      std::memcpy(&a, &bits, sizeof a);
-      F4 x = a * vinv;
-      x = x < vlast ? x : vlast;
-      I4 const idx = __builtin_convertvector(x, I4);
-      ++h0[idx[0]];
-      ++h1[idx[1]];
-      ++h2[idx[2]];
-      ++h3[idx[3]];
-    }
-#endif
-    for (; i + 4 <= end; i += 4) {
-      ++h0[binOf(data[i])];
-      ++h1[binOf(data[i + 1])];
-      ++h2[binOf(data[i + 2])];
-      ++h3[binOf(data[i + 3])];
-    }
-    for (; i < end; ++i) ++h0[binOf(data[i])];
-    for (std::size_t b = 0; b < nbins; ++b) {
-      mCounts[b] += static_cast<std::uint64_t>(h0[b]) + h1[b] + h2[b] + h3[b];
+    sub.assign(kLANES * nbins, 0);
+    for (std::size_t k = 0; k < kLANES; ++k) h[k] = sub.data() + k * nbins;
+    countLanes(data + start, end - start, inv, last, h);
+    for (std::size_t bin = 0; bin < nbins; ++bin) {
+      std::uint64_t total = 0;
+      for (std::size_t k = 0; k < kLANES; ++k) total += h[k][bin];
+      mCounts[bin] += total;
     }
   }
 }
@@ -336,7 +358,7 @@ void Histogram::add(float const* data, std::size_t n) {
   }
   if (mBinWidth == 0.0) defineWidth(static_cast<double>(batchAbsMax) / static_cast<double>(kHISTOGRAM_BINS));
   ensureBins(batchAbsMax);
-  binValues(data, n, first.nan != 0 || hasInf);
+  binValues(data, n, first.nan != 0 || hasInf, batchAbsMax);
 }
 
 void Histogram::merge(Histogram const& other) {

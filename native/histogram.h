@@ -94,7 +94,7 @@ class Histogram {
   void defineWidth(double width);
   void ensureBins(double absMax);
   void coarsen(unsigned shift);
-  void binValues(float const* data, std::size_t n, bool checkFinite);
+  void binValues(float const* data, std::size_t n, bool checkFinite, float absMax);
 
   double mBinWidth{0.0};
   float mInvWidth{0.0F};

@@ -21,11 +21,13 @@ namespace trtc {
 // its own lock, so results do not depend on the thread count. Rethrows the first exception after joining.
 //
 // Threading / lifetime: the helper threads live only inside this call (joined before it returns).
+// maxThreads (> 0) caps the threads below that.
 template <typename Work>
-void parallelFor(std::vector<std::size_t> const& order, Work const& work) {
+void parallelFor(std::vector<std::size_t> const& order, Work const& work, std::size_t maxThreads = 0) {
   std::size_t const n = order.size();
   unsigned const cores = std::max(1U, std::thread::hardware_concurrency());
-  std::size_t const threads = std::min<std::size_t>({n, cores, 8});
+  std::size_t threads = std::min<std::size_t>({n, cores, 8});
+  if (maxThreads > 0) threads = std::min(threads, maxThreads);
   std::atomic<std::size_t> next{0};
   std::exception_ptr error;
   std::mutex errorMutex;

@@ -119,6 +119,7 @@ class RunState final : public BatchSource, public BuilderHost {
   int64_t batchesDelivered() const noexcept override { return mCore->batchesDelivered(); }
   std::unique_ptr<HeldTensors> process(int64_t batchIndex) noexcept override;
   std::shared_ptr<HistogramSet> histograms() const noexcept override { return mHistograms; }
+  std::shared_ptr<Inference> inference() const noexcept override { return mInference; }
   std::atomic<bool> const& abortFlag() const noexcept override { return mStatus.abortFlag(); }
   void setResultBytes(std::string const& key, std::vector<uint8_t> bytes) noexcept override {
     try {
@@ -188,6 +189,7 @@ class RunState final : public BatchSource, public BuilderHost {
   std::string mBuilderKind;
   bool mCopyBuffers{false};
   std::shared_ptr<HistogramSet> mHistograms;
+  std::shared_ptr<Inference> mInference;
 
   // JS thread only.
   napi_env mEnv{nullptr};
@@ -376,6 +378,11 @@ Napi::Value RunState::start(Napi::CallbackInfo const& info) {
     if (!run->mHistograms)
       throwType(env, "startCalibration: options.histograms must be a native HistogramSet");
   }
+  Napi::Value inference = options.Get("inference");
+  if (!inference.IsUndefined() && !inference.IsNull()) {
+    run->mInference = unwrapOrtSession(env, inference);
+    if (!run->mInference) throwType(env, "startCalibration: options.inference must be a native OrtSession");
+  }
   Napi::Value engine = options.Get("engine");
   if (engine.IsObject()) parseEngineOptions(env, engine.As<Napi::Object>(), run->mBuilderOptions.engine);
   Napi::Value capture = options.Get("capture");
@@ -442,6 +449,7 @@ Napi::Value RunState::start(Napi::CallbackInfo const& info) {
                if (auto self = weak.lock()) {
                  self->mStatus.requestAbort();
                  self->mBridge->cancelPending();
+                 if (self->mInference) self->mInference->cancel();
                }
              }));
   handle.Set(
@@ -787,7 +795,8 @@ void RunState::onTeardown(void* arg) {
   run->mHookAdded = false;
   run->mStatus.fail(RunErrorCode::kTEARDOWN, "the JavaScript environment was torn down during calibration");
   run->mStatus.requestAbort();
-  run->mBridge->close();  // wakes the builder thread and refuses every later call
+  if (run->mInference) run->mInference->cancel();  // an ONNX Runtime run in progress stops early
+  run->mBridge->close();                           // wakes the builder thread and refuses every later call
   if (run->mThread.joinable()) run->mThread.join();
   // No JS from here on: the environment deletes its references and the promise itself.
   run->mSelf.reset();

@@ -8,7 +8,10 @@
 // once in one process.
 //
 // Usage: node bench/calibrate/bench.js [--models det,cls] [--images 100] [--reference 40,100 | --no-reference]
-//        [--memory-limit-gb 20] [--only floor,ours,ours4,pair,reference] [--out results.json]
+//        [--memory-limit-gb 20] [--only floor,ours,worker,ours4,pair,reference] [--repeat 3] [--out results.json]
+// "ours" is calibrate() as users run it (inference 'auto' = ONNX Runtime's C API from the addon); "worker" is
+// the same with inference: 'worker' (onnxruntime-node's JS API in a worker thread). floor and ours alternate
+// --repeat times and the summary compares their medians: the machine is a shared VM whose speed drifts.
 // The reference keeps every activation (about 18.6 GB for 100 detector images): it runs only when `free`
 // memory allows, under a watchdog that kills it above --memory-limit-gb, and with a time limit.
 const { spawn, execFileSync } = require('node:child_process');
@@ -52,6 +55,7 @@ async function child() {
   const [, , , which, dir, count] = process.argv;
   const m = MODELS[which];
   const pair = process.argv.includes('--pair');
+  const inference = arg('inference', 'auto');
   const delay = monitorEventLoopDelay({ resolution: 1 });
   delay.enable();
   const t0 = performance.now();
@@ -63,6 +67,7 @@ async function child() {
       cache: path.join(work, `${which}-${count}-${k}.cache`),
       overwrite: true,
       tensorrt: '10.3',
+      inference,
     });
   const results = await Promise.all(pair ? [one(0), one(1)] : [one(0)]);
   const wall = (performance.now() - t0) / 1000;
@@ -70,7 +75,8 @@ async function child() {
   const r = results[0];
   const ms = (ns) => Math.round((ns / 1e6) * 100) / 100;
   const out = {
-    mode: pair ? 'ours-pair' : 'ours',
+    mode: pair ? 'ours-pair' : inference === 'worker' ? 'ours-worker' : 'ours',
+    inference: r.inference,
     images: r.images.used,
     tensors: Object.keys(r.tensors).length,
     wall_s: Math.round(wall * 1000) / 1000,
@@ -156,7 +162,9 @@ async function parent() {
   const n = Number(arg('images', '100'));
   const refCounts = process.argv.includes('--no-reference') ? [] : arg('reference', '40,100').split(',').map(Number);
   const limitGb = Number(arg('memory-limit-gb', '20'));
-  const only = new Set(arg('only', 'floor,ours,ours4,pair,reference').split(','));
+  const only = new Set(arg('only', 'floor,ours,worker,ours4,pair,reference').split(','));
+  // floor and ours alternate this many times; the summary compares medians (the machine is a shared VM).
+  const repeat = Number(arg('repeat', '3'));
   fs.mkdirSync(work, { recursive: true });
   const results = { machine: machine(), runs: [] };
   const record = (model, images, r) => {
@@ -168,8 +176,12 @@ async function parent() {
     const m = MODELS[key];
     const dir = ensureImages(m.kind, n);
     const big = ensureImages(m.kind, 4 * n);
-    if (only.has('floor')) record(key, n, await runWatched('python3', pyArgs('floor', m, dir)));
-    if (only.has('ours')) record(key, n, await runWatched(process.execPath, [self, '--child', key, dir, String(n)]));
+    for (let i = 0; i < repeat; i++) {
+      if (only.has('floor')) record(key, n, await runWatched('python3', pyArgs('floor', m, dir)));
+      if (only.has('ours')) record(key, n, await runWatched(process.execPath, [self, '--child', key, dir, String(n)]));
+    }
+    // The onnxruntime-node worker path (inference: 'worker'), for comparison with the native one.
+    if (only.has('worker')) record(key, n, await runWatched(process.execPath, [self, '--child', key, dir, String(n), '--inference', 'worker']));
     if (only.has('ours4')) record(key, 4 * n, await runWatched(process.execPath, [self, '--child', key, big, String(4 * n)]));
     if (only.has('pair')) record(key, n, await runWatched(process.execPath, [self, '--child', key, dir, String(n), '--pair']));
     for (const count of only.has('reference') ? refCounts : []) {
@@ -185,13 +197,26 @@ async function parent() {
   const summary = {};
   for (const key of models) {
     const runs = results.runs.filter((r) => r.model === key && !r.error);
-    const floor = runs.find((r) => r.mode === 'floor');
-    const ours = runs.find((r) => r.mode === 'ours' && r.images_listed === n);
+    const median = (list) => {
+      const sorted = [...list].sort((a, b) => a.wall_s - b.wall_s);
+      return sorted[Math.floor((sorted.length - 1) / 2)];
+    };
+    const floors = runs.filter((r) => r.mode === 'floor');
+    const oursN = runs.filter((r) => r.mode === 'ours' && r.images_listed === n);
+    const floor = floors.length ? median(floors) : undefined;
+    const ours = oursN.length ? median(oursN) : undefined;
+    const worker = runs.find((r) => r.mode === 'ours-worker');
     const ours4 = runs.find((r) => r.mode === 'ours' && r.images_listed === 4 * n);
     const refs = runs.filter((r) => r.mode === 'ort-entropy');
     const ref = refs.find((r) => r.images === ours?.images) ?? refs[refs.length - 1];
     summary[key] = {
+      floor_s_median: floor?.wall_s ?? null,
+      ours_s_median: ours?.wall_s ?? null,
+      floor_s_all: floors.map((r) => r.wall_s),
+      ours_s_all: oursN.map((r) => r.wall_s),
       ours_over_floor: floor && ours ? +(ours.wall_s / floor.wall_s).toFixed(2) : null,
+      worker_s: worker?.wall_s ?? null,
+      worker_over_ours: worker && ours ? +(worker.wall_s / ours.wall_s).toFixed(2) : null,
       reference_over_ours: ref && ours ? +((ref.wall_s / ref.images) / (ours.wall_s / ours.images)).toFixed(1) : null,
       reference_images: ref?.images ?? null,
       rss_mb_n_vs_4n: ours && ours4 ? [ours.peak_rss_mb, ours4.peak_rss_mb] : null,

@@ -299,7 +299,11 @@ export class ImageBatchFactory extends BatchFactory {
     return this.lastBatch === 'pad' ? Math.ceil(n) : Math.floor(n);
   }
 
-  /** Lists the files and starts the workers. Called by the first fill if not before. Rejects with ERR_NO_DATA for a missing or empty directory. */
+  /**
+   * Lists the files, starts the workers and has them decode the first batches (up to `prefetch` + 1 ahead), so
+   * that calling it early overlaps their start-up with other work. Called by the first fill if not before.
+   * Rejects with ERR_NO_DATA for a missing or empty directory.
+   */
   open(): Promise<void> {
     this.opening ??= this.list();
     return this.opening;
@@ -344,6 +348,7 @@ export class ImageBatchFactory extends BatchFactory {
     if (this.isClosed) return;
     if (this.workerCount > 0) this.pool = new ImageWorkerPool(this.config, this.workerCount);
     else this.inline = loadOpenCv().then(({ cv }) => new ImageTaskRunner(cv, this.config));
+    this.pump();
   }
 
   private runOne(file: string): Promise<Outcome> {

@@ -39,6 +39,28 @@ export interface CalibrationModelOptions {
   batchSize?: number;
   /** The model already loaded from `modelPath` (loadOnnxModel), to avoid decoding it twice. Defaults to loading it. */
   loaded?: OnnxModel;
+  /**
+   * Creates the ONNX Runtime session that tells the element type of every candidate tensor (the model with all of
+   * them as outputs) and returns those types by output name; it may keep the session for the calibration pass.
+   * Rejects with ERR_MODEL when ONNX Runtime cannot load the model. Defaults to an onnxruntime-node session,
+   * released at once.
+   */
+  probe?: OutputTypeProbe;
+}
+
+/** See {@link CalibrationModelOptions.probe}. */
+export type OutputTypeProbe = (probeBytes: Uint8Array, proto: OnnxNs.IModelProto) => Promise<ReadonlyMap<string, string>>;
+
+/** The default probe: an onnxruntime-node session's output metadata. */
+async function onnxruntimeNodeProbe(bytes: Uint8Array, proto: OnnxNs.IModelProto, source: string): Promise<Map<string, string>> {
+  const session = await createCpuSession(bytes, { proto, source });
+  const types = new Map<string, string>();
+  try {
+    for (const meta of session.outputMetadata) types.set(meta.name, meta.isTensor ? meta.type : 'non-tensor');
+  } finally {
+    await session.release();
+  }
+  return types;
 }
 
 /** One network input of the calibration model: an {@link InputSpec} plus what the model declares. */
@@ -113,13 +135,7 @@ export async function prepareCalibrationModel(modelPath: string, options: Calibr
   const existing = new Set(modelOutputs);
   for (const name of candidates) if (!existing.has(name)) graph.output.push(onnx.ValueInfoProto.create({ name }));
   const probeBytes = encodeOnnxModel(proto);
-  const session = await createCpuSession(probeBytes, { proto, source: modelPath });
-  const types = new Map<string, string>();
-  try {
-    for (const meta of session.outputMetadata) types.set(meta.name, meta.isTensor ? meta.type : 'non-tensor');
-  } finally {
-    await session.release();
-  }
+  const types = options.probe ? await options.probe(probeBytes, proto) : await onnxruntimeNodeProbe(probeBytes, proto, modelPath);
   const declared = declaredTypes(graph);
 
   const calibrationTensors: string[] = [];

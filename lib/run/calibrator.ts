@@ -6,7 +6,7 @@
  * views over the native host slots (pinned memory where a CUDA device exists). Write every element of the
  * views you are given; never keep them past the fill, and never transfer or detach them.
  */
-import { loadAddon, NativeEngineOptions, NativeHistogramSet, NativeLiveAllocations, NativeRunResult } from '../binding';
+import { loadAddon, NativeEngineOptions, NativeHistogramSet, NativeLiveAllocations, NativeOrtSession, NativeRunResult } from '../binding';
 import { BatchFactory, DTYPE_BYTES, DType, InputSpec } from '../batch/factory';
 import { TrtCalibratorError, describeValue, invalidOption, rejectUnknownOptions } from '../errors';
 import { CacheSource, cacheAccess } from './cache';
@@ -68,6 +68,11 @@ export interface CalibrationRunOptions {
   injectCudaError?: string;
   /** Histograms the builder fills (the builtin builder): a lib/histogram HistogramSet. Defaults to none. */
   histograms?: { readonly native: NativeHistogramSet };
+  /**
+   * The builtin builder runs each batch through this ONNX Runtime session on its own thread (no `process`
+   * calls). Defaults to none.
+   */
+  inference?: NativeOrtSession;
   /** Options of the "tensorrt" builder (TensorRT's own build; result.bytes.plan is the engine). Defaults to none. */
   engine?: NativeEngineOptions;
 }
@@ -100,6 +105,7 @@ const KNOWN_OPTIONS = [
   'capture',
   'injectCudaError',
   'histograms',
+  'inference',
   'engine',
 ] as const;
 
@@ -272,6 +278,7 @@ export async function runCalibration(options: CalibrationRunOptions): Promise<Ca
       builderOptions: options.builderOptions ?? {},
       injectCudaError: options.injectCudaError,
       histograms: options.histograms?.native,
+      inference: options.inference,
       engine: options.engine,
     },
     {

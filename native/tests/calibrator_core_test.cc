@@ -131,6 +131,7 @@ class FakeHost final : public BuilderHost {
     return held;
   }
   std::shared_ptr<HistogramSet> histograms() const noexcept override { return nullptr; }
+  std::shared_ptr<Inference> inference() const noexcept override { return nullptr; }
   std::atomic<bool> const& abortFlag() const noexcept override { return mStatus.abortFlag(); }
   void setResultBytes(std::string const& key, std::vector<uint8_t> value) noexcept override {
     bytes[key] = value;

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeSyntheticImages } from '../../lib/synthetic/images';
-import { CLASSIFIER } from '../helpers/models';
+import { CLASSIFIER, DETECTOR } from '../helpers/models';
 
 const root = path.join(__dirname, '..', '..');
 const CLI = path.join(root, 'dist', 'cli.js');
@@ -67,7 +67,9 @@ describe('trt-calibrator calibrate', () => {
 
   it('Ctrl-C mid-run exits 130 and leaves no cache or temporary file', async () => {
     const cache = path.join(dir, 'int.cache');
-    const child = spawn(process.execPath, [CLI, 'calibrate', CLASSIFIER, crops, ...PRE, '--cache', cache, '--batch', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The detector at 3×320×320, image by image: long enough (about 1 s) for the signal to land mid-run.
+    const args = ['calibrate', DETECTOR, crops, '--shape', '3x320x320', '--scale', '0.00392156862745098', '--workers', '1', '--cache', cache, '--batch', '1'];
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let sent = false;
     child.stderr.on('data', (c: Buffer) => {

@@ -1,0 +1,156 @@
+/**
+ * @jest-environment ./test/helpers/ort-environment.js
+ *
+ * The builtin backend's two ways of running ONNX Runtime give the same caches: 'native' (the addon calls ONNX
+ * Runtime's C API on the run's thread, lib/builtin/native-ort.ts) and 'worker' (onnxruntime-node's JS API in a
+ * worker thread). Also: the native path's errors, abort and process exit in the middle of a run.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { BatchFactory, type BatchBuffers, type InputSpec } from '../../lib/batch/factory';
+import { nativeOnnxRuntime, onnxRuntimeLibraryPath, openOrtSession } from '../../lib/builtin/native-ort';
+import { calibrate } from '../../lib/calibrate';
+import { liveNativeAllocations } from '../../lib/run/calibrator';
+import { makeSyntheticImages } from '../../lib/synthetic/images';
+import { buildModel, encodeModel, int64Tensor, node, saveModel, valueInfo } from '../helpers/onnx-builder';
+import { CLASSIFIER, DETECTOR } from '../helpers/models';
+
+const root = path.join(__dirname, '..', '..');
+const CLS = { shape: [3, 48, 192], scale: 1 / 255, mean: 0.5, std: 0.5, workers: 1, tensorrt: '10.3' } as const;
+const DET = { shape: [3, 96, 128], scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], batchSize: 4, workers: 1, tensorrt: '10.3' };
+
+let dir: string;
+let crops: string;
+let scenes: string;
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trtc-native-ort-'));
+  crops = path.join(dir, 'crops');
+  scenes = path.join(dir, 'scenes');
+  await makeSyntheticImages(crops, { count: 24, seed: 11 });
+  await makeSyntheticImages(scenes, { kind: 'scenes', count: 8, seed: 13, size: [160, 120] });
+}, 60000);
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const read = (file: string) => fs.readFileSync(file, 'utf8');
+
+describe('ONNX Runtime through its C API (inference: native)', () => {
+  it('loads the library onnxruntime-node ships, the same ONNX Runtime version', () => {
+    const status = nativeOnnxRuntime();
+    expect(status).toMatchObject({ available: true, library: onnxRuntimeLibraryPath() });
+    expect(status.available && status.version).toBe(ort.env.versions.common);
+  });
+
+  it('gives byte-identical caches to the onnxruntime-node worker (classifier; detector whole and in sub-batches)', async () => {
+    for (const inference of ['native', 'worker'] as const) {
+      const r = await calibrate(CLASSIFIER, crops, { ...CLS, batchSize: 8, inference, cache: path.join(dir, `cls-${inference}.cache`) });
+      expect(r.inference).toBe(inference);
+      expect(r.images.used).toBe(24);
+      expect(r.timings.inferenceMs).toBeGreaterThan(0);
+    }
+    expect(read(path.join(dir, 'cls-native.cache'))).toBe(read(path.join(dir, 'cls-worker.cache')));
+    // 0: whole batches; 1 byte: image by image; 2.5 images' worth: sub-batches of 2 (the probe image decides).
+    const perImage = 173e6 * ((96 * 128) / (320 * 320)); // the detector's activation bytes per image scale with H×W
+    for (const [label, limit] of [['whole', 0], ['single', 1], ['pairs', perImage * 2.5]] as const) {
+      for (const inference of ['native', 'worker'] as const) {
+        await calibrate(DETECTOR, scenes, { ...DET, maxActivationBytes: limit, inference, cache: path.join(dir, `det-${label}-${inference}.cache`) });
+      }
+      expect({ label, cache: read(path.join(dir, `det-${label}-native.cache`)) }).toEqual({ label, cache: read(path.join(dir, `det-${label}-worker.cache`)) });
+    }
+    expect(read(path.join(dir, 'det-single-native.cache'))).not.toBe(read(path.join(dir, 'det-whole-native.cache')));
+    expect(liveNativeAllocations().runs).toBe(0);
+  }, 180000);
+
+  it('a model that loads but fails at run time rejects with ERR_MODEL and ONNX Runtime\'s message, writing nothing', async () => {
+    // Reshape to [3, 3] is only checked when the data comes: 8 values cannot become 9.
+    const model = saveModel(
+      buildModel({
+        inputs: [valueInfo('x', ['N', 4])],
+        outputs: [valueInfo('y', [3, 3])],
+        initializers: [int64Tensor('shape', [2], [3, 3])],
+        nodes: [node('Relu', ['x'], ['r']), node('Reshape', ['r', 'shape'], ['y'], [], 'bad_reshape')],
+      }),
+      path.join(dir, 'reshape.onnx'),
+    );
+    class Ramp extends BatchFactory {
+      readonly inputs: InputSpec[] = [{ name: 'x', shape: [2, 4], dtype: 'float32' }];
+      n = 0;
+      fill(buffers: BatchBuffers): boolean {
+        (buffers.x as Float32Array).set([1, -2, 3, -4, 5, -6, 7, -8]);
+        return this.n++ < 2;
+      }
+    }
+    for (const inference of ['native', 'worker'] as const) {
+      const cache = path.join(dir, `reshape-${inference}.cache`);
+      await expect(calibrate(model, new Ramp(), { cache, inference, tensorrt: '10.3' })).rejects.toMatchObject({
+        code: 'ERR_MODEL',
+        message: expect.stringMatching(/ONNX Runtime failed to run the model: .*bad_reshape/s),
+      });
+      expect(fs.existsSync(cache)).toBe(false);
+    }
+  }, 60000);
+
+  it('a model ONNX Runtime cannot load names the node and operator; an unknown output is refused', async () => {
+    const model = buildModel({
+      inputs: [valueInfo('x', [1, 4])],
+      outputs: [valueInfo('y', [1, 4])],
+      nodes: [node('NoSuchOp', ['x'], ['y'], [], 'mystery', 'com.example')],
+    });
+    await expect(openOrtSession(encodeModel(model), { fetch: ['y'], source: 'mystery.onnx', proto: model })).rejects.toMatchObject({
+      code: 'ERR_MODEL',
+      message: expect.stringContaining('ONNX Runtime cannot run mystery.onnx'),
+    });
+    const fine = buildModel({ inputs: [valueInfo('x', [1, 4])], outputs: [valueInfo('y', [1, 4])], nodes: [node('Relu', ['x'], ['y'])] });
+    await expect(openOrtSession(encodeModel(fine), { fetch: ['nope'], source: 'relu.onnx' })).rejects.toMatchObject({
+      code: 'ERR_MODEL',
+      message: expect.stringContaining('the model has no output named "nope"'),
+    });
+    const session = await openOrtSession(encodeModel(fine), { fetch: ['y'], source: 'relu.onnx' });
+    expect({ inputs: session.inputs, outputs: session.outputs, fetched: session.fetched }).toEqual({ inputs: ['x'], outputs: [{ name: 'y', type: 'float32' }], fetched: ['y'] });
+    session.close();
+    session.close();
+  });
+
+  it('rejects an unknown inference mode', async () => {
+    await expect(calibrate(CLASSIFIER, crops, { ...CLS, inference: 'gpu' as never })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+  });
+
+  it('aborting mid-run stops ONNX Runtime, rejects with the reason and writes no cache', async () => {
+    const cache = path.join(dir, 'aborted-native.cache');
+    const controller = new AbortController();
+    const reason = new Error('stop now');
+    const run = calibrate(DETECTOR, scenes, { ...DET, batchSize: 2, inference: 'native', cache, signal: controller.signal, onProgress: (p) => p.batchesDone === 1 && controller.abort(reason) });
+    await expect(run).rejects.toBe(reason);
+    expect(fs.existsSync(cache)).toBe(false);
+    expect(liveNativeAllocations().runs).toBe(0);
+  }, 60000);
+
+  it('an aborted run rejects in a plain process too (nothing else keeping the event loop alive)', () => {
+    // Regression: the image workers' close() awaited terminate() on unref'd workers, so the process could end
+    // before calibrate() settled once nothing else (an ONNX Runtime worker) held the loop.
+    const script = `
+      const { calibrate } = require(${JSON.stringify(path.join(root, 'dist', 'calibrate.js'))});
+      const c = new AbortController();
+      calibrate(${JSON.stringify(DETECTOR)}, ${JSON.stringify(crops)}, {
+        ...${JSON.stringify(DET)}, shape: [3, 320, 320], batchSize: 1, inference: 'native', cache: ${JSON.stringify(path.join(dir, 'plain-abort.cache'))}, signal: c.signal,
+        onProgress: (p) => p.batchesDone === 1 && c.abort(new Error('stop')),
+      }).then(() => console.log('resolved'), (e) => console.log('rejected: ' + e.message));`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60000 });
+    expect({ status: r.status, stdout: r.stdout.trim() }).toEqual({ status: 0, stdout: 'rejected: stop' });
+  }, 70000);
+
+  it('process.exit() in the middle of a native run exits cleanly (ONNX Runtime is quiesced first)', () => {
+    const script = `
+      const { calibrate } = require(${JSON.stringify(path.join(root, 'dist', 'calibrate.js'))});
+      calibrate(${JSON.stringify(DETECTOR)}, ${JSON.stringify(scenes)}, {
+        ...${JSON.stringify(DET)}, batchSize: 1, inference: 'native', cache: ${JSON.stringify(path.join(dir, 'exit.cache'))},
+        onProgress: (p) => { if (p.batchesDone === 2) process.exit(7); },
+      }).then(() => process.exit(3), (e) => { console.error(e); process.exit(4); });`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60000 });
+    expect({ status: r.status, signal: r.signal, stderr: r.stderr }).toEqual({ status: 7, signal: null, stderr: '' });
+    expect(fs.existsSync(path.join(dir, 'exit.cache'))).toBe(false);
+  }, 70000);
+});
