@@ -464,7 +464,8 @@ export async function calibrate(model: string, source: CalibrationSource, option
     // shared between the two (ONNX Runtime gets `threads` when given, else half).
     const cores = os.availableParallelism();
     const ortThreads = options.threads ?? Math.max(1, Math.floor(cores / 2));
-    const threadSplit = { inference: ortThreads, histograms: Math.max(1, cores - ortThreads) };
+    // A single-threaded ONNX Runtime has no parallel loop a busy core could stall: the histograms may then use every core.
+    const threadSplit = { inference: ortThreads, histograms: ortThreads === 1 ? cores : Math.max(1, cores - ortThreads) };
     const probe: OutputTypeProbe | undefined = native?.available
       ? async (bytes, proto) => {
           session = await openOrtSession(bytes, { fetch: [], threads: threadSplit.inference, source: model, proto });

@@ -2,16 +2,22 @@
 // standing in for the JS bridge (host memory only; see CMakeLists.txt).
 #include "calibrator_core.h"
 
+#include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "buffers.h"
 #include "builder.h"
+#include "cache_text.h"
+#include "histogram.h"
 #include "test_framework.h"
+#include "thresholds.h"
 
 namespace {
 
@@ -130,8 +136,8 @@ class FakeHost final : public BuilderHost {
     processed.push_back(batchIndex);
     return held;
   }
-  std::shared_ptr<HistogramSet> histograms() const noexcept override { return nullptr; }
-  std::shared_ptr<Inference> inference() const noexcept override { return nullptr; }
+  std::shared_ptr<HistogramSet> histograms() const noexcept override { return set; }
+  std::shared_ptr<Inference> inference() const noexcept override { return runner; }
   std::atomic<bool> const& abortFlag() const noexcept override { return mStatus.abortFlag(); }
   void setResultBytes(std::string const& key, std::vector<uint8_t> value) noexcept override {
     bytes[key] = value;
@@ -159,6 +165,8 @@ class FakeHost final : public BuilderHost {
   std::map<std::string, double> numbers;
   std::map<std::string, std::vector<uint8_t>> bytes;
   std::vector<std::string> log;
+  std::shared_ptr<HistogramSet> set;  // the builtin builder's histograms
+  std::shared_ptr<Inference> runner;  // the builtin builder's model runner
 
  private:
   CalibratorCore& mCore;
@@ -461,4 +469,160 @@ TEST(tensorrt_builder_without_tensorrt_fails_with_tensorrt_unavailable) {
   CHECK(f.status.code() == RunErrorCode::kTENSORRT_UNAVAILABLE);
   CHECK(f.status.message().rfind("this trt-calibrator addon was built without TensorRT", 0) == 0);
   CHECK(host.bytes.empty());
+}
+
+// ---- the builtin builder's own inference pass (host.inference()), with a fake model runner ----
+namespace {
+
+// Stands in for ONNX Runtime: every run returns two float tensors per image whose values depend on the run
+// number (so maxima grow and shrink between runs), records the batch dimension of each run, can fail at a
+// run, and counts the outputs alive (the builder may hold two runs' outputs at once, never more).
+class FakeInference final : public Inference {
+ public:
+  struct Outputs final : InferenceOutputs {
+    explicit Outputs(FakeInference& owner) : mOwner(owner) { mOwner.alive++; }
+    ~Outputs() override { mOwner.alive--; }
+    std::vector<TensorView> const& tensors() const noexcept override { return views; }
+    std::vector<std::vector<float>> data;
+    std::vector<TensorView> views;
+
+   private:
+    FakeInference& mOwner;
+  };
+
+  std::unique_ptr<InferenceOutputs> run(std::vector<InferenceInput> const& inputs,
+                                        std::string& error) override {
+    int const call = calls++;
+    if (call == failAt) {
+      error = "boom at run " + std::to_string(call);
+      return nullptr;
+    }
+    int64_t const images = inputs.at(0).dims.at(0);
+    batchDims.push_back(images);
+    auto out = std::make_unique<Outputs>(*this);
+    out->data.assign(2, {});
+    for (int64_t img = 0; img < images; ++img) {
+      for (int j = 0; j < 300; ++j) {
+        double const scale = 1.0 + (call % 5);
+        out->data[0].push_back(static_cast<float>(std::sin(0.37 * j + 1.3 * call + img) * scale));
+        out->data[1].push_back(static_cast<float>(std::max(0.0, std::cos(0.11 * j - call)) * (3 - call % 3)));
+      }
+    }
+    out->views = {TensorView{"act/sin", out->data[0].data(), out->data[0].size()},
+                  TensorView{"act/relu", out->data[1].data(), out->data[1].size()}};
+    int const now = alive.load();
+    int seen = maxAlive.load();
+    while (now > seen && !maxAlive.compare_exchange_weak(seen, now)) {
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    produced.push_back(out->data);
+    return out;
+  }
+  void cancel() noexcept override { cancelled = true; }
+
+  std::atomic<int> calls{0};
+  std::atomic<int> alive{0};
+  std::atomic<int> maxAlive{0};
+  std::atomic<bool> cancelled{false};
+  int failAt{-1};
+  std::vector<int64_t> batchDims;
+  std::mutex mutex;
+  std::vector<std::vector<std::vector<float>>> produced;  // per run: the two tensors
+};
+
+// What the builder must have written: the runs' outputs added one run at a time (skipping the probe run),
+// after the float inputs of every batch, entropy amax, TensorRT's cache text.
+std::string expectedCache(FakeInference const& fake, std::size_t skipRuns,
+                          std::vector<InputDesc> const& inputs, int64_t batches) {
+  HistogramSet set;
+  std::vector<float> input;
+  // Inputs first (the builder adds them before any run); their values are pattern() bytes.
+  for (int64_t batch = 0; batch < batches; ++batch) {
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      input.assign(inputs[i].bytes / sizeof(float), 0.0F);
+      std::memset(input.data(), pattern(i, batch), inputs[i].bytes);
+      set.add(inputs[i].name, input.data(), input.size());
+    }
+  }
+  for (std::size_t r = skipRuns; r < fake.produced.size(); ++r) {
+    set.add("act/sin", fake.produced[r][0].data(), fake.produced[r][0].size());
+    set.add("act/relu", fake.produced[r][1].data(), fake.produced[r][1].size());
+  }
+  std::vector<CacheEntry> entries;
+  for (std::string const& name : set.names()) {
+    AmaxResult const r = computeAmax(set.get(name), AmaxAlgorithm::kENTROPY, AmaxOptions{});
+    if (r.usable()) entries.push_back(CacheEntry{name, r.amax});
+  }
+  return formatCacheText("100300", "EntropyCalibration2", entries);
+}
+
+BuilderOptions builtinOptions(double maxActivationBytes, bool splittable) {
+  BuilderOptions options;
+  options.bindingNames = {"x"};
+  options.strings["algorithm"] = "entropy";
+  options.numbers["maxActivationBytes"] = maxActivationBytes;
+  options.numbers["splittable"] = splittable ? 1 : 0;
+  options.numbers["histogramThreads"] = 2;
+  return options;
+}
+
+}  // namespace
+
+TEST(builtin_native_pass_histograms_each_run_exactly_as_one_thread_would) {
+  Fixture f({input("x", {4, 2})}, 5);
+  FakeHost host(*f.core, f.status, builtinOptions(0, true));
+  host.set = std::make_shared<HistogramSet>();
+  auto fake = std::make_shared<FakeInference>();
+  host.runner = fake;
+  makeBuiltinBuilder()->build(host);
+  REQUIRE(!f.status.failed());
+  CHECK(fake->batchDims == (std::vector<int64_t>{4, 4, 4, 4, 4}));  // no limit: whole batches, no probe
+  CHECK_EQ(f.source.written, expectedCache(*fake, 0, f.core->config().inputs, 5));
+  CHECK(host.set->names() == (std::vector<std::string>{"x", "act/sin", "act/relu"}));
+  CHECK_EQ(fake->alive.load(), 0);
+  CHECK(fake->maxAlive.load() <= 2);
+  CHECK_EQ(host.numbers["subBatch"], 4.0);
+}
+
+TEST(builtin_native_pass_splits_batches_after_a_probe_of_one_image) {
+  Fixture f({input("x", {4, 2})}, 3);
+  // One image's activations: 2 tensors x 300 floats = 2400 bytes; 2.5 images fit -> sub-batches of 2.
+  FakeHost host(*f.core, f.status, builtinOptions(2400 * 2.5, true));
+  host.set = std::make_shared<HistogramSet>();
+  auto fake = std::make_shared<FakeInference>();
+  host.runner = fake;
+  makeBuiltinBuilder()->build(host);
+  REQUIRE(!f.status.failed());
+  CHECK(fake->batchDims == (std::vector<int64_t>{1, 2, 2, 2, 2, 2, 2}));
+  CHECK_EQ(f.source.written,
+           expectedCache(*fake, 1, f.core->config().inputs, 3));  // the probe is not counted
+  CHECK_EQ(fake->alive.load(), 0);
+}
+
+TEST(builtin_native_pass_run_error_is_a_model_error_and_writes_nothing) {
+  Fixture f({input("x", {2, 2})}, 6);
+  FakeHost host(*f.core, f.status, builtinOptions(0, false));
+  host.set = std::make_shared<HistogramSet>();
+  auto fake = std::make_shared<FakeInference>();
+  fake->failAt = 3;
+  host.runner = fake;
+  makeBuiltinBuilder()->build(host);
+  CHECK(f.status.failed());
+  CHECK(f.status.code() == RunErrorCode::kMODEL);
+  CHECK(f.status.message().find("ONNX Runtime failed to run the model: boom at run 3") != std::string::npos);
+  CHECK(f.source.written.empty());
+  CHECK_EQ(fake->alive.load(), 0);
+}
+
+TEST(builtin_native_pass_abort_writes_nothing_and_releases_outputs) {
+  Fixture f({input("x", {2, 2})}, 6);
+  f.source.abortAt = 2;
+  FakeHost host(*f.core, f.status, builtinOptions(0, false));
+  host.set = std::make_shared<HistogramSet>();
+  auto fake = std::make_shared<FakeInference>();
+  host.runner = fake;
+  makeBuiltinBuilder()->build(host);
+  CHECK(f.status.abortRequested());
+  CHECK(f.source.written.empty());
+  CHECK_EQ(fake->alive.load(), 0);
 }
