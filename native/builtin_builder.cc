@@ -64,9 +64,9 @@ void addTensors(HistogramSet& set, HeldTensors const& held) {
 
 // The builtin builder's own ONNX Runtime pass (host.inference()). Each batch runs on this thread, as
 // sub-batches of images whose activations stay under `maxActivationBytes` when the batch dimension is
-// dynamic. The sub-batch size is decided once, from a probe run of the first image that is not histogrammed:
-// a batch that fits runs whole, so its histograms are exactly the per-batch ones TensorRT would build; a
-// larger one is split the same way every batch.
+// dynamic. The sub-batch size is decided once, from a probe run of the first image (histogrammed only when the
+// sub-batches are single images, as it then is the first one): a batch that fits runs whole, so its histograms
+// are exactly the per-batch ones TensorRT would build; a larger one is split the same way every batch.
 //
 // Pipelined: a run's activations are added to the set on a helper thread (on `histogramThreads` threads)
 // while this thread runs the next sub-batch through ONNX Runtime, so the cores ONNX Runtime leaves idle count
@@ -90,6 +90,7 @@ class NativePass {
   bool runBatch(Inference& inference) {
     std::vector<InputDesc> const& inputs = mHost.inputs();
     int64_t const batch = inputs.empty() || inputs[0].shape.empty() ? 1 : inputs[0].shape[0];
+    int64_t first = 0;
     if (mSubBatch == 0) {
       if (!mSplittable || mMaxBytes <= 0 || batch <= 1) {
         mSubBatch = std::max<int64_t>(batch, 1);
@@ -100,9 +101,14 @@ class NativePass {
         for (TensorView const& v : probe->tensors()) perImage += static_cast<double>(v.count) * sizeof(float);
         double const fit = std::floor(mMaxBytes / std::max(perImage, 1.0));
         mSubBatch = static_cast<int64_t>(std::max(1.0, std::min(static_cast<double>(batch), fit)));
+        // Image by image: the probe was exactly the first sub-batch's run (same image, same shape); use it.
+        if (mSubBatch == 1) {
+          startHistograms(std::move(probe));
+          first = 1;
+        }
       }
     }
-    for (int64_t start = 0; start < batch; start += mSubBatch) {
+    for (int64_t start = first; start < batch; start += mSubBatch) {
       int64_t const count = std::min(mSubBatch, batch - start);
       std::unique_ptr<InferenceOutputs> out = runSlice(inference, start, count);
       if (!finish() || !out) return false;

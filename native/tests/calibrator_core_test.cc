@@ -599,6 +599,19 @@ TEST(builtin_native_pass_splits_batches_after_a_probe_of_one_image) {
   CHECK_EQ(fake->alive.load(), 0);
 }
 
+TEST(builtin_native_pass_image_by_image_uses_the_probe_as_the_first_run) {
+  Fixture f({input("x", {4, 2})}, 3);
+  FakeHost host(*f.core, f.status, builtinOptions(2400 * 1.5, true));  // 1.5 images fit -> sub-batches of 1
+  host.set = std::make_shared<HistogramSet>();
+  auto fake = std::make_shared<FakeInference>();
+  host.runner = fake;
+  makeBuiltinBuilder()->build(host);
+  REQUIRE(!f.status.failed());
+  CHECK(fake->batchDims == std::vector<int64_t>(12, 1));  // 12 images, 12 runs: the probe is image 0's run
+  CHECK_EQ(f.source.written, expectedCache(*fake, 0, f.core->config().inputs, 3));
+  CHECK_EQ(host.numbers["subBatch"], 1.0);
+}
+
 TEST(builtin_native_pass_run_error_is_a_model_error_and_writes_nothing) {
   Fixture f({input("x", {2, 2})}, 6);
   FakeHost host(*f.core, f.status, builtinOptions(0, false));
