@@ -64,9 +64,10 @@ void addTensors(HistogramSet& set, HeldTensors const& held) {
 
 // The builtin builder's own ONNX Runtime pass (host.inference()). Each batch runs on this thread, as
 // sub-batches of images whose activations stay under `maxActivationBytes` when the batch dimension is
-// dynamic. The sub-batch size is decided once, from a probe run of the first image (histogrammed only when the
-// sub-batches are single images, as it then is the first one): a batch that fits runs whole, so its histograms
-// are exactly the per-batch ones TensorRT would build; a larger one is split the same way every batch.
+// dynamic. The sub-batch size is decided once, from a probe run of the first image (histogrammed only when
+// the sub-batches are single images, as it then is the first one): a batch that fits runs whole, so its
+// histograms are exactly the per-batch ones TensorRT would build; a larger one is split the same way every
+// batch.
 //
 // Pipelined: a run's activations are added to the set on a helper thread (on `histogramThreads` threads)
 // while this thread runs the next sub-batch through ONNX Runtime, so the cores ONNX Runtime leaves idle count
