@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import { tryLoadAddon, type NativeCapabilities } from './binding';
 
 /** What this installation of trt-calibrator can do on this machine. */
@@ -14,7 +15,13 @@ export interface Capabilities {
   tensorrt: NativeCapabilities['tensorrt'];
   /** onnxruntime-node (the builtin backend's engine): version and execution providers. */
   onnxruntime:
-    | { available: true; version: string; providers: string[] }
+    | {
+        available: true;
+        version: string;
+        providers: string[];
+        /** ONNX Runtime's C API called from the addon (the builtin backend's inference 'native'), or why not. */
+        native: { available: true; version: string; library: string } | { available: false; reason: string };
+      }
     | { available: false; error: string };
   /** Backends usable now: 'builtin' always (when the addon loads), 'tensorrt' when compiled in. */
   backends: Array<'builtin' | 'tensorrt'>;
@@ -60,7 +67,9 @@ function onnxruntimeInfo(): Capabilities['onnxruntime'] {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const version = (require('onnxruntime-node/package.json') as { version: string }).version;
     const providers = ort.listSupportedBackends().filter((b) => b.bundled).map((b) => b.name);
-    return { available: true, version, providers };
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { nativeOnnxRuntime } = require('./builtin/native-ort') as typeof import('./builtin/native-ort');
+    return { available: true, version, providers, native: nativeOnnxRuntime() };
   } catch (err) {
     return { available: false, error: (err as Error).message };
   }
@@ -93,6 +102,14 @@ export function formatCapabilities(caps: Capabilities): string {
       ? `  onnxruntime  ${caps.onnxruntime.version} (providers: ${caps.onnxruntime.providers.join(', ')})`
       : `  onnxruntime  unavailable: ${caps.onnxruntime.error}`,
   );
+  if (caps.onnxruntime.available) {
+    const native = caps.onnxruntime.native;
+    lines.push(
+      native.available
+        ? `  inference    native: ONNX Runtime ${native.version} C API from the addon (${path.basename(native.library)})`
+        : `  inference    worker (onnxruntime-node): the C API is unavailable: ${native.reason}`,
+    );
+  }
   lines.push(`  backends     ${caps.backends.length ? caps.backends.join(', ') : 'none'}`);
   return lines.join('\n');
 }

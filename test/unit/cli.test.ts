@@ -32,8 +32,14 @@ describe('trt-calibrator CLI', () => {
     expect(caps.addon.loaded).toBe(true);
     expect(caps.onnxruntime).toMatchObject({ available: true, version: '1.30.0' });
     expect(caps.onnxruntime.providers).toContain('cpu');
+    expect(caps.onnxruntime.native).toMatchObject({ available: true, version: '1.30.0', library: expect.stringContaining('onnxruntime') });
     expect(typeof caps.cuda.compiled).toBe('boolean');
     if (caps.cuda.devices.length === 0) expect(caps.cuda.error).toEqual(expect.any(String));
+  });
+
+  it('doctor says how the builtin backend runs ONNX Runtime', () => {
+    const r = cli(['doctor']);
+    expect(r.stdout).toMatch(/ {2}inference {4}native: ONNX Runtime 1\.30\.0 C API from the addon \(libonnxruntime/);
   });
 
   it('doctor explains a failed addon load and exits 7', () => {
