@@ -8,7 +8,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { TrtCalibratorError, type ErrorCode } from '../errors';
-import { workerScript } from '../util/worker-script';
+import { terminateWorker, workerScript } from '../util/worker-script';
 import { RUN_BUSY, RUN_EXITING, RUN_IDLE, type WorkerError, type WorkerFeed, type WorkerInit, type WorkerReply, type WorkerRequest } from './protocol';
 
 /** One input of a batch for {@link InferenceWorker.run}. */
@@ -111,7 +111,7 @@ export class InferenceWorker {
     }
     if (ready.error) {
       process.off('exit', waitForRunOnExit);
-      await worker.terminate();
+      await terminateWorker(worker);
       throw toError(ready.error, 'ONNX Runtime could not load the model');
     }
     return new InferenceWorker(worker, waitForRunOnExit);
@@ -162,6 +162,6 @@ export class InferenceWorker {
     this.exitError ??= new TrtCalibratorError('ERR_INTERNAL', 'ONNX Runtime worker closed');
     await Promise.allSettled([...this.inFlight]);
     process.off('exit', this.waitForRunOnExit);
-    await this.worker.terminate();
+    await terminateWorker(this.worker);
   }
 }

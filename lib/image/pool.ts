@@ -16,6 +16,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { TrtCalibratorError } from '../errors';
+import { terminateWorker } from '../util/worker-script';
 import type { PreprocessConfig } from './preprocess';
 import type { ImageTaskResult } from './task';
 import type { WorkerRequest } from './worker';
@@ -148,13 +149,9 @@ export class ImageWorkerPool {
       s.inFlight.clear();
     }
     for (const t of this.queue.splice(0)) t.reject(err);
-    // Idle workers are unref'd: ref them while they terminate, or a caller awaiting close() (and whatever it does
-    // next, e.g. reject calibrate()'s promise) may find the event loop already empty and the process gone.
-    await Promise.all(
-      this.slots.map((s) => {
-        s.worker.ref();
-        return s.worker.terminate();
-      }),
-    );
+    // Idle workers are unref'd and a terminating worker holds the loop only until its thread stops: without the
+    // keep-alive of terminateWorker, a caller awaiting close() (and whatever it does next, e.g. reject
+    // calibrate()'s promise) may find the event loop empty and the process gone.
+    await Promise.all(this.slots.map((s) => terminateWorker(s.worker)));
   }
 }

@@ -19,3 +19,18 @@ export function workerScript(relative: string): string {
     `Worker script ${relative}.js not found (looked in ${fromHere} and ${fromDist}); compile with \`npm run build:ts\``,
   );
 }
+
+/**
+ * `worker.terminate()` that keeps the event loop alive until the worker has exited. Node 20 lets a process whose
+ * loop holds nothing else end between the stop of the worker's thread and its 'exit' event, so the caller of a
+ * bare `await worker.terminate()` may never resume (then `calibrate()` never settled after an abort). Resolves
+ * with the exit code.
+ */
+export async function terminateWorker(worker: { terminate(): Promise<number> }): Promise<number> {
+  const keepAlive = setInterval(() => undefined, 2 ** 30);
+  try {
+    return await worker.terminate();
+  } finally {
+    clearInterval(keepAlive);
+  }
+}
