@@ -108,7 +108,7 @@ export interface CalibrateOptions extends Partial<PreprocessOptions> {
   onProgress?: (progress: CalibrationProgress) => void;
   /** Called for every image that could not be used. Defaults to none. */
   onSkip?: (skipped: SkippedImage) => void;
-  /** Image decode/preprocess worker threads. Defaults to one per core. */
+  /** Image decode/preprocess worker threads. Defaults to one per core, at most {@link DEFAULT_MAX_DECODE_WORKERS}. */
   workers?: number;
   /** Skipped images allowed before failing (count or '1%'). Defaults to '1%' for directories. */
   maxSkipped?: number | string;
@@ -186,6 +186,9 @@ export interface CalibrationResult {
   /** With `algorithm: 'auto'`: the algorithm kept, why, and the comparison table. */
   auto?: AutoChoice;
 }
+
+/** Most decode workers `calibrate()` starts by default (each holds an opencv-js heap of about 85 MB). */
+export const DEFAULT_MAX_DECODE_WORKERS = 4;
 
 /** Default of {@link CalibrateOptions.maxActivationBytes}: 256 MiB of activations per ONNX Runtime run. */
 export const DEFAULT_MAX_ACTIVATION_BYTES = 256 * 2 ** 20;
@@ -295,7 +298,9 @@ function directoryFactory(dir: string | string[], declared: readonly ModelInput[
     name: input.name,
     batchSize: options.batchSize ?? 8,
     limit: options.limit,
-    workers: options.workers,
+    // Each decode worker holds its own opencv-js heap (about 85 MB); four decode far faster than a calibration
+    // consumes images, so more cores add memory, not speed.
+    workers: options.workers ?? Math.min(DEFAULT_MAX_DECODE_WORKERS, os.availableParallelism()),
     maxSkipped: options.maxSkipped ?? (Array.isArray(dir) ? '1%' : undefined), // a split directory keeps the directory default
     ...(lastBatch ? { lastBatch } : {}),
     recursive: options.recursive,
@@ -464,8 +469,10 @@ export async function calibrate(model: string, source: CalibrationSource, option
     // shared between the two (ONNX Runtime gets `threads` when given, else half).
     const cores = os.availableParallelism();
     const ortThreads = options.threads ?? Math.max(1, Math.floor(cores / 2));
-    // A single-threaded ONNX Runtime has no parallel loop a busy core could stall: the histograms may then use every core.
-    const threadSplit = { inference: ortThreads, histograms: ortThreads === 1 ? cores : Math.max(1, cores - ortThreads) };
+    // A single-threaded ONNX Runtime has no parallel loop a busy core could stall: the histograms may then use every
+    // core. Otherwise they get the cores ONNX Runtime leaves, at least half (16 cores, threads: 16 → 8: a single
+    // histogram thread made the detector 2.5× slower there).
+    const threadSplit = { inference: ortThreads, histograms: ortThreads === 1 ? cores : Math.max(1, cores - ortThreads, Math.floor(cores / 2)) };
     const probe: OutputTypeProbe | undefined = native?.available
       ? async (bytes, proto) => {
           session = await openOrtSession(bytes, { fetch: [], threads: threadSplit.inference, source: model, proto });

@@ -2,7 +2,7 @@
  * trt-calibrator: INT8 calibration for NVIDIA TensorRT from Node.js.
  * @packageDocumentation
  */
-export { calibrate, DEFAULT_TENSORRT_VERSION } from './calibrate';
+export { calibrate, DEFAULT_TENSORRT_VERSION, DEFAULT_MAX_ACTIVATION_BYTES, DEFAULT_MAX_DECODE_WORKERS } from './calibrate';
 export type { CalibrateOptions, CalibrationResult, CalibrationSource, InputOptions, TensorScale, Algorithm } from './calibrate';
 export { makeSyntheticImages } from './synthetic/images';
 export type { SyntheticImageOptions, SyntheticImage, SyntheticKind } from './synthetic/images';

@@ -56,6 +56,7 @@ async function child() {
   const m = MODELS[which];
   const pair = process.argv.includes('--pair');
   const inference = arg('inference', 'auto');
+  const threads = arg('threads', undefined);
   const delay = monitorEventLoopDelay({ resolution: 1 });
   delay.enable();
   const t0 = performance.now();
@@ -68,6 +69,7 @@ async function child() {
       overwrite: true,
       tensorrt: '10.3',
       inference,
+      ...(threads ? { threads: Number(threads) } : {}),
     });
   const results = await Promise.all(pair ? [one(0), one(1)] : [one(0)]);
   const wall = (performance.now() - t0) / 1000;
@@ -77,6 +79,7 @@ async function child() {
   const out = {
     mode: pair ? 'ours-pair' : inference === 'worker' ? 'ours-worker' : 'ours',
     inference: r.inference,
+    threads: threads ? Number(threads) : 'default',
     images: r.images.used,
     tensors: Object.keys(r.tensors).length,
     wall_s: Math.round(wall * 1000) / 1000,

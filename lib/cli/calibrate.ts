@@ -110,7 +110,7 @@ export function registerCalibrate(program: Command): void {
     .option('--fp16', 'TensorRT engine: allow FP16 kernels as the fallback precision')
     .option('--workspace <size>', "TensorRT engine: workspace pool limit, bytes or e.g. '2GiB'")
     .option('--dla-core <n>', 'TensorRT engine: build for this DLA core (Jetson), GPU fallback on')
-    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
+    .option('--threads <n>', 'ONNX Runtime threads (default: half the cores; the rest histogram meanwhile)')
     .option('--histograms <files>', 'start from saved histograms (comma-separated shards, merged), e.g. shard1.hist,shard2.hist')
     .option('--save-histograms <file>', "save this run's histograms (to merge shards later)")
     .option('--no-progress', 'no progress bar or progress lines')
