@@ -84,7 +84,7 @@ export type {
 export { loadOnnxModel, decodeOnnxModel, encodeOnnxModel, modelInputs } from './onnx/model';
 export type { OnnxModel, ModelInput, OnnxDim } from './onnx/model';
 export { prepareCalibrationModel } from './onnx/calibration-model';
-export type { CalibrationModel, CalibrationModelOptions, CalibrationInput, SkippedTensor } from './onnx/calibration-model';
+export type { CalibrationModel, CalibrationModelOptions, CalibrationInput, SkippedTensor, OutputTypeProbe } from './onnx/calibration-model';
 export { createCpuSession } from './onnx/session';
 export type { CpuSessionOptions } from './onnx/session';
 export { insertQdq, writeQdqModel, buildQdqModel, perChannelScales } from './onnx/qdq';

@@ -22,7 +22,7 @@ describe('package entry points', () => {
 
   it('ships type declarations for the public API', () => {
     expect(pkg.exports['.'].types).toBe('./dist/index.d.ts');
-    expect(fs.readFileSync(path.join(root, 'dist', 'index.d.ts'), 'utf8')).toContain("export { calibrate, DEFAULT_TENSORRT_VERSION } from './calibrate';");
+    expect(fs.readFileSync(path.join(root, 'dist', 'index.d.ts'), 'utf8')).toContain("export { calibrate, DEFAULT_TENSORRT_VERSION, DEFAULT_MAX_ACTIVATION_BYTES, DEFAULT_MAX_DECODE_WORKERS } from './calibrate';");
   });
 
   it('the bin entry runs the CLI', () => {
