@@ -146,6 +146,26 @@ describe('ONNX Runtime through its C API (inference: native)', () => {
     }
   }, 120000);
 
+  it('process.exit() in the main thread, or worker.terminate(), while a worker_threads Worker runs a native calibration: clean', () => {
+    const script = `
+      const { Worker } = require('node:worker_threads');
+      const w = new Worker(\`
+        const { parentPort } = require('node:worker_threads');
+        const { calibrate } = require(${JSON.stringify(path.join(root, 'dist', 'calibrate.js'))});
+        calibrate(${JSON.stringify(DETECTOR)}, ${JSON.stringify(crops)}, {
+          ...${JSON.stringify(DET)}, shape: [3, 320, 320], batchSize: 1, inference: 'native', cache: ${JSON.stringify(path.join(dir, 'worker-exit.cache'))},
+          onProgress: (p) => p.batchesDone === 2 && parentPort.postMessage('running'),
+        }).then(() => parentPort.postMessage('done'));\`, { eval: true });
+      w.on('message', (m) => m === 'running' && (process.argv[1] === 'terminate' ? w.terminate().then((c) => console.log('terminated ' + c)) : process.exit(5)));`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60000 });
+    expect({ status: r.status, signal: r.signal, stderr: r.stderr }).toEqual({ status: 5, signal: null, stderr: '' });
+    expect(fs.existsSync(path.join(dir, 'worker-exit.cache'))).toBe(false);
+    // worker.terminate() mid-run: the run's teardown hook cancels ONNX Runtime and joins its thread (the 'worker'
+    // path cannot do this: onnxruntime-node aborts the process, see README).
+    const t = spawnSync(process.execPath, ['-e', script, 'terminate'], { encoding: 'utf8', timeout: 60000 });
+    expect({ status: t.status, signal: t.signal, stdout: t.stdout.trim(), stderr: t.stderr }).toEqual({ status: 0, signal: null, stdout: 'terminated 1', stderr: '' });
+  }, 120000);
+
   it('process.exit() in the middle of a native run exits cleanly (ONNX Runtime is quiesced first)', () => {
     const script = `
       const { calibrate } = require(${JSON.stringify(path.join(root, 'dist', 'calibrate.js'))});
