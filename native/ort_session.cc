@@ -201,10 +201,10 @@ std::string loadOnnxRuntime(std::string const& path) {
   std::string const envError = takeError(api, api->CreateEnv(ortc::kLOG_WARNING, "trt-calibrator", &env));
   if (!envError.empty() || env == nullptr)
     return l.error = "ONNX Runtime could not create its environment: " + envError;
-  // The library stays loaded and the environment alive until the process ends. exit() runs ONNX Runtime's static
-  // destructors (registered when the library loaded, so after this handler): first, stop and wait for any run
-  // still in progress. (The JS 'exit' handler does this for the main thread; a worker_threads run is normally
-  // joined by the run's environment cleanup hook before exit() — this is the net under both.)
+  // The library stays loaded and the environment alive until the process ends. exit() runs ONNX Runtime's
+  // static destructors (registered when the library loaded, so after this handler): first, stop and wait for
+  // any run still in progress. (The JS 'exit' handler does this for the main thread; a worker_threads run is
+  // normally joined by the run's environment cleanup hook before exit() — this is the net under both.)
   std::atexit([] { quiesceOnnxRuntime(30000); });
   l.api = api;
   l.env = env;
