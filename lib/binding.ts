@@ -197,7 +197,7 @@ export interface NativeAddon {
   formatCacheText(version: string, algorithm: string, entries: ReadonlyArray<{ name: string; amax: number }>): string;
   /** Loads ONNX Runtime's shared library for the C++ sessions (once per process; the first success wins). */
   loadOnnxRuntime(libraryPath: string): { ok: true; version: string } | { ok: false; error: string };
-  /** Creates a CPU session on a libuv pool thread; rejects with ONNX Runtime's message. */
+  /** Creates a CPU session on a libuv pool thread (`fetch` empty: every float32 output); rejects with ONNX Runtime's message. */
   createOrtSession(modelBytes: Uint8Array, options: { threads?: number; fetch?: readonly string[] }): Promise<NativeOrtSession>;
   /** Process exit: refuses later runs, cancels and waits for those in progress; returns the ones still running. */
   quiesceOnnxRuntime(timeoutMs: number): number;
@@ -210,7 +210,7 @@ export interface NativeOrtSession {
   readonly outputs: ReadonlyArray<{ name: string; type: string }>;
   /** The float32 outputs each run fetches, in order. */
   readonly fetched: readonly string[];
-  /** Fetches these outputs from now on (float32 ones; [] = every float32 output); throws for an unknown name. */
+  /** Fetches exactly these outputs from now on (the float32 ones among them); throws for an unknown name. */
   setFetch(names: readonly string[]): string[];
   /** Drops this handle's reference (a run using the session keeps it until it ends). */
   close(): void;

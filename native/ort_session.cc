@@ -299,7 +299,15 @@ std::shared_ptr<OrtSession> OrtSession::create(void const* model, size_t bytes,
     self->mOutputs.push_back(std::move(info));
   }
 
-  self->setFetch(options.fetch);
+  if (options.fetch.empty()) {
+    std::vector<std::string> floats;
+    for (OrtOutputInfo const& o : self->mOutputs) {
+      if (o.elementType == ortc::kFLOAT) floats.push_back(o.name);
+    }
+    self->setFetch(floats);
+  } else {
+    self->setFetch(options.fetch);
+  }
   return self;
 }
 
@@ -309,16 +317,10 @@ void OrtSession::setFetch(std::vector<std::string> const& names) {
                         [&](OrtOutputInfo const& o) { return o.name == name; });
   };
   std::vector<std::string> fetch;
-  if (names.empty()) {
-    for (OrtOutputInfo const& o : mOutputs) {
-      if (o.elementType == ortc::kFLOAT) fetch.push_back(o.name);
-    }
-  } else {
-    for (std::string const& name : names) {
-      auto it = find(name);
-      if (it == mOutputs.end()) throw std::runtime_error("the model has no output named \"" + name + "\"");
-      if (it->elementType == ortc::kFLOAT) fetch.push_back(name);
-    }
+  for (std::string const& name : names) {
+    auto it = find(name);
+    if (it == mOutputs.end()) throw std::runtime_error("the model has no output named \"" + name + "\"");
+    if (it->elementType == ortc::kFLOAT) fetch.push_back(name);
   }
   mFetch = std::move(fetch);
   mFetchPointers.clear();

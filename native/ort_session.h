@@ -72,8 +72,9 @@ class OrtSession final : public Inference {
   std::vector<OrtOutputInfo> const& outputs() const noexcept { return mOutputs; }
   // The names run() fetches, in order.
   std::vector<std::string> const& fetched() const noexcept { return mFetch; }
-  // Fetch these outputs (float32 ones only; empty: every float32 output). Throws std::runtime_error for a
-  // name that is not an output. Not while a run is in progress (call it before handing the session to a run).
+  // Fetch exactly these outputs from now on (the float32 ones among them; none for an empty list). Throws
+  // std::runtime_error for a name that is not an output. Not while a run is in progress (call it before
+  // handing the session to a run).
   void setFetch(std::vector<std::string> const& names);
 
   std::unique_ptr<InferenceOutputs> run(std::vector<InferenceInput> const& inputs,

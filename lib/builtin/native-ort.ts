@@ -88,7 +88,7 @@ export function nativeOnnxRuntime(): NativeOnnxRuntimeStatus {
 
 /** Options of {@link openOrtSession}. */
 export interface OrtSessionOptions {
-  /** The float outputs each run fetches, in order (others are ignored). */
+  /** The float outputs each run fetches, in order (others are ignored); empty: every float output. */
   fetch: readonly string[];
   /** ONNX Runtime intra-op threads; undefined lets ONNX Runtime use every core. */
   threads?: number;

@@ -43,6 +43,7 @@ describe('C++ ONNX Runtime sessions', () => {
     ]);
     expect(session.fetched).toEqual(['y']);
     expect(session.setFetch(['shape', 'y'])).toEqual(['y']);
+    expect(session.setFetch([])).toEqual([]);
     expect(() => session.setFetch(['r'])).toThrow('the model has no output named "r"');
     session.close();
     expect(() => session.setFetch(['y'])).toThrow('the session is closed');
