@@ -41,7 +41,7 @@ export function addPreprocessOptions(cmd: Command): Command {
     .option('--batch <N>', 'images per batch; default 8')
     .option('--limit <N>', 'use at most N image files')
     .option('--recursive', 'list subdirectories too')
-    .option('--workers <N>', 'decode/preprocess threads; default one per core (calibrate: at most 4)')
+    .option('--workers <N>', 'decode/preprocess threads; default one per core (calibrate: one per 4 cores, 1 to 4)')
     .option('--input <name:CxHxW[:key=value...]>', 'a named image input (repeatable); keys: color scale mean std resize interp layout images', (v: string, prev: string[] = []) => [...prev, v]);
 }
 
