@@ -121,6 +121,11 @@ async function main(): Promise<void> {
       return;
     }
     try {
+      // Nothing to calibrate (no float activation): no run is needed (onnxruntime-node refuses empty fetches).
+      if (init.outputNames.length === 0) {
+        reply({ type: 'result', id: msg.id, ms: 0, histogramMs: 0, subBatch: msg.feeds[0]?.dims[0] ?? 1 });
+        return;
+      }
       const feeds = msg.feeds;
       const batch = feeds[0]?.dims[0] ?? 1;
       let ms = 0;

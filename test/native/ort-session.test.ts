@@ -71,4 +71,24 @@ describe('C++ ONNX Runtime sessions', () => {
     }
     expect(liveNativeAllocations().runs).toBe(0);
   }, 60000);
+
+  it('a model without float activations calibrates its float input only, native and worker (no ONNX Runtime run is needed)', async () => {
+    const file = saveModel(
+      buildModel({ inputs: [valueInfo('x', ['N', 4])], outputs: [valueInfo('shape', [2], 7)], nodes: [node('Shape', ['x'], ['shape'])] }),
+      path.join(dir, 'shape.onnx'),
+    );
+    class Ones extends BatchFactory {
+      readonly inputs: InputSpec[] = [{ name: 'x', shape: [2, 4], dtype: 'float32' }];
+      n = 0;
+      fill(buffers: BatchBuffers): boolean {
+        (buffers.x as Float32Array).set([1, -2, 3, -4, 5, -6, 7, -8]);
+        return this.n++ < 2;
+      }
+    }
+    for (const inference of ['native', 'worker'] as const) {
+      const result = await calibrate(file, new Ones(), { cache: path.join(dir, `shape-${inference}.cache`), algorithm: 'minmax', tensorrt: '10.3', inference });
+      expect(Object.keys(result.tensors)).toEqual(['x']);
+      expect(result.tensors.x.scale).toBe(Math.fround(8 / 127));
+    }
+  }, 60000);
 });
