@@ -362,7 +362,8 @@ std::unique_ptr<InferenceOutputs> OrtSession::run(std::vector<InferenceInput> co
     error = "the process is exiting";
     return nullptr;
   }
-  // Nothing to calibrate (no float activation): no run is needed (ONNX Runtime refuses a run without outputs).
+  // Nothing to calibrate (no float activation): no run is needed (ONNX Runtime refuses a run without
+  // outputs).
   if (mFetchPointers.empty()) return out;
   Values feeds(api, inputs.size());
   std::vector<char const*> names;
