@@ -16,6 +16,7 @@ import { parseCache } from '../../lib/cache/format';
 import { HistogramSet } from '../../lib/histogram';
 import { prepareCalibrationModel } from '../../lib/onnx/calibration-model';
 import { liveNativeAllocations } from '../../lib/run/calibrator';
+import { FixedBatchFactory } from '../helpers/calibrator';
 import { makeSyntheticImages } from '../../lib/synthetic/images';
 import { buildModel, floatTensor, node, saveModel, twoInputModel, valueInfo } from '../helpers/onnx-builder';
 import { referenceEntropyBin } from '../helpers/reference-entropy';
@@ -195,15 +196,7 @@ describe('calibrate() with the builtin backend', () => {
       }),
       path.join(dir, 'zero.onnx'),
     );
-    class Ramp extends BatchFactory {
-      readonly inputs: InputSpec[] = [{ name: 'x', shape: [2, 4], dtype: 'float32' }];
-      n = 0;
-      fill(buffers: BatchBuffers): boolean {
-        (buffers.x as Float32Array).set([1, -2, 3, -4, 5, -6, 7, -8]);
-        return this.n++ < 2;
-      }
-    }
-    const result = await calibrate(model, new Ramp(), { cache: path.join(dir, 'zero.cache'), algorithm: 'minmax', tensorrt: '10.3' });
+    const result = await calibrate(model, new FixedBatchFactory('x', [2, 4], [1, -2, 3, -4, 5, -6, 7, -8], 2), { cache: path.join(dir, 'zero.cache'), algorithm: 'minmax', tensorrt: '10.3' });
     expect(result.degenerateTensors).toEqual([{ name: 'zero', status: 'all-zero' }]);
     expect(result.warnings.join('\n')).toContain('Tensor "zero" has no usable calibration data (all-zero)');
     expect(Object.keys(result.tensors)).toEqual(['x', 'y']);

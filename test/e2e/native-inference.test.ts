@@ -10,10 +10,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { BatchFactory, type BatchBuffers, type InputSpec } from '../../lib/batch/factory';
 import { nativeOnnxRuntime, onnxRuntimeLibraryPath, openOrtSession } from '../../lib/builtin/native-ort';
 import { calibrate } from '../../lib/calibrate';
 import { liveNativeAllocations } from '../../lib/run/calibrator';
+import { FixedBatchFactory } from '../helpers/calibrator';
 import { makeSyntheticImages } from '../../lib/synthetic/images';
 import { buildModel, encodeModel, int64Tensor, node, saveModel, valueInfo } from '../helpers/onnx-builder';
 import { CLASSIFIER, DETECTOR } from '../helpers/models';
@@ -75,17 +75,9 @@ describe('ONNX Runtime through its C API (inference: native)', () => {
       }),
       path.join(dir, 'reshape.onnx'),
     );
-    class Ramp extends BatchFactory {
-      readonly inputs: InputSpec[] = [{ name: 'x', shape: [2, 4], dtype: 'float32' }];
-      n = 0;
-      fill(buffers: BatchBuffers): boolean {
-        (buffers.x as Float32Array).set([1, -2, 3, -4, 5, -6, 7, -8]);
-        return this.n++ < 2;
-      }
-    }
     for (const inference of ['native', 'worker'] as const) {
       const cache = path.join(dir, `reshape-${inference}.cache`);
-      await expect(calibrate(model, new Ramp(), { cache, inference, tensorrt: '10.3' })).rejects.toMatchObject({
+      await expect(calibrate(model, new FixedBatchFactory('x', [2, 4], [1, -2, 3, -4, 5, -6, 7, -8], 2), { cache, inference, tensorrt: '10.3' })).rejects.toMatchObject({
         code: 'ERR_MODEL',
         message: expect.stringMatching(/ONNX Runtime failed to run the model: .*bad_reshape/s),
       });

@@ -1,4 +1,4 @@
-/** Batch factories and helpers shared by the calibrator tests (test/native, test/gpu). */
+/** Batch factories and helpers shared by the calibrator tests (test/native, test/gpu, test/e2e). */
 import { BatchFactory, BatchBuffers, InputSpec, elementCount } from '../../lib/batch/factory';
 
 /** Deterministic value of element `i` of input `name` in batch `batch`. */
@@ -78,5 +78,25 @@ export class MemoryStore {
   async write(bytes: Uint8Array): Promise<void> {
     this.writes.push(bytes);
     this.bytes = bytes;
+  }
+}
+
+/** The same float32 values for one input in every batch, for `batches` batches (small hand-checked models). */
+export class FixedBatchFactory extends BatchFactory {
+  readonly inputs: InputSpec[];
+  private filled = 0;
+  constructor(
+    name: string,
+    shape: readonly number[],
+    private readonly values: readonly number[],
+    private readonly batches: number,
+  ) {
+    super();
+    this.inputs = [{ name, shape: [...shape], dtype: 'float32' }];
+  }
+
+  fill(buffers: BatchBuffers): boolean {
+    (buffers[this.inputs[0].name] as Float32Array).set(this.values);
+    return this.filled++ < this.batches;
   }
 }

@@ -13,6 +13,7 @@ import { BatchFactory, type BatchBuffers, type InputSpec } from '../../lib/batch
 import { nativeOnnxRuntime, openOrtSession } from '../../lib/builtin/native-ort';
 import { calibrate } from '../../lib/calibrate';
 import { liveNativeAllocations } from '../../lib/run/calibrator';
+import { FixedBatchFactory } from '../helpers/calibrator';
 import { buildModel, encodeModel, floatTensor, int64Tensor, node, saveModel, valueInfo } from '../helpers/onnx-builder';
 
 let dir: string;
@@ -77,16 +78,8 @@ describe('C++ ONNX Runtime sessions', () => {
       buildModel({ inputs: [valueInfo('x', ['N', 4])], outputs: [valueInfo('shape', [2], 7)], nodes: [node('Shape', ['x'], ['shape'])] }),
       path.join(dir, 'shape.onnx'),
     );
-    class Ones extends BatchFactory {
-      readonly inputs: InputSpec[] = [{ name: 'x', shape: [2, 4], dtype: 'float32' }];
-      n = 0;
-      fill(buffers: BatchBuffers): boolean {
-        (buffers.x as Float32Array).set([1, -2, 3, -4, 5, -6, 7, -8]);
-        return this.n++ < 2;
-      }
-    }
     for (const inference of ['native', 'worker'] as const) {
-      const result = await calibrate(file, new Ones(), { cache: path.join(dir, `shape-${inference}.cache`), algorithm: 'minmax', tensorrt: '10.3', inference });
+      const result = await calibrate(file, new FixedBatchFactory('x', [2, 4], [1, -2, 3, -4, 5, -6, 7, -8], 2), { cache: path.join(dir, `shape-${inference}.cache`), algorithm: 'minmax', tensorrt: '10.3', inference });
       expect(Object.keys(result.tensors)).toEqual(['x']);
       expect(result.tensors.x.scale).toBe(Math.fround(8 / 127));
     }
