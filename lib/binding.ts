@@ -199,8 +199,6 @@ export interface NativeAddon {
   loadOnnxRuntime(libraryPath: string): { ok: true; version: string } | { ok: false; error: string };
   /** Creates a CPU session on a libuv pool thread (`fetch` empty: every float32 output); rejects with ONNX Runtime's message. */
   createOrtSession(modelBytes: Uint8Array, options: { threads?: number; fetch?: readonly string[] }): Promise<NativeOrtSession>;
-  /** Process exit: refuses later runs, cancels and waits for those in progress; returns the ones still running. */
-  quiesceOnnxRuntime(timeoutMs: number): number;
 }
 
 /** A C++ ONNX Runtime session (native/ort_binding.cc). */

@@ -23,7 +23,7 @@ void initHistogram(Napi::Env env, Napi::Object exports);
 // The C++ set behind a JS HistogramSet (shared ownership), or nullptr when `value` is not one.
 std::shared_ptr<HistogramSet> unwrapHistogramSet(Napi::Env env, Napi::Value value);
 
-// OrtSession class, loadOnnxRuntime() and quiesceOnnxRuntime() (ort_binding.cc): ONNX Runtime's C API driven
+// loadOnnxRuntime() and createOrtSession() (ort_binding.cc): ONNX Runtime's C API driven
 // from the builtin builder's thread.
 class Inference;
 void initOrt(Napi::Env env, Napi::Object exports);

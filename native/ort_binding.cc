@@ -1,7 +1,8 @@
 // JS bindings of the C++ ONNX Runtime sessions (ort_session.h).
 //
 // Exports: loadOnnxRuntime(libraryPath) -> { ok, version?, error? }; createOrtSession(modelBytes, { threads?,
-// fetch? }) -> Promise<OrtSession handle>; quiesceOnnxRuntime(timeoutMs) -> runs still in progress.
+// fetch? }) -> Promise<OrtSession handle>. (Process exit quiesces ONNX Runtime from an atexit handler that
+// loadOnnxRuntime installs: nothing for JS to call.)
 //
 // Threading / lifetime: createOrtSession copies the model bytes and creates the session on a libuv pool
 // thread (ONNX Runtime's session creation takes 0.1-1 s: never on the JS thread). The handle is a plain
@@ -26,35 +27,6 @@ struct Holder {
   std::shared_ptr<OrtSession> session;
 };
 
-char const* elementTypeName(int type) {
-  switch (type) {
-    case 1:
-      return "float32";
-    case 2:
-      return "uint8";
-    case 3:
-      return "int8";
-    case 5:
-      return "int16";
-    case 6:
-      return "int32";
-    case 7:
-      return "int64";
-    case 8:
-      return "string";
-    case 9:
-      return "bool";
-    case 10:
-      return "float16";
-    case 11:
-      return "float64";
-    case 0:
-      return "non-tensor";
-    default:
-      return "other";
-  }
-}
-
 Napi::Array stringArray(Napi::Env env, std::vector<std::string> const& items) {
   Napi::Array array = Napi::Array::New(env, items.size());
   for (size_t i = 0; i < items.size(); ++i) array.Set(static_cast<uint32_t>(i), items[i]);
@@ -78,7 +50,7 @@ Napi::Object wrapSession(Napi::Env env, std::shared_ptr<OrtSession> session) {
   for (size_t i = 0; i < session->outputs().size(); ++i) {
     Napi::Object o = Napi::Object::New(env);
     o.Set("name", session->outputs()[i].name);
-    o.Set("type", elementTypeName(session->outputs()[i].elementType));
+    o.Set("type", onnxElementTypeName(session->outputs()[i].elementType));
     outputs.Set(static_cast<uint32_t>(i), o);
   }
   handle.Set("outputs", outputs);
@@ -189,12 +161,6 @@ Napi::Value createOrtSessionJs(Napi::CallbackInfo const& info) {
   return worker->promise();
 }
 
-Napi::Value quiesceOnnxRuntimeJs(Napi::CallbackInfo const& info) {
-  int const timeout =
-      info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 60000;
-  return Napi::Number::New(info.Env(), quiesceOnnxRuntime(timeout));
-}
-
 }  // namespace
 
 std::shared_ptr<Inference> unwrapOrtSession(Napi::Env env, Napi::Value value) {
@@ -205,7 +171,6 @@ std::shared_ptr<Inference> unwrapOrtSession(Napi::Env env, Napi::Value value) {
 void initOrt(Napi::Env env, Napi::Object exports) {
   exports.Set("loadOnnxRuntime", Napi::Function::New<loadOnnxRuntimeJs>(env, "loadOnnxRuntime"));
   exports.Set("createOrtSession", Napi::Function::New<createOrtSessionJs>(env, "createOrtSession"));
-  exports.Set("quiesceOnnxRuntime", Napi::Function::New<quiesceOnnxRuntimeJs>(env, "quiesceOnnxRuntime"));
 }
 
 }  // namespace trtc

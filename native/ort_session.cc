@@ -112,14 +112,22 @@ std::string checkLayout(Api const* api) {
   return infoOk ? "" : "the memory-info functions do not behave as documented";
 }
 
+// ONNX element types by the dtype names used across the package (InputDesc::dtype, onnxruntime-node's types).
+struct ElementTypeName {
+  int type;
+  char const* name;
+};
+constexpr ElementTypeName kELEMENT_TYPES[] = {
+    {ortc::kFLOAT, "float32"},  {ortc::kUINT8, "uint8"}, {ortc::kINT8, "int8"},
+    {ortc::kINT16, "int16"},    {ortc::kINT32, "int32"}, {ortc::kINT64, "int64"},
+    {ortc::kSTRING, "string"},  {ortc::kBOOL, "bool"},   {ortc::kFLOAT16, "float16"},
+    {ortc::kDOUBLE, "float64"},
+};
+
 int elementTypeOf(std::string const& dtype) {
-  if (dtype == "float32") return ortc::kFLOAT;
-  if (dtype == "float16") return ortc::kFLOAT16;
-  if (dtype == "int32") return ortc::kINT32;
-  if (dtype == "int64") return ortc::kINT64;
-  if (dtype == "int8") return ortc::kINT8;
-  if (dtype == "uint8") return ortc::kUINT8;
-  if (dtype == "bool") return ortc::kBOOL;
+  for (ElementTypeName const& e : kELEMENT_TYPES) {
+    if (dtype == e.name) return e.type;
+  }
   return ortc::kUNDEFINED;
 }
 
@@ -201,16 +209,24 @@ std::string loadOnnxRuntime(std::string const& path) {
   std::string const envError = takeError(api, api->CreateEnv(ortc::kLOG_WARNING, "trt-calibrator", &env));
   if (!envError.empty() || env == nullptr)
     return l.error = "ONNX Runtime could not create its environment: " + envError;
-  // The library stays loaded and the environment alive until the process ends. exit() runs ONNX Runtime's
-  // static destructors (registered when the library loaded, so after this handler): first, stop and wait for
-  // any run still in progress. (The JS 'exit' handler does this for the main thread; a worker_threads run is
-  // normally joined by the run's environment cleanup hook before exit() — this is the net under both.)
+  // The library stays loaded and the environment alive until the process ends. exit() (process.exit() too)
+  // runs ONNX Runtime's static destructors, registered when the library loaded and so run after this handler:
+  // first, stop and wait for any run still in progress, whichever thread started it. (A worker_threads run is
+  // normally joined earlier, by its environment's cleanup hook.)
   std::atexit([] { quiesceOnnxRuntime(30000); });
   l.api = api;
   l.env = env;
   l.version = version != nullptr ? version : "";
   l.error.clear();
   return "";
+}
+
+char const* onnxElementTypeName(int type) noexcept {
+  if (type == ortc::kUNDEFINED) return "non-tensor";
+  for (ElementTypeName const& e : kELEMENT_TYPES) {
+    if (type == e.type) return e.name;
+  }
+  return "other";
 }
 
 std::string onnxRuntimeVersion() {

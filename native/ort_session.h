@@ -40,10 +40,15 @@ std::string loadOnnxRuntime(std::string const& path);
 // ONNX Runtime's version string ("1.30.0"), "" before a successful loadOnnxRuntime().
 std::string onnxRuntimeVersion();
 
-// Process exit: refuses every later run, cancels the runs in progress and waits (up to timeoutMs) until they
-// have ended and their outputs are released, so that ONNX Runtime's static destructors never run under a
-// session in use. Returns the runs (or held outputs) still alive at the deadline (0 normally).
+// Process exit (an atexit handler installed by loadOnnxRuntime): refuses every later run, cancels the runs in
+// progress and waits (up to timeoutMs) until they have ended and their outputs are released, so that ONNX
+// Runtime's static destructors never run under a session in use. Returns the runs (or held outputs) still
+// alive at the deadline (0 normally).
 int quiesceOnnxRuntime(int timeoutMs) noexcept;
+
+// The package's name of an ONNX element type ("float32", "int64", "float64"…); "non-tensor" for 0 (what
+// OrtOutputInfo holds for a non-tensor output), "other" for types the package has no name for.
+char const* onnxElementTypeName(int type) noexcept;
 
 // One ONNX Runtime output of a session.
 struct OrtOutputInfo {

@@ -10,9 +10,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { isMainThread } from 'node:worker_threads';
 import type { onnx } from 'onnx-proto';
-import { loadAddon, type NativeOrtSession } from '../binding';
+import { loadAddon, type NativeAddon, type NativeOrtSession } from '../binding';
 import { ortLoadError } from '../onnx/session';
 
 /** Whether the C++ ONNX Runtime path can be used, and if not why. */
@@ -65,23 +64,19 @@ export function nativeOnnxRuntime(): NativeOnnxRuntimeStatus {
     status = { available: false, reason: 'no ONNX Runtime library found in the onnxruntime-node package for this platform' };
     return status;
   }
-  let addon;
+  let loaded: ReturnType<NativeAddon['loadOnnxRuntime']>;
   try {
-    addon = loadAddon();
+    loaded = loadAddon().loadOnnxRuntime(library);
   } catch (err) {
     status = { available: false, reason: (err as Error).message };
     return status;
   }
-  const loaded = addon.loadOnnxRuntime(library);
   if (!loaded.ok) {
     status = { available: false, reason: loaded.error };
     return status;
   }
-  if (isMainThread) {
-    // process.exit() runs ONNX Runtime's static destructors: no C++ run may be inside ONNX Runtime then. Exit
-    // handlers must be synchronous; this cancels the runs in progress and waits for them (bounded).
-    process.on('exit', () => addon.quiesceOnnxRuntime(30000));
-  }
+  // process.exit() is safe: the addon stops and waits for the runs in progress from an atexit handler, before
+  // ONNX Runtime's static destructors run (native/ort_session.cc).
   status = { available: true, version: loaded.version, library };
   return status;
 }
