@@ -233,7 +233,16 @@ std::size_t entropyBin(std::uint64_t const* counts, std::size_t nbins) {
   long double const logTotal = std::log(static_cast<long double>(total));
 
   // KL(P||Q) = (sum P log P - sum P log Q) / T - log T + log(T - O), with T every count, O the outliers
-  // folded into P[i-1], and sum P log Q grouped by level: sum_L S_L log(S_L / n_L) + O log Q[i-1].
+  // folded into P[i-1], and sum P log Q grouped by level: sum_L S_L (log S_L - log n_L) + O log Q[i-1].
+  // Every level of candidate i spans floor(i / 128) or ceil(i / 128) bins, so a level's (first bin, width)
+  // recurs across candidates: log S_L is kept per first bin in the slot of its width's parity (the two widths
+  // in use at a time differ in parity), tagged with the width. n_L <= width: a small table of logs.
+  std::size_t const maxWidth = nbins / kLEVELS + 1;
+  std::vector<double> logCount(maxWidth + 1, 0.0);
+  for (std::size_t k = 1; k <= maxWidth; ++k) logCount[k] = std::log(static_cast<double>(k));
+  std::vector<double> logSum[2] = {std::vector<double>(nbins, 0.0), std::vector<double>(nbins, 0.0)};
+  std::vector<std::size_t> logSumWidth[2] = {std::vector<std::size_t>(nbins, 0),
+                                             std::vector<std::size_t>(nbins, 0)};
   std::size_t const candidates = nbins - kLEVELS + 1;
   std::vector<double> kl(candidates, kINF);
   for (std::size_t i = kLEVELS; i <= nbins; ++i) {
@@ -242,24 +251,34 @@ std::size_t entropyBin(std::uint64_t const* counts, std::size_t nbins) {
     double const lastBin = b[i - 1];
     if (inside == 0.0 || (outliers > 0.0 && lastBin == 0.0)) continue;  // some P > 0 where Q = 0: +inf
     double const pLast = lastBin + outliers;
-    long double sumPLogP = cumBLogB[i - 1] + static_cast<long double>(pLast) * std::log(pLast);
-    long double sumPLogQ = 0.0L;
-    double lastQ = 0.0;
+    long double const sumPLogP = cumBLogB[i - 1] + static_cast<long double>(pLast) * std::log(pLast);
+    double sumPLogQ = 0.0;
+    double lastLogQ = 0.0;
     std::size_t start = 0;
     for (std::size_t level = 0; level < kLEVELS; ++level) {
       std::size_t const end = level + 1 == kLEVELS ? i : ((level + 1) * i + kLEVELS - 1) / kLEVELS;
       std::uint32_t const nonZero = cumNonZero[end] - cumNonZero[start];
       if (nonZero != 0) {
         double const sum = cumB[end] - cumB[start];
-        double const q = sum / static_cast<double>(nonZero);
-        sumPLogQ += static_cast<long double>(sum) * std::log(q);
-        lastQ = q;
+        std::size_t const width = end - start;
+        std::size_t const slot = width & 1U;
+        double logS;
+        if (logSumWidth[slot][start] == width) {
+          logS = logSum[slot][start];
+        } else {
+          logS = std::log(sum);
+          logSum[slot][start] = logS;
+          logSumWidth[slot][start] = width;
+        }
+        lastLogQ = logS - logCount[nonZero];
+        sumPLogQ += sum * lastLogQ;
       }
       start = end;
     }
-    if (outliers > 0.0) sumPLogQ += static_cast<long double>(outliers) * std::log(lastQ);
-    long double const value = (sumPLogP - sumPLogQ) / static_cast<long double>(total) - logTotal +
-                              std::log(static_cast<long double>(inside));
+    if (outliers > 0.0) sumPLogQ += outliers * lastLogQ;
+    long double const value =
+        (sumPLogP - static_cast<long double>(sumPLogQ)) / static_cast<long double>(total) - logTotal +
+        static_cast<long double>(std::log(inside));
     kl[i - kLEVELS] = static_cast<double>(value);
   }
 

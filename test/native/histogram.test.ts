@@ -286,6 +286,41 @@ describe('native histograms', () => {
     expect(d.stats('nan-inf')).toMatchObject({ count: 4, nanCount: 2, posInfCount: 1, negInfCount: 1, finiteCount: 0, nbins: 0 });
   });
 
+  it('bins every value at min(floor(|x| * fround(1 / width)), last bin), as a per-value reference does', () => {
+    // Batches large enough for the vectorized counting loop, with odd lengths (scalar tails), exact zeros, a
+    // NaN, values on bin edges and a later batch that extends the bins.
+    const g = gaussian(rng(31));
+    const batches = [
+      batch(40001, () => max(0, g())),
+      batch(30003, () => g() * 1.5),
+      Float32Array.from({ length: 20005 }, (_, i) => (i % 7 === 0 ? 0 : i === 11 ? NaN : g() * 3)),
+      batch(9, () => g()),
+    ];
+    const d = new HistogramSet();
+    let width = 0;
+    let reference: number[] = [];
+    for (const b of batches) {
+      d.add('t', b);
+      const absMax = absMaxOf(b);
+      if (width === 0) {
+        width = absMax / 2048;
+        reference = new Array<number>(2048).fill(0);
+      }
+      const nbins = max(reference.length, Math.ceil(absMax / width));
+      while (reference.length < nbins) reference.push(0);
+      const inv = Math.fround(1 / width);
+      const last = nbins - 1;
+      for (const v of b) {
+        if (!Number.isFinite(v)) continue;
+        const x = Math.fround(abs(v) * inv);
+        reference[x >= last ? last : floor(x)] += 1;
+      }
+    }
+    expect(d.stats('t').binWidth).toBe(width);
+    expect(d.stats('t').nbins).toBeGreaterThan(2048);
+    expect(Array.from(d.counts('t'))).toEqual(reference);
+  });
+
   it('counts NaN/Inf without binning them and keeps min/max over finite values', () => {
     const d = new HistogramSet();
     d.add('t', Float32Array.of(NaN, -2, Infinity, 1, 0, -Infinity, 0.5));
