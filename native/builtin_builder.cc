@@ -41,25 +41,17 @@ double numberOption(BuilderOptions const& options, char const* key, double fallb
   return it == options.numbers.end() ? fallback : it->second;
 }
 
-// Adds every tensor of `views` to the set: tensors in parallel (each add is one tensor's, in call order: the
+// Adds every tensor of `held` to the set: tensors in parallel (each add is one tensor's, in call order: the
 // same histograms as one thread). A tensor seen for the first time is created first, so the set's order stays
 // the order the tensors come in (graph order).
-template <typename Views>
-void addViews(HistogramSet& set, std::size_t count, Views const& at, std::size_t threads = 0) {
-  for (std::size_t t = 0; t < count; ++t) {
-    if (!set.has(at(t).name)) set.add(at(t).name, nullptr, 0);
-  }
-  parallelFor(
-      largestFirst(count, [&](std::size_t t) { return at(t).count; }),
-      [&](std::size_t t) {
-        TensorView const& view = at(t);
-        set.add(view.name, view.data, view.count);
-      },
-      threads);
-}
-
 void addTensors(HistogramSet& set, HeldTensors const& held) {
-  addViews(set, held.size(), [&](std::size_t t) -> TensorView const& { return held.at(t); });
+  for (std::size_t t = 0; t < held.size(); ++t) {
+    if (!set.has(held.at(t).name)) set.add(held.at(t).name, nullptr, 0);
+  }
+  parallelFor(largestFirst(held.size(), [&](std::size_t t) { return held.at(t).count; }), [&](std::size_t t) {
+    TensorView const& view = held.at(t);
+    set.add(view.name, view.data, view.count);
+  });
 }
 
 // The builtin builder's own ONNX Runtime pass (host.inference()). Each batch runs on this thread, as
@@ -69,11 +61,11 @@ void addTensors(HistogramSet& set, HeldTensors const& held) {
 // histograms are exactly the per-batch ones TensorRT would build; a larger one is split the same way every
 // batch.
 //
-// Pipelined: a run's activations are added to the set on a helper thread (on `histogramThreads` threads)
-// while this thread runs the next sub-batch through ONNX Runtime, so the cores ONNX Runtime leaves idle count
-// histograms. Each tensor still gets its adds one run at a time, in run order (a run's adds finish before the
-// next run's start), so the histograms are exactly the sequential ones. Two runs' activations are alive at a
-// time.
+// Pipelined: a run's activations are added to the set by a pool of `histogramThreads` threads (kept for the
+// whole pass) while this thread runs the next sub-batch through ONNX Runtime, so the cores ONNX Runtime
+// leaves idle count histograms. Each tensor still gets its adds one run at a time, in run order (a run's adds
+// finish before the next run's start), so the histograms are exactly the sequential ones. Two runs'
+// activations are alive at a time.
 class NativePass {
  public:
   NativePass(BuilderHost& host, HistogramSet& set, double maxActivationBytes, bool splittable,
@@ -122,9 +114,9 @@ class NativePass {
   // stopped.
   bool finish() {
     join();
-    if (!mHelperError.empty()) {
-      mHost.fail(RunErrorCode::kINTERNAL, "histograms: " + mHelperError);
-      mHelperError.clear();
+    if (!mHistogramError.empty()) {
+      mHost.fail(RunErrorCode::kINTERNAL, "histograms: " + mHistogramError);
+      mHistogramError.clear();
       return false;
     }
     return !mHost.stopped();
@@ -168,26 +160,33 @@ class NativePass {
 
   void startHistograms(std::unique_ptr<InferenceOutputs> out) {
     std::shared_ptr<InferenceOutputs> held(std::move(out));
-    mHelper = std::thread([this, held] {
-      auto const t0 = std::chrono::steady_clock::now();
-      try {
-        if (!mHost.stopped()) {
-          std::vector<TensorView> const& views = held->tensors();
-          addViews(
-              mSet, views.size(), [&](std::size_t t) -> TensorView const& { return views[t]; },
-              mHistogramThreads);
-        }
-      } catch (std::exception const& e) {
-        mHelperError = e.what();
-      } catch (...) {
-        mHelperError = "unknown exception";
-      }
-      mHistogramMs += msSince(t0);
-    });
+    std::vector<TensorView> const& views = held->tensors();
+    // Tensors seen for the first time are created here, in the order they come in (graph order: the set's).
+    for (TensorView const& view : views) {
+      if (!mSet.has(view.name)) mSet.add(view.name, nullptr, 0);
+    }
+    if (!mPool) {
+      unsigned const cores = std::max(1U, std::thread::hardware_concurrency());
+      std::size_t const threads = mHistogramThreads > 0 ? mHistogramThreads : std::min<std::size_t>(cores, 8);
+      mPool = std::make_unique<WorkerPool>(threads);
+    }
+    mPool->start(largestFirst(views.size(), [&](std::size_t t) { return views[t].count; }),
+                 [this, held](std::size_t t) {
+                   if (mHost.stopped()) return;
+                   TensorView const& view = held->tensors()[t];
+                   mSet.add(view.name, view.data, view.count);
+                 });
   }
 
   void join() {
-    if (mHelper.joinable()) mHelper.join();
+    if (!mPool) return;
+    try {
+      mHistogramMs += mPool->wait();
+    } catch (std::exception const& e) {
+      mHistogramError = e.what();
+    } catch (...) {
+      mHistogramError = "unknown exception";
+    }
   }
 
   BuilderHost& mHost;
@@ -197,9 +196,10 @@ class NativePass {
   std::size_t mHistogramThreads;
   int64_t mSubBatch{0};
   double mInferenceMs{0};
-  double mHistogramMs{0};    // written by the helper, read after join()
-  std::string mHelperError;  // idem
-  std::thread mHelper;
+  double mHistogramMs{0};
+  std::string mHistogramError;  // a histogram job's error, set by join()
+  // Histogram threads for the whole pass (started with the first run's activations).
+  std::unique_ptr<WorkerPool> mPool;
 };
 
 class BuiltinBuilder final : public Builder {

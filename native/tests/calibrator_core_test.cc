@@ -9,13 +9,16 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "buffers.h"
 #include "builder.h"
 #include "cache_text.h"
 #include "histogram.h"
+#include "parallel.h"
 #include "test_framework.h"
 #include "thresholds.h"
 
@@ -638,4 +641,68 @@ TEST(builtin_native_pass_abort_writes_nothing_and_releases_outputs) {
   CHECK(f.status.abortRequested());
   CHECK(f.source.written.empty());
   CHECK_EQ(fake->alive.load(), 0);
+}
+
+// ---- WorkerPool (parallel.h): the native pass's histogram threads ----
+
+TEST(worker_pool_runs_every_item_once_per_job_on_the_same_threads) {
+  std::set<std::thread::id> threadIds;
+  std::mutex mutex;
+  {
+    WorkerPool pool(3);
+    for (int job = 0; job < 40; ++job) {
+      auto counts = std::make_shared<std::vector<std::atomic<int>>>(50);
+      std::vector<std::size_t> order(50);
+      for (std::size_t i = 0; i < order.size(); ++i) order[i] = order.size() - 1 - i;
+      pool.start(order, [&, counts](std::size_t i) {
+        (*counts)[i]++;
+        std::lock_guard<std::mutex> lock(mutex);
+        threadIds.insert(std::this_thread::get_id());
+      });
+      CHECK(pool.wait() >= 0.0);
+      int wrong = 0;
+      for (auto const& c : *counts) wrong += c.load() == 1 ? 0 : 1;
+      CHECK_EQ(wrong, 0);
+    }
+    CHECK_EQ(pool.wait(), 0.0);  // no job: returns at once
+  }
+  CHECK(threadIds.size() <= 3);
+  CHECK(threadIds.count(std::this_thread::get_id()) == 0);  // the caller does not take part
+}
+
+TEST(worker_pool_rethrows_the_first_error_and_releases_the_job_before_wait_returns) {
+  WorkerPool pool(2);
+  auto held = std::make_shared<int>(7);
+  std::weak_ptr<int> watch = held;
+  std::atomic<int> ran{0};
+  pool.start({0, 1, 2, 3, 4, 5, 6, 7}, [held, &ran](std::size_t i) {
+    ran++;
+    if (i == 2) throw std::runtime_error("item 2 failed");
+  });
+  held.reset();
+  std::string message;
+  try {
+    pool.wait();
+  } catch (std::exception const& e) {
+    message = e.what();
+  }
+  CHECK_EQ(message, std::string("item 2 failed"));
+  CHECK(watch.expired());  // the job's captures are gone once wait() returns
+  // The pool stays usable after a failed job.
+  std::atomic<int> sum{0};
+  pool.start({1, 2, 3}, [&sum](std::size_t i) { sum += static_cast<int>(i); });
+  pool.wait();
+  CHECK_EQ(sum.load(), 6);
+}
+
+TEST(worker_pool_destructor_waits_for_the_job_in_flight) {
+  std::atomic<int> done{0};
+  {
+    WorkerPool pool(2);
+    pool.start({0, 1, 2, 3}, [&done](std::size_t) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      done++;
+    });
+  }
+  CHECK_EQ(done.load(), 4);
 }
