@@ -20,7 +20,6 @@
 #include <mutex>
 #include <numeric>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "builder.h"
@@ -41,15 +40,20 @@ double numberOption(BuilderOptions const& options, char const* key, double fallb
   return it == options.numbers.end() ? fallback : it->second;
 }
 
-// Adds every tensor of `held` to the set: tensors in parallel (each add is one tensor's, in call order: the
-// same histograms as one thread). A tensor seen for the first time is created first, so the set's order stays
-// the order the tensors come in (graph order).
+// The order in which a run's tensors are added in parallel (largest first). Tensors seen for the first time
+// are created first, in the order they come in, so the set's order stays the graph's. Each add is one
+// tensor's, and a tensor's adds happen in call order: the same histograms as one thread.
+template <typename At>
+std::vector<std::size_t> prepareAdds(HistogramSet& set, std::size_t count, At const& at) {
+  for (std::size_t t = 0; t < count; ++t) set.add(at(t).name, nullptr, 0);  // creates a missing entry only
+  return largestFirst(count, [&](std::size_t t) { return at(t).count; });
+}
+
+// Adds every tensor of `held` to the set, tensors in parallel.
 void addTensors(HistogramSet& set, HeldTensors const& held) {
-  for (std::size_t t = 0; t < held.size(); ++t) {
-    if (!set.has(held.at(t).name)) set.add(held.at(t).name, nullptr, 0);
-  }
-  parallelFor(largestFirst(held.size(), [&](std::size_t t) { return held.at(t).count; }), [&](std::size_t t) {
-    TensorView const& view = held.at(t);
+  auto at = [&](std::size_t t) -> TensorView const& { return held.at(t); };
+  parallelFor(prepareAdds(set, held.size(), at), [&](std::size_t t) {
+    TensorView const& view = at(t);
     set.add(view.name, view.data, view.count);
   });
 }
@@ -161,21 +165,15 @@ class NativePass {
   void startHistograms(std::unique_ptr<InferenceOutputs> out) {
     std::shared_ptr<InferenceOutputs> held(std::move(out));
     std::vector<TensorView> const& views = held->tensors();
-    // Tensors seen for the first time are created here, in the order they come in (graph order: the set's).
-    for (TensorView const& view : views) {
-      if (!mSet.has(view.name)) mSet.add(view.name, nullptr, 0);
-    }
-    if (!mPool) {
-      unsigned const cores = std::max(1U, std::thread::hardware_concurrency());
-      std::size_t const threads = mHistogramThreads > 0 ? mHistogramThreads : std::min<std::size_t>(cores, 8);
-      mPool = std::make_unique<WorkerPool>(threads);
-    }
-    mPool->start(largestFirst(views.size(), [&](std::size_t t) { return views[t].count; }),
-                 [this, held](std::size_t t) {
-                   if (mHost.stopped()) return;
-                   TensorView const& view = held->tensors()[t];
-                   mSet.add(view.name, view.data, view.count);
-                 });
+    if (!mPool)
+      mPool = std::make_unique<WorkerPool>(mHistogramThreads > 0 ? mHistogramThreads : defaultThreadCount());
+    mPool->start(
+        prepareAdds(mSet, views.size(), [&](std::size_t t) -> TensorView const& { return views[t]; }),
+        [this, held](std::size_t t) {
+          if (mHost.stopped()) return;
+          TensorView const& view = held->tensors()[t];
+          mSet.add(view.name, view.data, view.count);
+        });
   }
 
   void join() {

@@ -20,7 +20,26 @@
 
 namespace trtc {
 
-// Runs work(i) for i in order[0..n) on up to hardware_concurrency threads (this one included), items taken in
+// Threads used when the caller names no count: every core, at most 8.
+inline std::size_t defaultThreadCount() {
+  return std::min<std::size_t>(std::max(1U, std::thread::hardware_concurrency()), 8);
+}
+
+// One thread's share of a parallel loop: runs work(order[k]) for the k it claims through `next` until none is
+// left. The first exception stops every thread's claiming (next jumps to the end) and is returned.
+template <typename Work>
+std::exception_ptr takeItems(std::vector<std::size_t> const& order, std::atomic<std::size_t>& next,
+                             Work const& work) {
+  try {
+    for (std::size_t k = next++; k < order.size(); k = next++) work(order[k]);
+  } catch (...) {
+    next = order.size();
+    return std::current_exception();
+  }
+  return nullptr;
+}
+
+// Runs work(i) for i in order[0..n) on up to defaultThreadCount() threads (this one included), items taken in
 // `order` (largest first balances best). Each item touches one tensor only, and every tensor's histogram has
 // its own lock, so results do not depend on the thread count. Rethrows the first exception after joining.
 //
@@ -28,21 +47,15 @@ namespace trtc {
 // maxThreads (> 0) caps the threads below that.
 template <typename Work>
 void parallelFor(std::vector<std::size_t> const& order, Work const& work, std::size_t maxThreads = 0) {
-  std::size_t const n = order.size();
-  unsigned const cores = std::max(1U, std::thread::hardware_concurrency());
-  std::size_t threads = std::min<std::size_t>({n, cores, 8});
+  std::size_t threads = std::min(order.size(), defaultThreadCount());
   if (maxThreads > 0) threads = std::min(threads, maxThreads);
   std::atomic<std::size_t> next{0};
   std::exception_ptr error;
   std::mutex errorMutex;
   auto loop = [&]() {
-    try {
-      for (std::size_t k = next++; k < n; k = next++) work(order[k]);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(errorMutex);
-      if (!error) error = std::current_exception();
-      next = n;
-    }
+    std::exception_ptr const failed = takeItems(order, next, work);
+    std::lock_guard<std::mutex> lock(errorMutex);
+    if (failed && !error) error = failed;
   };
   std::vector<std::thread> helpers;
   for (std::size_t t = 1; t < threads; ++t) helpers.emplace_back(loop);
@@ -117,13 +130,7 @@ class WorkerPool {
       if (mStop) return;
       seen = mGeneration;
       lock.unlock();
-      std::exception_ptr error;
-      try {
-        for (std::size_t k = mNext++; k < mOrder.size(); k = mNext++) mWork(mOrder[k]);
-      } catch (...) {
-        error = std::current_exception();
-        mNext = mOrder.size();
-      }
+      std::exception_ptr const error = takeItems(mOrder, mNext, mWork);
       lock.lock();
       if (error && !mError) mError = error;
       if (--mActive == 0) {
