@@ -11,6 +11,7 @@
         "native/addon.cc",
         "native/cache_text.cc",
         "native/histogram.cc",
+        "native/derived.cc",
         "native/histogram_binding.cc",
         "native/thresholds.cc",
         "native/capabilities.cc",
@@ -38,7 +39,7 @@
       ],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden", "-ffp-contract=off"],
       "conditions": [
         ["OS=='linux'", {
           "libraries": ["-ldl"]

@@ -6,6 +6,7 @@
  */
 import * as path from 'node:path';
 import { TrtCalibratorError } from './errors';
+import type { DerivedTensor } from './onnx/derived';
 
 /** One CUDA device as the runtime reports it. */
 export interface NativeCudaDevice {
@@ -73,7 +74,7 @@ export interface NativeHistogramStats {
 export interface NativeHistogramSet {
   add(name: string, data: Float32Array): void;
   /** Adds arrays[i] to names[i], tensors in parallel; blocks the calling thread (use from a worker). */
-  addAll(names: string[], arrays: Float32Array[]): void;
+  addAll(names: string[], arrays: Float32Array[], plan?: ReadonlyArray<string | DerivedTensor>): void;
   setBinWidth(name: string, width: number): void;
   names(): string[];
   has(name: string): boolean;
@@ -208,8 +209,12 @@ export interface NativeOrtSession {
   readonly outputs: ReadonlyArray<{ name: string; type: string }>;
   /** The float32 outputs each run fetches, in order. */
   readonly fetched: readonly string[];
-  /** Fetches exactly these outputs from now on (the float32 ones among them); throws for an unknown name. */
-  setFetch(names: readonly string[]): string[];
+  /**
+   * Fetches exactly these outputs from now on (names only: the float32 ones among them; throws for an unknown
+   * name). With derived tensors among them (CalibrationModel.fetchPlan), every name must be a float32 output
+   * and the runs' histograms include the derived tensors.
+   */
+  setFetch(names: ReadonlyArray<string | DerivedTensor>): string[];
   /** Drops this handle's reference (a run using the session keeps it until it ends). */
   close(): void;
 }

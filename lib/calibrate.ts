@@ -498,12 +498,13 @@ export async function calibrate(model: string, source: CalibrationSource, option
     if (calibrating) {
       if (session) {
         inferenceMode = 'native';
-        session.setFetch(prepared.calibrationTensors);
+        session.setFetch(prepared.fetchPlan);
       } else {
         inferenceMode = 'worker';
         worker = await InferenceWorker.start({
           modelBytes: prepared.modelBytes,
-          outputNames: [...prepared.calibrationTensors],
+          outputNames: prepared.fetchPlan.filter((t): t is string => typeof t === 'string'),
+          fetchPlan: prepared.fetchPlan,
           intraOpNumThreads: options.threads,
           source: model,
           maxActivationBytes,

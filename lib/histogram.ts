@@ -7,6 +7,7 @@
 import { loadAddon } from './binding';
 import type { NativeAmaxResult, NativeAmaxStatus, NativeHistogramSet, NativeHistogramStats } from './binding';
 import { TrtCalibratorError, invalidOption, rejectUnknownOptions } from './errors';
+import type { DerivedTensor } from './onnx/derived';
 import { readFileOrThrow, writeFileAtomic } from './util/fs';
 
 /** Threshold algorithms: `entropy` (TensorRT's EntropyCalibration2), `minmax`, `percentile`, `mse`. */
@@ -62,14 +63,14 @@ function checkName(name: unknown): string {
   return name;
 }
 
-/** Turns native errors carrying `code: 'ERR_HISTOGRAM'` into TrtCalibratorError; rethrows others unchanged. */
+/** Turns native errors carrying `code: 'ERR_HISTOGRAM'` or `'ERR_INVALID_OPTION'` into TrtCalibratorError; rethrows others unchanged. */
 function native<T>(fn: () => T, file?: string): T {
   try {
     return fn();
   } catch (err) {
     const e = err as Error & { code?: string };
-    if (e.code === 'ERR_HISTOGRAM') {
-      throw new TrtCalibratorError('ERR_HISTOGRAM', file ? `${file}: ${e.message}` : e.message, { cause: err, details: file ? { file } : {} });
+    if (e.code === 'ERR_HISTOGRAM' || e.code === 'ERR_INVALID_OPTION') {
+      throw new TrtCalibratorError(e.code, file ? `${file}: ${e.message}` : e.message, { cause: err, details: file ? { file } : {} });
     }
     throw err;
   }
@@ -121,13 +122,16 @@ export class HistogramSet {
 
   /**
    * Adds one batch of several tensors at once: `arrays[i]` to `names[i]`, the tensors in parallel over the cores
-   * (the same histograms as one `add` each). Synchronous and CPU-heavy: call it from a worker thread.
+   * (the same histograms as one `add` each). With `plan` (a CalibrationModel's `fetchPlan`), the tensors it
+   * derives from these ones are added too, computed chunk by chunk, and new tensors are created in the plan's
+   * order. Synchronous and CPU-heavy: call it from a worker thread.
    */
-  addAll(names: readonly string[], arrays: readonly Float32Array[]): void {
+  addAll(names: readonly string[], arrays: readonly Float32Array[], plan?: ReadonlyArray<string | DerivedTensor>): void {
     if (!Array.isArray(names) || !names.every((n) => typeof n === 'string' && n.length > 0)) throw invalidOption('names', 'an array of tensor names', names);
     if (!Array.isArray(arrays) || !arrays.every((a) => a instanceof Float32Array)) throw invalidOption('arrays', 'an array of Float32Array', arrays);
     if (names.length !== arrays.length) throw invalidOption('arrays', `${names.length} Float32Arrays (one per name)`, arrays.length, 'range');
-    native(() => this.native.addAll([...names], [...arrays]));
+    if (plan !== undefined && !Array.isArray(plan)) throw invalidOption('plan', 'an array of tensor names and derived tensors', plan);
+    native(() => this.native.addAll([...names], [...arrays], plan));
   }
 
   /** Fixes a tensor's bin width before any data (so shards from different runs merge). */

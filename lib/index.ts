@@ -85,6 +85,8 @@ export { loadOnnxModel, decodeOnnxModel, encodeOnnxModel, modelInputs } from './
 export type { OnnxModel, ModelInput, OnnxDim } from './onnx/model';
 export { prepareCalibrationModel } from './onnx/calibration-model';
 export type { CalibrationModel, CalibrationModelOptions, CalibrationInput, SkippedTensor, OutputTypeProbe } from './onnx/calibration-model';
+export { findDerivedTensors } from './onnx/derived';
+export type { DerivedTensor, DerivedOp } from './onnx/derived';
 export { createCpuSession } from './onnx/session';
 export type { CpuSessionOptions } from './onnx/session';
 export { insertQdq, writeQdqModel, buildQdqModel, perChannelScales } from './onnx/qdq';

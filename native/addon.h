@@ -30,4 +30,10 @@ void initOrt(Napi::Env env, Napi::Object exports);
 // The session behind a JS OrtSession (shared ownership), or nullptr when `value` is not one.
 std::shared_ptr<Inference> unwrapOrtSession(Napi::Env env, Napi::Value value);
 
+// A DerivationPlan (derived.h) from its JS form: an array, in graph order, of fetched tensor names (strings)
+// and derived tensors ({ name, root, op, inputs: (string | number)[] }). Throws a JS TypeError with code
+// ERR_INVALID_OPTION, naming `what` and the item, for a malformed or inconsistent plan.
+class DerivationPlan;
+std::shared_ptr<DerivationPlan> derivationPlanFromJs(Napi::Env env, Napi::Value value, char const* what);
+
 }  // namespace trtc

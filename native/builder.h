@@ -53,7 +53,8 @@
 
 namespace trtc {
 
-class HistogramSet;  // native/histogram.h
+class HistogramSet;    // native/histogram.h
+class DerivationPlan;  // native/derived.h
 
 // One float32 tensor a `process` callback returned, read in place from the JS Float32Array's memory.
 struct TensorView {
@@ -86,6 +87,9 @@ class InferenceOutputs {
   virtual ~InferenceOutputs() = default;
   // In the order the session fetches them (graph order).
   virtual std::vector<TensorView> const& tensors() const noexcept = 0;
+  // The tensors to compute from these ones while histogramming them, and the graph order of all (derived.h);
+  // nullptr: none, the tensors alone.
+  virtual DerivationPlan const* derivations() const noexcept { return nullptr; }
 };
 
 // Runs the FP32 model for the builtin builder on the builder thread, with no JavaScript involved: ONNX

@@ -24,6 +24,7 @@
 
 #include "builder.h"
 #include "cache_text.h"
+#include "derived.h"
 #include "histogram.h"
 #include "parallel.h"
 #include "thresholds.h"
@@ -47,6 +48,12 @@ template <typename At>
 std::vector<std::size_t> prepareAdds(HistogramSet& set, std::size_t count, At const& at) {
   for (std::size_t t = 0; t < count; ++t) set.add(at(t).name, nullptr, 0);  // creates a missing entry only
   return largestFirst(count, [&](std::size_t t) { return at(t).count; });
+}
+
+// Values a tensor view stands for: its own and those of the tensors derived from it.
+std::size_t valuesWithDerived(TensorView const& view, DerivationPlan const* plan) {
+  DerivedGroup const* group = plan == nullptr ? nullptr : plan->group(view.name);
+  return view.count * (1 + (group == nullptr ? 0 : group->steps.size()));
 }
 
 // Adds every tensor of `held` to the set, tensors in parallel.
@@ -94,8 +101,10 @@ class NativePass {
       } else {
         std::unique_ptr<InferenceOutputs> probe = runSlice(inference, 0, 1);
         if (!probe) return false;
+        // Derived tensors count as if fetched: the split (and so the histograms) does not depend on them.
         double perImage = 0;
-        for (TensorView const& v : probe->tensors()) perImage += static_cast<double>(v.count) * sizeof(float);
+        for (TensorView const& v : probe->tensors())
+          perImage += static_cast<double>(valuesWithDerived(v, probe->derivations())) * sizeof(float);
         double const fit = std::floor(mMaxBytes / std::max(perImage, 1.0));
         mSubBatch = static_cast<int64_t>(std::max(1.0, std::min(static_cast<double>(batch), fit)));
         // Image by image: the probe was exactly the first sub-batch's run (same image, same shape); use it.
@@ -165,15 +174,28 @@ class NativePass {
   void startHistograms(std::unique_ptr<InferenceOutputs> out) {
     std::shared_ptr<InferenceOutputs> held(std::move(out));
     std::vector<TensorView> const& views = held->tensors();
+    DerivationPlan const* plan = held->derivations();
     if (!mPool)
       mPool = std::make_unique<WorkerPool>(mHistogramThreads > 0 ? mHistogramThreads : defaultThreadCount());
-    mPool->start(
-        prepareAdds(mSet, views.size(), [&](std::size_t t) -> TensorView const& { return views[t]; }),
-        [this, held](std::size_t t) {
-          if (mHost.stopped()) return;
-          TensorView const& view = held->tensors()[t];
-          mSet.add(view.name, view.data, view.count);
-        });
+    // Derived tensors are created in graph order with the fetched ones (the cache lists the set's order).
+    if (plan != nullptr && !mPlanEntriesCreated) {
+      for (std::string const& name : plan->order()) mSet.add(name, nullptr, 0);  // creates a missing entry
+      mPlanEntriesCreated = true;
+    }
+    struct Weighted {
+      std::string const& name;
+      std::size_t count;
+    };
+    mPool->start(prepareAdds(mSet, views.size(),
+                             [&](std::size_t t) {
+                               return Weighted{views[t].name, valuesWithDerived(views[t], plan)};
+                             }),
+                 [this, held, plan](std::size_t t) {
+                   if (mHost.stopped()) return;
+                   TensorView const& view = held->tensors()[t];
+                   addWithDerived(mSet, view.name, view.data, view.count,
+                                  plan == nullptr ? nullptr : plan->group(view.name));
+                 });
   }
 
   void join() {
@@ -198,6 +220,7 @@ class NativePass {
   std::string mHistogramError;  // a histogram job's error, set by join()
   // Histogram threads for the whole pass (started with the first run's activations).
   std::unique_ptr<WorkerPool> mPool;
+  bool mPlanEntriesCreated{false};
 };
 
 class BuiltinBuilder final : public Builder {

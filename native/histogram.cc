@@ -26,6 +26,9 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
+
+#include "simd.h"
 
 namespace trtc {
 namespace {
@@ -110,60 +113,38 @@ class Reader {
   std::size_t mPos;
 };
 
-#if defined(__GNUC__)
-// GCC/Clang vector extensions: SSE2/AVX on x86-64, NEON on aarch64 (Jetson), scalar code elsewhere.
+#if TRTC_HAVE_VECTORS
+// The counting loop's types (SSE2 on x86-64, NEON on aarch64 (Jetson)).
 using F4 = float __attribute__((vector_size(16)));
 using I4 = std::int32_t __attribute__((vector_size(16)));
 using U2 = std::uint64_t __attribute__((vector_size(16)));  // the same 16 bytes as two 64-bit halves
-#define TRTC_HAVE_VECTORS 1
-#else
-#define TRTC_HAVE_VECTORS 0
 #endif
 
-struct FirstPass {
-  float min;  // over non-NaN values (may be -inf)
-  float max;  // over non-NaN values (may be +inf)
-  std::uint64_t nan;
-};
-
-FirstPass scanMinMaxNan(float const* data, std::size_t n) {
-  FirstPass r{std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(), 0};
+// Min/max/NaN of data[0, n): the first pass of an add. AVX2 where the CPU has it (memory-bound from DRAM,
+// but about a third faster on values in cache; simd.h).
+TRTC_AVX2_CLONES MinMaxNan scanMinMaxNan(float const* data, std::size_t n) {
+  MinMaxNan r;
   std::size_t i = 0;
 #if TRTC_HAVE_VECTORS
-  // Two independent 4-lane accumulators (native SSE/NEON width) hide the compare/select latency.
-  while (n - i >= 8) {
-    std::size_t const end = i + std::min<std::size_t>(kBLOCK, (n - i) / 8 * 8);
-    F4 min0 = {r.min, r.min, r.min, r.min};
-    F4 max0 = {r.max, r.max, r.max, r.max};
-    F4 min1 = min0;
-    F4 max1 = max0;
-    I4 nan0 = {0, 0, 0, 0};
-    I4 nan1 = nan0;
-    for (; i < end; i += 8) {
-      F4 a;
-      F4 b;
-      std::memcpy(&a, data + i, sizeof a);
-      std::memcpy(&b, data + i + 4, sizeof b);
-      nan0 -= (a != a);  // -1 per NaN lane; NaN compares false below, so min/max skip it
-      nan1 -= (b != b);
-      min0 = a < min0 ? a : min0;
-      min1 = b < min1 ? b : min1;
-      max0 = a > max0 ? a : max0;
-      max1 = b > max1 ? b : max1;
+  // Two independent accumulators hide the compare/select latency; per-lane NaN counters are folded every
+  // kBLOCK values so they never overflow.
+  while (n - i >= 16) {
+    std::size_t const end = i + std::min<std::size_t>(kBLOCK, (n - i) / 16 * 16);
+    MinMaxNan8 a;
+    MinMaxNan8 b;
+    F8 va{};
+    F8 vb{};
+    for (; i < end; i += 16) {
+      load8(va, data + i);
+      load8(vb, data + i + 8);
+      accumulate8(a, va);
+      accumulate8(b, vb);
     }
-    for (int k = 0; k < 4; ++k) {
-      r.min = std::min({r.min, min0[k], min1[k]});
-      r.max = std::max({r.max, max0[k], max1[k]});
-      r.nan += static_cast<std::uint64_t>(nan0[k]) + static_cast<std::uint64_t>(nan1[k]);
-    }
+    reduce8(a, r);
+    reduce8(b, r);
   }
 #endif
-  for (; i < n; ++i) {
-    float v = data[i];
-    r.nan += (v != v) ? 1 : 0;
-    r.min = v < r.min ? v : r.min;
-    r.max = v > r.max ? v : r.max;
-  }
+  for (; i < n; ++i) accumulate1(r, data[i]);
   return r;
 }
 
@@ -277,83 +258,48 @@ void Histogram::ensureBins(double absMax) {
   mCounts.resize(bins, 0);
 }
 
-void Histogram::binValues(float const* data, std::size_t n, bool checkFinite, float absMax) {
-  std::size_t nbins = mCounts.size();
-  std::uint32_t const last = static_cast<std::uint32_t>(nbins - 1);
-  float const inv = mInvWidth;
-  // The float path needs a finite reciprocal whose products stay far inside int32; extreme widths (denormal
-  // max|x|) take the double path.
-  bool const floatPath = std::isfinite(inv) && inv < 1e30F;
-  double const invD = 1.0 / mBinWidth;
-  auto binOf = [&](float v) -> std::uint32_t {
-    float a = std::fabs(v);
-    if (floatPath) {
-      float x = a * inv;
-      return x >= static_cast<float>(last) ? last : static_cast<std::uint32_t>(x);
-    }
-    double x = static_cast<double>(a) * invD;
-    return x >= static_cast<double>(last) ? last : static_cast<std::uint32_t>(x);
-  };
-
-  // No value lands above the bin of the largest |x| (binOf is monotonic): the sub-histograms below need only
-  // the bins up to it, which for most batches is far fewer than the histogram holds.
-  std::size_t const used = std::min<std::size_t>(nbins, std::size_t{binOf(absMax)} + 1);
-  if (checkFinite || !floatPath || n < 4 * used) {
-    for (std::size_t i = 0; i < n; ++i) {
-      float v = data[i];
-      if (checkFinite && !std::isfinite(v)) continue;
-      ++mCounts[binOf(v)];
-    }
-    return;
-  }
-  nbins = used;
-
-  std::vector<std::uint32_t>& sub = scratch();
-  std::uint32_t* h[kLANES];
-  for (std::size_t start = 0; start < n; start += kBLOCK) {
-    std::size_t const end = std::min(n, start + kBLOCK);
-    sub.assign(kLANES * nbins, 0);
-    for (std::size_t k = 0; k < kLANES; ++k) h[k] = sub.data() + k * nbins;
-    countLanes(data + start, end - start, inv, last, h);
-    for (std::size_t bin = 0; bin < nbins; ++bin) {
-      std::uint64_t total = 0;
-      for (std::size_t k = 0; k < kLANES; ++k) total += h[k][bin];
-      mCounts[bin] += total;
-    }
-  }
+void HistogramScan::add(float const* data, std::size_t n) {
+  if (n == 0) return;
+  MinMaxNan const first = scanMinMaxNan(data, n);
+  addSummary(data, n, first.min, first.max, first.nan);
 }
 
-void Histogram::add(float const* data, std::size_t n) {
+void HistogramScan::addSummary(float const* data, std::size_t n, float chunkMin, float chunkMax,
+                               std::uint64_t chunkNan) {
   if (n == 0) return;
-  FirstPass first = scanMinMaxNan(data, n);
-  std::uint64_t posInf = 0;
-  std::uint64_t negInf = 0;
-  float fmin = first.min;
-  float fmax = first.max;
-  bool const hasInf = std::isinf(first.min) || std::isinf(first.max);
-  if (hasInf) {
-    // Rare: recount exactly, excluding the infinities from min/max.
-    fmin = std::numeric_limits<float>::infinity();
-    fmax = -std::numeric_limits<float>::infinity();
+  MinMaxNan const first{chunkMin, chunkMax, chunkNan};
+  count += n;
+  nan += first.nan;
+  if (std::isinf(first.min) || std::isinf(first.max)) {
+    // Rare (an infinity, or no finite value): recount exactly, excluding the infinities from min/max.
     for (std::size_t i = 0; i < n; ++i) {
-      float v = data[i];
+      float const v = data[i];
       if (std::isinf(v)) {
         (v > 0 ? posInf : negInf) += 1;
       } else if (v == v) {
-        fmin = std::min(fmin, v);
-        fmax = std::max(fmax, v);
+        min = std::min(min, v);
+        max = std::max(max, v);
       }
     }
+  } else {
+    min = std::min(min, first.min);
+    max = std::max(max, first.max);
   }
-  std::uint64_t const finite = n - first.nan - posInf - negInf;
-  mCount += n;
-  mNanCount += first.nan;
-  mPosInfCount += posInf;
-  mNegInfCount += negInf;
-  if (finite == 0) return;
-  mMin = std::min(mMin, fmin);
-  mMax = std::max(mMax, fmax);
-  float const batchAbsMax = std::max(std::fabs(fmin), std::fabs(fmax));
+}
+
+Histogram::Binner Histogram::beginAdd(HistogramScan const& scan, std::vector<std::uint32_t>& lanes) {
+  Binner b;
+  if (scan.count == 0) return b;
+  std::uint64_t const nonFinite = scan.nan + scan.posInf + scan.negInf;
+  std::uint64_t const finite = scan.count - nonFinite;
+  mCount += scan.count;
+  mNanCount += scan.nan;
+  mPosInfCount += scan.posInf;
+  mNegInfCount += scan.negInf;
+  if (finite == 0) return b;
+  mMin = std::min(mMin, scan.min);
+  mMax = std::max(mMax, scan.max);
+  float const batchAbsMax = std::max(std::fabs(scan.min), std::fabs(scan.max));
   if (batchAbsMax == 0.0F) {
     // Only zeros (and maybe NaN/Inf): they belong in bin 0 whatever the width turns out to be.
     if (mBinWidth > 0.0) {
@@ -361,11 +307,89 @@ void Histogram::add(float const* data, std::size_t n) {
     } else {
       mPendingZeros += finite;
     }
-    return;
+    return b;
   }
   if (mBinWidth == 0.0) defineWidth(static_cast<double>(batchAbsMax) / static_cast<double>(kHISTOGRAM_BINS));
   ensureBins(batchAbsMax);
-  binValues(data, n, first.nan != 0 || hasInf, batchAbsMax);
+
+  b.mHistogram = this;
+  b.mCheckFinite = nonFinite != 0;
+  b.mLast = static_cast<std::uint32_t>(mCounts.size() - 1);
+  b.mInv = mInvWidth;
+  b.mInvD = 1.0 / mBinWidth;
+  // The float path needs a finite reciprocal whose products stay far inside int32; extreme widths (denormal
+  // max|x|) take the double path.
+  b.mFloatPath = std::isfinite(b.mInv) && b.mInv < 1e30F;
+  // No value lands above the bin of the largest |x| (binning is monotonic): the lane counters below need only
+  // the bins up to it, which for most batches is far fewer than the histogram holds.
+  float const x = batchAbsMax * b.mInv;
+  std::size_t const top =
+      !b.mFloatPath || x >= static_cast<float>(b.mLast) ? b.mLast : static_cast<std::size_t>(x);
+  b.mUsed = std::min<std::size_t>(mCounts.size(), top + 1);
+  if (!b.mCheckFinite && b.mFloatPath && scan.count >= 4 * b.mUsed) {
+    lanes.assign(kLANES * b.mUsed, 0);
+    b.mLanes = &lanes;
+  }
+  return b;
+}
+
+void Histogram::Binner::add(float const* data, std::size_t n) {
+  if (mHistogram == nullptr) return;
+  if (mLanes == nullptr) {
+    std::uint64_t* counts = mHistogram->mCounts.data();
+    for (std::size_t i = 0; i < n; ++i) {
+      float const v = data[i];
+      if (mCheckFinite && !std::isfinite(v)) continue;
+      float const a = std::fabs(v);
+      std::uint32_t bin;
+      if (mFloatPath) {
+        float const x = a * mInv;
+        bin = x >= static_cast<float>(mLast) ? mLast : static_cast<std::uint32_t>(x);
+      } else {
+        double const x = static_cast<double>(a) * mInvD;
+        bin = x >= static_cast<double>(mLast) ? mLast : static_cast<std::uint32_t>(x);
+      }
+      ++counts[bin];
+    }
+    return;
+  }
+  std::uint32_t* h[kLANES];
+  for (std::size_t k = 0; k < kLANES; ++k) h[k] = mLanes->data() + k * mUsed;
+  // The 32-bit lane counters are folded into the bins every kBLOCK values, so they never overflow.
+  while (n > 0) {
+    std::size_t const take = std::min(n, kBLOCK - mPending);
+    countLanes(data, take, mInv, mLast, h);
+    data += take;
+    n -= take;
+    mPending += take;
+    if (mPending == kBLOCK) fold(true);
+  }
+}
+
+void Histogram::Binner::fold(bool clear) {
+  std::uint32_t* lanes = mLanes->data();
+  std::uint64_t* counts = mHistogram->mCounts.data();
+  for (std::size_t bin = 0; bin < mUsed; ++bin) {
+    std::uint64_t total = 0;
+    for (std::size_t k = 0; k < kLANES; ++k) total += lanes[k * mUsed + bin];
+    counts[bin] += total;
+  }
+  if (clear) std::fill(mLanes->begin(), mLanes->end(), 0U);
+  mPending = 0;
+}
+
+void Histogram::Binner::finish() {
+  if (mHistogram != nullptr && mLanes != nullptr && mPending > 0) fold(false);
+  mHistogram = nullptr;
+}
+
+void Histogram::add(float const* data, std::size_t n) {
+  if (n == 0) return;
+  HistogramScan scan;
+  scan.add(data, n);
+  Binner binner = beginAdd(scan, scratch());
+  binner.add(data, n);
+  binner.finish();
 }
 
 void Histogram::merge(Histogram const& other) {
@@ -508,6 +532,49 @@ void HistogramSet::add(std::string const& name, float const* data, std::size_t n
   Entry& e = entry(name);  // entries are never removed, so the reference stays valid
   std::lock_guard<std::mutex> lock(e.mutex);
   e.histogram.add(data, n);
+}
+
+void HistogramSet::addChunked(std::vector<std::string> const& names, std::size_t n, std::size_t chunk,
+                              ChunkProducer const& produce) {
+  std::size_t const k = names.size();
+  if (k == 0) return;
+  if (chunk == 0) throw std::invalid_argument("addChunked: chunk must be at least 1");
+  std::vector<Entry*> entries;
+  entries.reserve(k);
+  for (std::string const& name : names) entries.push_back(&entry(name));
+  // Locks in address order, so two calls over overlapping tensors cannot deadlock.
+  std::vector<Entry*> order = entries;
+  std::sort(order.begin(), order.end());
+  if (std::adjacent_find(order.begin(), order.end()) != order.end()) {
+    throw std::invalid_argument("addChunked: a tensor is named twice");
+  }
+  std::vector<std::unique_lock<std::mutex>> locks;
+  locks.reserve(k);
+  for (Entry* e : order) locks.emplace_back(e->mutex);
+
+  std::vector<float const*> out(k, nullptr);
+  std::vector<HistogramScan> scans(k);
+  for (std::size_t offset = 0; offset < n; offset += chunk) {
+    std::size_t const count = std::min(chunk, n - offset);
+    produce(offset, count, out.data(), scans.data());
+  }
+  thread_local std::vector<std::vector<std::uint32_t>> lanes;
+  if (lanes.size() < k) lanes.resize(k);
+  std::vector<Histogram::Binner> binners;
+  binners.reserve(k);
+  bool any = false;
+  for (std::size_t t = 0; t < k; ++t) {
+    binners.push_back(entries[t]->histogram.beginAdd(scans[t], lanes[t]));
+    any = any || binners.back().active();
+  }
+  if (any) {
+    for (std::size_t offset = 0; offset < n; offset += chunk) {
+      std::size_t const count = std::min(chunk, n - offset);
+      produce(offset, count, out.data(), nullptr);
+      for (std::size_t t = 0; t < k; ++t) binners[t].add(out[t], count);
+    }
+  }
+  for (Histogram::Binner& b : binners) b.finish();
 }
 
 void HistogramSet::setBinWidth(std::string const& name, double binWidth) {

@@ -24,6 +24,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -44,8 +45,51 @@ class HistogramError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Statistics of one batch of values gathered chunk by chunk (Histogram::beginAdd): how many values, how many
+// NaN / +Inf / -Inf, and min/max over the finite ones.
+struct HistogramScan {
+  std::uint64_t count{0};
+  std::uint64_t nan{0};
+  std::uint64_t posInf{0};
+  std::uint64_t negInf{0};
+  float min{__builtin_huge_valf()};   // over finite values; +inf when none
+  float max{-__builtin_huge_valf()};  // over finite values; -inf when none
+  // Adds one chunk of the batch.
+  void add(float const* data, std::size_t n);
+  // The same, for a chunk whose min/max over non-NaN values (+-inf included) and NaN count were computed
+  // along with the values (derived.cc); `data` is read again only when min or max is infinite.
+  void addSummary(float const* data, std::size_t n, float chunkMin, float chunkMax, std::uint64_t chunkNan);
+};
+
 class Histogram {
  public:
+  // Bins one batch chunk by chunk, for values that are produced piece by piece and never held whole (tensors
+  // computed from another one, HistogramSet::addChunked): scan every chunk into a HistogramScan, call
+  // beginAdd(scan), give the binner the same chunks (any order), then finish(). The histogram then equals one
+  // add() of all the values. The binner points into its histogram and its `lanes` scratch: neither may move
+  // or be used otherwise until finish() returns.
+  class Binner {
+   public:
+    void add(float const* data, std::size_t n);
+    void finish();
+    // False when the batch has nothing to bin (add() would do nothing).
+    bool active() const noexcept { return mHistogram != nullptr; }
+
+   private:
+    friend class Histogram;
+    void fold(bool clear);
+    Histogram* mHistogram{nullptr};  // nullptr: nothing to bin (no finite nonzero value in the batch)
+    std::vector<std::uint32_t>* mLanes{
+        nullptr};  // per-lane counters, or nullptr: count into the bins directly
+    bool mCheckFinite{false};
+    bool mFloatPath{true};
+    float mInv{0.0F};
+    double mInvD{0.0};
+    std::uint32_t mLast{0};
+    std::size_t mUsed{0};     // lane bins: those up to the bin of the batch's max|x|
+    std::size_t mPending{0};  // values in the lane counters since they were last folded
+  };
+
   // Width defined by the first batch with a nonzero max|x|.
   Histogram() = default;
   // Fixed width from the start (for shards that must merge with a histogram made elsewhere): kHISTOGRAM_BINS
@@ -54,6 +98,9 @@ class Histogram {
 
   // Adds n values: one pass for min/max/max|x| and NaN/Inf counts, one pass binning |x|. Safe for n == 0.
   void add(float const* data, std::size_t n);
+  // Records a batch's statistics (counts, min/max, the width and bins it needs) and returns the binner for
+  // its values (see Binner). `lanes` is scratch the binner may use; keep it for reuse across calls.
+  Binner beginAdd(HistogramScan const& scan, std::vector<std::uint32_t>& lanes);
 
   // Adds another histogram of the same tensor. Widths must be equal (bin counts may differ: the shorter is
   // extended), or differ by an exact power of two (the finer one is coarsened as under the growth cap), or
@@ -94,7 +141,6 @@ class Histogram {
   void defineWidth(double width);
   void ensureBins(double absMax);
   void coarsen(unsigned shift);
-  void binValues(float const* data, std::size_t n, bool checkFinite, float absMax);
 
   double mBinWidth{0.0};
   float mInvWidth{0.0F};
@@ -123,6 +169,17 @@ class HistogramSet {
   // Adds n values to the tensor `name`, creating its histogram on first use (width from the data, or the
   // width fixed with setBinWidth before).
   void add(std::string const& name, float const* data, std::size_t n);
+  // Adds n values to each tensor of `names` (distinct) at once, produced chunk by chunk and never held whole
+  // (tensors computed element-wise from a model output, derived.h): produce(offset, count, out, scans) sets
+  // out[k] to `count` values of tensor names[k] starting at element `offset`, for chunks of at most `chunk`
+  // values. It is called twice per chunk and must give the same values both times: first with `scans`, when
+  // it must also add each tensor's chunk to scans[k] (HistogramScan::add, or addSummary with statistics
+  // computed along with the values), then with nullptr, to bin them. Each histogram equals add() of its
+  // tensor's whole values. The tensors' locks are held throughout.
+  using ChunkProducer =
+      std::function<void(std::size_t offset, std::size_t count, float const** out, HistogramScan* scans)>;
+  void addChunked(std::vector<std::string> const& names, std::size_t n, std::size_t chunk,
+                  ChunkProducer const& produce);
   // Creates `name` with a fixed width (shards). Throws HistogramError if it exists already with data.
   void setBinWidth(std::string const& name, double binWidth);
 

@@ -16,6 +16,7 @@
 
 #include "addon.h"
 #include "cache_text.h"
+#include "derived.h"
 #include "histogram.h"
 #include "parallel.h"
 #include "thresholds.h"
@@ -130,10 +131,11 @@ class HistogramSetWrap : public Napi::ObjectWrap<HistogramSetWrap> {
     mSet->add(name, data.Data(), data.ElementLength());
   }
 
-  // addAll(names, arrays): adds arrays[i] to names[i] for every i, the tensors in parallel over the cores
-  // (largest first), each tensor's data in one add. Synchronous: it blocks the calling thread until done, so
-  // call it from a worker thread (the builtin backend's ONNX Runtime worker does). New tensors are created in
-  // the given order first, so the set's order does not depend on the threads.
+  // addAll(names, arrays, plan?): adds arrays[i] to names[i] for every i, the tensors in parallel over the
+  // cores (largest first), each tensor's data in one add; with a plan (derivationPlanFromJs), also the
+  // tensors it derives from them. Synchronous: it blocks the calling thread until done, so call it from a
+  // worker thread (the builtin backend's ONNX Runtime worker does). New tensors are created in the given
+  // order (the plan's, when given) first, so the set's order does not depend on the threads.
   void addAll(Napi::CallbackInfo const& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsArray())
@@ -159,13 +161,25 @@ class HistogramSetWrap : public Napi::ObjectWrap<HistogramSetWrap> {
       Napi::Float32Array data = array.As<Napi::Float32Array>();
       items.push_back(Item{name.As<Napi::String>().Utf8Value(), data.Data(), data.ElementLength()});
     }
+    std::shared_ptr<DerivationPlan> plan;
+    if (info.Length() > 2 && !info[2].IsUndefined()) plan = derivationPlanFromJs(env, info[2], "addAll");
     try {
-      for (Item const& item : items) {
-        if (!mSet->has(item.name)) mSet->add(item.name, nullptr, 0);
+      std::vector<DerivedGroup const*> groups(items.size(), nullptr);
+      std::vector<std::size_t> values(items.size());
+      if (plan) {
+        for (std::string const& name : plan->order()) {
+          if (!mSet->has(name)) mSet->add(name, nullptr, 0);
+        }
+      }
+      for (std::size_t i = 0; i < items.size(); ++i) {
+        if (!mSet->has(items[i].name)) mSet->add(items[i].name, nullptr, 0);
+        if (plan) groups[i] = plan->group(items[i].name);
+        values[i] = items[i].count * (1 + (groups[i] == nullptr ? 0 : groups[i]->steps.size()));
       }
       // The typed arrays stay alive: their handles belong to this call's scope until it returns.
-      parallelFor(largestFirst(items.size(), [&](std::size_t i) { return items[i].count; }),
-                  [&](std::size_t i) { mSet->add(items[i].name, items[i].data, items[i].count); });
+      parallelFor(largestFirst(items.size(), [&](std::size_t i) { return values[i]; }), [&](std::size_t i) {
+        addWithDerived(*mSet, items[i].name, items[i].data, items[i].count, groups[i]);
+      });
     } catch (std::exception const& e) {
       throw Napi::Error::New(env, e.what());
     }

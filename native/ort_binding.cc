@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "derived.h"
 #include "ort_session.h"
 
 namespace trtc {
@@ -63,11 +64,22 @@ Napi::Object wrapSession(Napi::Env env, std::shared_ptr<OrtSession> session) {
                if (info.Length() < 1 || !info[0].IsArray())
                  throw Napi::TypeError::New(env, "Expected an array of names");
                Napi::Array array = info[0].As<Napi::Array>();
+               bool derived = false;
+               for (uint32_t i = 0; i < array.Length() && !derived; ++i) derived = array.Get(i).IsObject();
+               // Derived tensors: fetch the plan's own, compute the others while histogramming (derived.h).
+               std::shared_ptr<DerivationPlan> plan =
+                   derived ? derivationPlanFromJs(env, array, "setFetch") : nullptr;
                std::vector<std::string> names;
-               for (uint32_t i = 0; i < array.Length(); ++i)
-                 names.push_back(array.Get(i).ToString().Utf8Value());
+               if (!derived) {
+                 for (uint32_t i = 0; i < array.Length(); ++i)
+                   names.push_back(array.Get(i).ToString().Utf8Value());
+               }
                try {
-                 holder->session->setFetch(names);
+                 if (derived) {
+                   holder->session->setFetch(std::move(plan));
+                 } else {
+                   holder->session->setFetch(names);
+                 }
                } catch (std::exception const& e) {
                  throw Napi::Error::New(env, e.what());
                }
@@ -162,6 +174,62 @@ Napi::Value createOrtSessionJs(Napi::CallbackInfo const& info) {
 }
 
 }  // namespace
+
+std::shared_ptr<DerivationPlan> derivationPlanFromJs(Napi::Env env, Napi::Value value, char const* what) {
+  std::string const where(what);
+  auto invalid = [&](std::string const& message) {
+    Napi::Error e = Napi::TypeError::New(env, message);
+    e.Set("code", "ERR_INVALID_OPTION");
+    return e;
+  };
+  if (!value.IsArray()) throw invalid("Expected an array of tensors for " + where);
+  Napi::Array items = value.As<Napi::Array>();
+  auto plan = std::make_shared<DerivationPlan>();
+  auto text = [&](Napi::Object o, char const* key, uint32_t i) {
+    Napi::Value v = o.Get(key);
+    if (!v.IsString()) {
+      throw invalid(where + ": item " + std::to_string(i) + " needs a string " + key);
+    }
+    return v.As<Napi::String>().Utf8Value();
+  };
+  try {
+    for (uint32_t i = 0; i < items.Length(); ++i) {
+      Napi::Value item = items.Get(i);
+      if (item.IsString()) {
+        plan->addFetched(item.As<Napi::String>().Utf8Value());
+        continue;
+      }
+      if (!item.IsObject()) {
+        throw invalid(where + ": item " + std::to_string(i) + " is neither a name nor a derived tensor");
+      }
+      Napi::Object o = item.As<Napi::Object>();
+      Napi::Value inputsValue = o.Get("inputs");
+      if (!inputsValue.IsArray()) {
+        throw invalid(where + ": item " + std::to_string(i) + " needs an inputs array");
+      }
+      Napi::Array inputs = inputsValue.As<Napi::Array>();
+      std::vector<DerivationPlan::Input> parsed;
+      for (uint32_t k = 0; k < inputs.Length(); ++k) {
+        Napi::Value in = inputs.Get(k);
+        DerivationPlan::Input input;
+        if (in.IsNumber()) {
+          input.isConstant = true;
+          input.constant = static_cast<float>(in.As<Napi::Number>().DoubleValue());
+        } else if (in.IsString()) {
+          input.tensor = in.As<Napi::String>().Utf8Value();
+        } else {
+          throw invalid(where + ": item " + std::to_string(i) +
+                        " has an input that is neither a name nor a number");
+        }
+        parsed.push_back(std::move(input));
+      }
+      plan->addDerived(text(o, "name", i), text(o, "root", i), text(o, "op", i), parsed);
+    }
+  } catch (std::invalid_argument const& e) {
+    throw invalid(where + ": " + e.what());
+  }
+  return plan;
+}
 
 std::shared_ptr<Inference> unwrapOrtSession(Napi::Env env, Napi::Value value) {
   Holder* holder = holderOf(env, value);

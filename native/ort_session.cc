@@ -328,17 +328,28 @@ std::shared_ptr<OrtSession> OrtSession::create(void const* model, size_t bytes,
 }
 
 void OrtSession::setFetch(std::vector<std::string> const& names) {
-  auto find = [&](std::string const& name) {
-    return std::find_if(mOutputs.begin(), mOutputs.end(),
-                        [&](OrtOutputInfo const& o) { return o.name == name; });
-  };
-  std::vector<std::string> fetch;
+  auto plan = std::make_shared<DerivationPlan>();
   for (std::string const& name : names) {
-    auto it = find(name);
+    auto it = std::find_if(mOutputs.begin(), mOutputs.end(),
+                           [&](OrtOutputInfo const& o) { return o.name == name; });
     if (it == mOutputs.end()) throw std::runtime_error("the model has no output named \"" + name + "\"");
-    if (it->elementType == ortc::kFLOAT) fetch.push_back(name);
+    if (it->elementType == ortc::kFLOAT) plan->addFetched(name);
   }
-  mFetch = std::move(fetch);
+  setFetch(std::move(plan));
+}
+
+void OrtSession::setFetch(std::shared_ptr<DerivationPlan const> plan) {
+  for (std::string const& name : plan->fetched()) {
+    auto it = std::find_if(mOutputs.begin(), mOutputs.end(),
+                           [&](OrtOutputInfo const& o) { return o.name == name; });
+    if (it == mOutputs.end()) throw std::runtime_error("the model has no output named \"" + name + "\"");
+    if (it->elementType != ortc::kFLOAT) {
+      throw std::runtime_error("output \"" + name + "\" is " + onnxElementTypeName(it->elementType) +
+                               ", not float32");
+    }
+  }
+  mPlan = std::move(plan);
+  mFetch = mPlan->fetched();
   mFetchPointers.clear();
   for (std::string const& name : mFetch) mFetchPointers.push_back(name.c_str());
 }
@@ -360,12 +371,15 @@ namespace {
 // destroyed, so that process exit (quiesceOnnxRuntime) waits until they are released too.
 class OrtOutputs final : public InferenceOutputs {
  public:
-  OrtOutputs(OrtSession* session, Api const* api, size_t count) : guard(session), values(api, count) {}
+  OrtOutputs(OrtSession* session, Api const* api, size_t count, std::shared_ptr<DerivationPlan const> plan)
+      : guard(session), values(api, count), plan(std::move(plan)) {}
   std::vector<TensorView> const& tensors() const noexcept override { return views; }
+  DerivationPlan const* derivations() const noexcept override { return plan.get(); }
 
   InFlight guard;
   Values values;
   std::vector<TensorView> views;
+  std::shared_ptr<DerivationPlan const> plan;
 };
 
 }  // namespace
@@ -373,7 +387,7 @@ class OrtOutputs final : public InferenceOutputs {
 std::unique_ptr<InferenceOutputs> OrtSession::run(std::vector<InferenceInput> const& inputs,
                                                   std::string& error) {
   Api const* api = mApi;
-  auto out = std::make_unique<OrtOutputs>(this, api, mFetchPointers.size());
+  auto out = std::make_unique<OrtOutputs>(this, api, mFetchPointers.size(), mPlan);
   if (!out->guard.admitted()) {
     error = "the process is exiting";
     return nullptr;

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "builder.h"
+#include "derived.h"
 
 namespace trtc {
 namespace ortc {
@@ -81,6 +82,9 @@ class OrtSession final : public Inference {
   // std::runtime_error for a name that is not an output. Not while a run is in progress (call it before
   // handing the session to a run).
   void setFetch(std::vector<std::string> const& names);
+  // The same for plan.fetched(), every one of which must be a float32 output; the plan's derived tensors
+  // are computed from them by whoever histograms the outputs (InferenceOutputs::derivations()).
+  void setFetch(std::shared_ptr<DerivationPlan const> plan);
 
   std::unique_ptr<InferenceOutputs> run(std::vector<InferenceInput> const& inputs,
                                         std::string& error) override;
@@ -97,6 +101,7 @@ class OrtSession final : public Inference {
   std::vector<OrtOutputInfo> mOutputs;
   std::vector<std::string> mFetch;
   std::vector<char const*> mFetchPointers;
+  std::shared_ptr<DerivationPlan const> mPlan;  // what run() fetches, and what is derived from it
 };
 
 }  // namespace trtc

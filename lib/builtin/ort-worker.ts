@@ -90,7 +90,11 @@ async function main(): Promise<void> {
     }
   };
 
-  // One native call per run: the tensors are added in parallel over the cores while ONNX Runtime is idle.
+  // One native call per run: the tensors (and those derived from them) are added in parallel over the cores
+  // while ONNX Runtime is idle.
+  const plan = [...init.fetchPlan];
+  const derivedPerRoot = new Map<string, number>();
+  for (const item of plan) if (typeof item !== 'string') derivedPerRoot.set(item.root, (derivedPerRoot.get(item.root) ?? 0) + 1);
   const accumulate = (results: ortTypes.InferenceSession.OnnxValueMapType): void => {
     const names: string[] = [];
     const arrays: Float32Array[] = [];
@@ -101,7 +105,7 @@ async function main(): Promise<void> {
         arrays.push(t.data as Float32Array);
       }
     }
-    histograms.addAll(names, arrays);
+    histograms.addAll(names, arrays, plan);
   };
 
   reply({ type: 'ready', id: 0, error: sessionError ? toWorkerError(sessionError) : undefined });
@@ -141,8 +145,9 @@ async function main(): Promise<void> {
           const t0 = performance.now();
           const probe = await runSlice(feeds, 0, 1);
           ms += performance.now() - t0;
+          // Derived tensors count as if fetched (as in the native pass): the split does not depend on them.
           let perImage = 0;
-          for (const name of init.outputNames) perImage += probe[name]?.type === 'float32' ? (probe[name].data as Float32Array).byteLength : 0;
+          for (const name of init.outputNames) perImage += probe[name]?.type === 'float32' ? (probe[name].data as Float32Array).byteLength * (1 + (derivedPerRoot.get(name) ?? 0)) : 0;
           subBatch = Math.max(1, Math.min(batch, Math.floor(init.maxActivationBytes / Math.max(1, perImage))));
         }
       }

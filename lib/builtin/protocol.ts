@@ -1,11 +1,17 @@
 /** Messages between the builtin backend and its ONNX Runtime worker (lib/builtin/ort-worker.ts). */
+import type { DerivedTensor } from '../onnx/derived';
 
 /** workerData of the ONNX Runtime worker. */
 export interface WorkerInit {
   /** The calibration model (activations exposed as outputs). */
   modelBytes: Uint8Array;
-  /** Outputs to fetch each run: the float activations to calibrate. */
+  /** Outputs to fetch each run: the float activations to calibrate, but the derived ones. */
   outputNames: string[];
+  /**
+   * The activations in graph order, each derived one as its {@link DerivedTensor} (computed from a fetched one
+   * while histogramming it): CalibrationModel.fetchPlan.
+   */
+  fetchPlan: ReadonlyArray<string | DerivedTensor>;
   /** ONNX Runtime intra-op threads; undefined lets ORT use every core. */
   intraOpNumThreads?: number;
   /** Where the model came from, for error messages. */

@@ -16,11 +16,15 @@
  * - Tensors inside subgraphs (If/Loop/Scan bodies) cannot be graph outputs and are not calibrated.
  * - Non-float outputs (Shape, Cast to int64, masks) are never quantized and are left out; float16/double
  *   activations are left out too (FP32 exports have none; they are listed in `skippedTensors`).
+ *
+ * Which of them ONNX Runtime outputs: all but the derived ones (derived.ts: a few element-wise steps from
+ * another activation, computed by the histogram pass instead), unless `derive: false`.
  */
 import type { onnx as OnnxNs } from 'onnx-proto';
 import { onnx } from 'onnx-proto';
 import type { InputSpec } from '../batch/factory';
 import { invalidOption, TrtCalibratorError } from '../errors';
+import { findDerivedTensors, type DerivedTensor } from './derived';
 import { cloneModelProto, encodeOnnxModel, formatDims, loadOnnxModel, modelInputs, type ModelInput, type OnnxDim, type OnnxModel } from './model';
 import { createCpuSession } from './session';
 
@@ -39,6 +43,12 @@ export interface CalibrationModelOptions {
   batchSize?: number;
   /** The model already loaded from `modelPath` (loadOnnxModel), to avoid decoding it twice. Defaults to loading it. */
   loaded?: OnnxModel;
+  /**
+   * Leave the activations that are element-wise steps from another one (derived.ts) out of the model's outputs,
+   * to be computed by the histogram pass (listed in `derivedTensors`). Defaults to true; false makes every
+   * calibration tensor an output of `modelBytes`.
+   */
+  derive?: boolean;
   /**
    * Creates the ONNX Runtime session that tells the element type of every candidate tensor (the model with all of
    * them as outputs) and returns those types by output name; it may keep the session for the calibration pass.
@@ -87,9 +97,17 @@ export interface CalibrationModel {
   readonly inputs: readonly CalibrationInput[];
   /**
    * Float32 tensors produced by nodes, in graph order, under their ONNX value names: the activations to
-   * calibrate (graph outputs included). Every one is an output of `modelBytes`.
+   * calibrate (graph outputs included). Every one is an output of `modelBytes` or in `derivedTensors`.
    */
   readonly calibrationTensors: readonly string[];
+  /** The calibration tensors computed from another one rather than output by `modelBytes` (derived.ts), in graph order. */
+  readonly derivedTensors: readonly DerivedTensor[];
+  /**
+   * `calibrationTensors` with each derived one as its {@link DerivedTensor}: what the histogram pass fetches
+   * (the names) and computes (the objects), in graph order; the form the native session's `setFetch` and
+   * `HistogramSet.addAll` take.
+   */
+  readonly fetchPlan: ReadonlyArray<string | DerivedTensor>;
   /** Outputs of Constant nodes: weights, not calibrated (see the module comment). */
   readonly constantTensors: readonly string[];
   /** Node outputs that are not float32 and are therefore not calibrated. */
@@ -130,29 +148,41 @@ export async function prepareCalibrationModel(modelPath: string, options: Calibr
     }
   }
 
-  // Ask ONNX Runtime for the element type of every candidate: add each as an output with just a name (ORT infers
-  // type and shape), create a session, read outputMetadata. This also proves ORT can run the model.
+  // Ask ONNX Runtime for the element type of every candidate but the derived ones: add each as an output with
+  // just a name (ORT infers type and shape), create a session, read outputMetadata. This also proves ORT can run
+  // the model. A derived tensor has its root's type.
+  const derivable = options.derive === false ? [] : findDerivedTensors(proto, candidates);
+  const derivedByName = new Map(derivable.map((d) => [d.name, d]));
   const existing = new Set(modelOutputs);
-  for (const name of candidates) if (!existing.has(name)) graph.output.push(onnx.ValueInfoProto.create({ name }));
+  for (const name of candidates) if (!existing.has(name) && !derivedByName.has(name)) graph.output.push(onnx.ValueInfoProto.create({ name }));
   const probeBytes = encodeOnnxModel(proto);
   const types = options.probe ? await options.probe(probeBytes, proto) : await onnxruntimeNodeProbe(probeBytes, proto, modelPath);
   const declared = declaredTypes(graph);
+  const typeOf = (name: string) => types.get(name) ?? declared.get(name) ?? 'unknown type';
 
   const calibrationTensors: string[] = [];
+  const derivedTensors: DerivedTensor[] = [];
+  const fetchPlan: Array<string | DerivedTensor> = [];
   const skippedTensors: SkippedTensor[] = [];
   for (const name of candidates) {
-    const type = types.get(name) ?? declared.get(name) ?? 'unknown type';
-    if (type === 'float32') calibrationTensors.push(name);
-    else skippedTensors.push({ name, reason: `${type} tensor` });
+    const d = derivedByName.get(name);
+    const type = typeOf(d ? d.root : name);
+    if (type !== 'float32') {
+      skippedTensors.push({ name, reason: `${type} tensor` });
+      continue;
+    }
+    calibrationTensors.push(name);
+    if (d) derivedTensors.push(d);
+    fetchPlan.push(d ?? name);
   }
 
-  // The calibration model: original outputs first, then the float activations; non-float extras are dropped.
+  // The calibration model: original outputs first, then the fetched float activations; non-float extras are dropped.
   const keep = new Set([...modelOutputs, ...calibrationTensors]);
   const outputs = graph.output.filter((o) => keep.has(o.name ?? ''));
   const dropped = outputs.length !== graph.output.length;
   graph.output = outputs;
   const modelBytes = dropped ? encodeOnnxModel(proto) : probeBytes;
-  return { modelBytes, inputs, calibrationTensors, constantTensors, skippedTensors, modelOutputs, model };
+  return { modelBytes, inputs, calibrationTensors, derivedTensors, fetchPlan, constantTensors, skippedTensors, modelOutputs, model };
 }
 
 function declaredTypes(graph: OnnxNs.GraphProto): Map<string, string> {
@@ -167,7 +197,8 @@ function declaredTypes(graph: OnnxNs.GraphProto): Map<string, string> {
 
 function validateOptions(options: CalibrationModelOptions): void {
   if (options === null || typeof options !== 'object') throw invalidOption('options', 'an object', options);
-  const { shapes, batchSize } = options;
+  const { shapes, batchSize, derive } = options;
+  if (derive !== undefined && typeof derive !== 'boolean') throw invalidOption('derive', 'a boolean', derive);
   if (shapes !== undefined) {
     if (shapes === null || typeof shapes !== 'object' || Array.isArray(shapes)) throw invalidOption('shapes', 'an object of input name to shape', shapes);
     for (const [name, shape] of Object.entries(shapes)) {

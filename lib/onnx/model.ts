@@ -171,6 +171,19 @@ export function defaultOpsetVersion(proto: onnx.ModelProto): number | undefined 
   return entry ? int64ToNumber(entry.version) : undefined;
 }
 
+/** The float32 values of a tensor (raw_data little-endian or float_data). */
+export function floatValues(t: onnx.ITensorProto): Float32Array {
+  const count = (t.dims ?? []).reduce<number>((a, d) => a * int64ToNumber(d), 1);
+  if (t.rawData && t.rawData.length > 0) {
+    if (t.rawData.length !== count * 4) throw new TrtCalibratorError('ERR_MODEL', `Tensor "${t.name}" has ${t.rawData.length} bytes of data for ${count} floats`);
+    const copy = new Uint8Array(t.rawData); // aligned copy: protobuf slices may start at odd offsets
+    return new Float32Array(copy.buffer, copy.byteOffset, count);
+  }
+  const data = t.floatData ?? [];
+  if (data.length !== count) throw new TrtCalibratorError('ERR_MODEL', `Tensor "${t.name}" has ${data.length} values for shape [${(t.dims ?? []).join(', ')}]`);
+  return Float32Array.from(data);
+}
+
 /** Formats dims for messages: `[N, 3, 48, 192]`, unknown dims as `?`. */
 export function formatDims(dims: readonly OnnxDim[] | undefined): string {
   if (!dims) return '(no shape)';

@@ -23,7 +23,9 @@
 import { onnx } from 'onnx-proto';
 import { invalidOption, rejectUnknownOptions, TrtCalibratorError } from '../errors';
 import { writeFileAtomic } from '../util/fs';
-import { encodeOnnxModel, cloneModelProto, int64ToNumber, loadOnnxModel } from './model';
+import { encodeOnnxModel, cloneModelProto, floatValues, int64ToNumber, loadOnnxModel } from './model';
+
+export { floatValues };
 import { QDQ_OPSET, upgradeOpset, type OpsetUpgrade } from './opset';
 import { createCpuSession } from './session';
 
@@ -262,19 +264,6 @@ function toScaleLookup(scales: ScaleMap): (name: string) => number | undefined {
   if (scales === null || typeof scales !== 'object' || Array.isArray(scales)) throw invalidOption('scales', 'an object or Map of tensor name to scale', scales);
   const record = scales as Readonly<Record<string, number>>;
   return (name) => (Object.prototype.hasOwnProperty.call(record, name) ? record[name] : undefined);
-}
-
-/** The float32 values of a tensor (raw_data little-endian or float_data). */
-export function floatValues(t: onnx.ITensorProto): Float32Array {
-  const count = (t.dims ?? []).reduce<number>((a, d) => a * int64ToNumber(d), 1);
-  if (t.rawData && t.rawData.length > 0) {
-    if (t.rawData.length !== count * 4) throw new TrtCalibratorError('ERR_MODEL', `Tensor "${t.name}" has ${t.rawData.length} bytes of data for ${count} floats`);
-    const copy = new Uint8Array(t.rawData); // aligned copy: protobuf slices may start at odd offsets
-    return new Float32Array(copy.buffer, copy.byteOffset, count);
-  }
-  const data = t.floatData ?? [];
-  if (data.length !== count) throw new TrtCalibratorError('ERR_MODEL', `Tensor "${t.name}" has ${data.length} values for shape [${(t.dims ?? []).join(', ')}]`);
-  return Float32Array.from(data);
 }
 
 /**

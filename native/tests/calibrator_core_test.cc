@@ -2,6 +2,7 @@
 // standing in for the JS bridge (host memory only; see CMakeLists.txt).
 #include "calibrator_core.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include "buffers.h"
 #include "builder.h"
 #include "cache_text.h"
+#include "derived.h"
 #include "histogram.h"
 #include "parallel.h"
 #include "test_framework.h"
@@ -486,8 +488,10 @@ class FakeInference final : public Inference {
     explicit Outputs(FakeInference& owner) : mOwner(owner) { mOwner.alive++; }
     ~Outputs() override { mOwner.alive--; }
     std::vector<TensorView> const& tensors() const noexcept override { return views; }
+    DerivationPlan const* derivations() const noexcept override { return plan.get(); }
     std::vector<std::vector<float>> data;
     std::vector<TensorView> views;
+    std::shared_ptr<DerivationPlan const> plan;
 
    private:
     FakeInference& mOwner;
@@ -513,6 +517,7 @@ class FakeInference final : public Inference {
     }
     out->views = {TensorView{"act/sin", out->data[0].data(), out->data[0].size()},
                   TensorView{"act/relu", out->data[1].data(), out->data[1].size()}};
+    out->plan = plan;
     int const now = alive.load();
     int seen = maxAlive.load();
     while (now > seen && !maxAlive.compare_exchange_weak(seen, now)) {
@@ -531,6 +536,7 @@ class FakeInference final : public Inference {
   std::vector<int64_t> batchDims;
   std::mutex mutex;
   std::vector<std::vector<std::vector<float>>> produced;  // per run: the two tensors
+  std::shared_ptr<DerivationPlan const> plan;             // handed out with every run's outputs
 };
 
 // What the builder must have written: the runs' outputs added one run at a time (skipping the probe run),
@@ -599,6 +605,58 @@ TEST(builtin_native_pass_splits_batches_after_a_probe_of_one_image) {
   CHECK(fake->batchDims == (std::vector<int64_t>{1, 2, 2, 2, 2, 2, 2}));
   CHECK_EQ(f.source.written,
            expectedCache(*fake, 1, f.core->config().inputs, 3));  // the probe is not counted
+  CHECK_EQ(fake->alive.load(), 0);
+}
+
+// act/sin's derived tensors as the test computes them: y = sin * 2 + 1, c = clip(sin, -0.5, 0.5).
+std::vector<std::vector<float>> derivedOfSin(std::vector<float> const& sin) {
+  std::vector<float> y;
+  std::vector<float> c;
+  for (float v : sin) {
+    float const t = v * 2.0F;
+    y.push_back(t + 1.0F);
+    c.push_back(std::min(std::max(v, -0.5F), 0.5F));
+  }
+  return {y, c};
+}
+
+TEST(builtin_native_pass_histograms_derived_tensors_in_graph_order_and_counts_them_in_the_split) {
+  Fixture f({input("x", {4, 2})}, 3);
+  // One image: act/sin and its 3 derived tensors (4 x 300 floats) + act/relu (300) = 6000 bytes, counted as
+  // if all were fetched; 2.5 images fit -> sub-batches of 2 (of 4 if the derived tensors were not counted).
+  FakeHost host(*f.core, f.status, builtinOptions(6000 * 2.5, true));
+  host.set = std::make_shared<HistogramSet>();
+  auto fake = std::make_shared<FakeInference>();
+  auto plan = std::make_shared<DerivationPlan>();
+  plan->addFetched("act/sin");
+  plan->addDerived("act/sin2", "act/sin", "Mul", {{"act/sin", 0, false}, {"", 2.0F, true}});
+  plan->addDerived("act/sin2+1", "act/sin", "Add", {{"act/sin2", 0, false}, {"", 1.0F, true}});
+  plan->addDerived("act/clip", "act/sin", "Clip",
+                   {{"act/sin", 0, false}, {"", -0.5F, true}, {"", 0.5F, true}});
+  plan->addFetched("act/relu");
+  fake->plan = plan;
+  host.runner = fake;
+  makeBuiltinBuilder()->build(host);
+  REQUIRE(!f.status.failed());
+  CHECK(fake->batchDims == (std::vector<int64_t>{1, 2, 2, 2, 2, 2, 2}));
+  CHECK(host.set->names() ==
+        (std::vector<std::string>{"x", "act/sin", "act/sin2", "act/sin2+1", "act/clip", "act/relu"}));
+  // The same histograms from the materialized values, one run at a time (the probe run skipped).
+  HistogramSet expected;
+  for (std::size_t r = 1; r < fake->produced.size(); ++r) {
+    std::vector<float> const& sin = fake->produced[r][0];
+    std::vector<float> twice;
+    for (float v : sin) twice.push_back(v * 2.0F);
+    std::vector<std::vector<float>> const d = derivedOfSin(sin);
+    expected.add("act/sin", sin.data(), sin.size());
+    expected.add("act/sin2", twice.data(), twice.size());
+    expected.add("act/sin2+1", d[0].data(), d[0].size());
+    expected.add("act/clip", d[1].data(), d[1].size());
+    expected.add("act/relu", fake->produced[r][1].data(), fake->produced[r][1].size());
+  }
+  for (std::string const& name : expected.names()) {
+    CHECK(host.set->get(name).serialize() == expected.get(name).serialize());
+  }
   CHECK_EQ(fake->alive.load(), 0);
 }
 

@@ -155,15 +155,39 @@ describe('prepareCalibrationModel', () => {
     expect(prepared.calibrationTensors[prepared.calibrationTensors.length - 1]).toBe('softmax_0.tmp_0');
     expect(prepared.skippedTensors.map((s) => s.reason).sort()).toEqual(['int32 tensor', 'int32 tensor', 'int64 tensor', 'int64 tensor', 'int64 tensor', 'int64 tensor']);
 
+    // 87 of them are element-wise steps from another (hard-swish as Add/Clip/Mul/Div, ReLU): not model outputs
+    expect(prepared.derivedTensors).toHaveLength(87);
+    expect(prepared.derivedTensors.slice(0, 5)).toEqual([
+      { name: 'p2o.Add.1', root: 'batch_norm_0.tmp_3', op: 'Add', inputs: ['batch_norm_0.tmp_3', 3] },
+      { name: 'p2o.Clip.1', root: 'batch_norm_0.tmp_3', op: 'Clip', inputs: ['p2o.Add.1', 0, 6] },
+      { name: 'p2o.Mul.1', root: 'batch_norm_0.tmp_3', op: 'Mul', inputs: ['batch_norm_0.tmp_3', 'p2o.Clip.1'] },
+      { name: 'hardswish_0.tmp_0', root: 'batch_norm_0.tmp_3', op: 'Div', inputs: ['p2o.Mul.1', 6] },
+      { name: 'relu_0.tmp_0', root: 'batch_norm_1.tmp_3', op: 'Relu', inputs: ['batch_norm_1.tmp_3'] },
+    ]);
+    const derived = new Set(prepared.derivedTensors.map((d) => d.name));
+    const fetched = prepared.calibrationTensors.filter((n) => !derived.has(n));
+    expect(prepared.fetchPlan.map((t) => (typeof t === 'string' ? t : t.name))).toEqual(prepared.calibrationTensors);
+    expect(prepared.fetchPlan.filter((t) => typeof t === 'string')).toEqual(fetched);
+
     const session = await createCpuSession(prepared.modelBytes);
-    expect(session.outputNames).toEqual(expect.arrayContaining([...prepared.calibrationTensors]));
-    expect(session.outputNames).toHaveLength(215);
+    expect([...session.outputNames].sort()).toEqual(fetched.sort());
     const x = new ort.Tensor('float32', randomValues(2 * 3 * 48 * 192, 11), [2, 3, 48, 192]);
     const out = await session.run({ x });
     const probs = out['softmax_0.tmp_0'].data as Float32Array;
     expect(probs[0] + probs[1]).toBeCloseTo(1, 5);
     expect(out['conv2d_53.tmp_0'].dims[1]).toBe(8);
     await session.release();
+
+    // derive: false exposes every calibration tensor
+    const all = await prepareCalibrationModel(CLASSIFIER, { shapes: { x: [2, 3, 48, 192] }, derive: false });
+    expect(all.calibrationTensors).toEqual(prepared.calibrationTensors);
+    expect(all.derivedTensors).toEqual([]);
+    expect(all.fetchPlan).toEqual(all.calibrationTensors);
+    const allSession = await createCpuSession(all.modelBytes);
+    expect(allSession.outputNames).toEqual(expect.arrayContaining([...all.calibrationTensors]));
+    expect(allSession.outputNames).toHaveLength(215);
+    await allSession.release();
+    await expect(prepareCalibrationModel(CLASSIFIER, { derive: 'no' as unknown as boolean })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
   });
 
   it('prepares the detector at 320×320 with the batch size filling N', async () => {
