@@ -177,6 +177,11 @@ function writeTensor(
   const { width: W, height: H, channels: C } = cfg;
   const plane = W * H;
   const nchw = cfg.layout === 'nchw';
+  const step = nchw ? 1 : C;
+  // Columns [x0, x1) of a row come from the image; the others are padding (letterbox).
+  const shift = geo.cropLeft - geo.padLeft;
+  const x0 = Math.min(W, Math.max(0, -shift));
+  const x1 = Math.max(x0, Math.min(W, sw - shift));
   for (let c = 0; c < C; c++) {
     // Source channel of tensor channel c: the pixels are RGB (or one gray channel).
     const s = sc === 1 ? 0 : cfg.color === 'bgr' ? 2 - c : c;
@@ -185,16 +190,13 @@ function writeTensor(
     for (let y = 0; y < H; y++) {
       const sy = y - geo.padTop + geo.cropTop;
       const rowOut = nchw ? c * plane + y * W : y * W * C + c;
-      const step = nchw ? 1 : C;
-      if (sy < 0 || sy >= sh) {
-        for (let x = 0, o = rowOut; x < W; x++, o += step) out[o] = padv;
-        continue;
-      }
-      const rowIn = sy * sw * sc + s;
-      for (let x = 0, o = rowOut; x < W; x++, o += step) {
-        const sx = x - geo.padLeft + geo.cropLeft;
-        out[o] = sx >= 0 && sx < sw ? lut[px[rowIn + sx * sc]] : padv;
-      }
+      const inside = sy >= 0 && sy < sh;
+      let o = rowOut;
+      for (let x = 0; x < (inside ? x0 : W); x++, o += step) out[o] = padv;
+      if (!inside) continue;
+      // The body without bounds checks: source pixel i = (sy * sw + x + shift) * sc + s.
+      for (let x = x0, i = (sy * sw + x0 + shift) * sc + s; x < x1; x++, o += step, i += sc) out[o] = lut[px[i]];
+      for (let x = x1; x < W; x++, o += step) out[o] = padv;
     }
   }
 }
