@@ -67,8 +67,10 @@ void parallelFor(std::vector<std::size_t> const& order, Work const& work, std::s
 // Threads that stay up between jobs, for work that comes as many short parallel jobs (one per inference run):
 // starting threads for every job costs more than a job's small items take, and a new thread rebuilds its
 // thread-local scratch (measured: histogram adds 8-30 % slower on threads started per batch of tensors).
-// A job runs work(order[k]) for every k on the pool's threads (largest first balances best), the caller does
-// not take part: start() returns at once, wait() blocks until the job is done.
+// A job runs work(order[k]) for every k on the pool's threads (largest first balances best): start() returns
+// at once; wait() blocks until the job is done, the caller taking the items still unclaimed meanwhile (so a
+// caller that has nothing else to do, like the builder thread once its ONNX Runtime run is done, adds its
+// core).
 //
 // Threading / lifetime: start() and wait() are called by one owning thread, one job at a time (start() waits
 // for the previous job first). The first exception thrown by work() stops the job's remaining items and is
@@ -108,10 +110,15 @@ class WorkerPool {
     mWake.notify_all();
   }
 
-  // Waits for the job started last (returns at once when there is none); returns its duration in ms, from
-  // start() until its last item finished. Rethrows the job's first exception.
+  // Waits for the job started last (returns at once when there is none), working on its unclaimed items
+  // meanwhile; returns its duration in ms, from start() until its last item finished. Rethrows the job's
+  // first exception.
   double wait() {
     std::unique_lock<std::mutex> lock(mMutex);
+    if (mActive > 0) {
+      ++mActive;  // the job's state stays alive while this thread takes part (see share())
+      share(lock);
+    }
     mDone.wait(lock, [this] { return mActive == 0; });
     double const ms = mJobMs;
     mJobMs = 0;
@@ -129,17 +136,22 @@ class WorkerPool {
       mWake.wait(lock, [&] { return mStop || mGeneration != seen; });
       if (mStop) return;
       seen = mGeneration;
-      lock.unlock();
-      std::exception_ptr const error = takeItems(mOrder, mNext, mWork);
-      lock.lock();
-      if (error && !mError) mError = error;
-      if (--mActive == 0) {
-        mJobMs =
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - mStarted).count();
-        mWork = nullptr;  // release what the job captured now, not at the next start()
-        mOrder.clear();
-        mDone.notify_all();
-      }
+      share(lock);
+    }
+  }
+
+  // One thread's part of the current job (it is counted in mActive; `lock` held on entry and on return). The
+  // last thread to finish ends the job.
+  void share(std::unique_lock<std::mutex>& lock) {
+    lock.unlock();
+    std::exception_ptr const error = takeItems(mOrder, mNext, mWork);
+    lock.lock();
+    if (error && !mError) mError = error;
+    if (--mActive == 0) {
+      mJobMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - mStarted).count();
+      mWork = nullptr;  // release what the job captured now, not at the next start()
+      mOrder.clear();
+      mDone.notify_all();
     }
   }
 
@@ -153,7 +165,7 @@ class WorkerPool {
   std::atomic<std::size_t> mNext{0};
   std::chrono::steady_clock::time_point mStarted;
   // Under mMutex.
-  std::size_t mActive{0};  // threads that have not finished the current job
+  std::size_t mActive{0};  // threads (the waiting caller included) that have not finished the current job
   std::uint64_t mGeneration{0};
   bool mStop{false};
   double mJobMs{0};
