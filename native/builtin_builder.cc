@@ -74,9 +74,11 @@ void addTensors(HistogramSet& set, HeldTensors const& held) {
 //
 // Pipelined: a run's activations are added to the set by a pool of `histogramThreads` threads (kept for the
 // whole pass) while this thread runs the next sub-batch through ONNX Runtime, so the cores ONNX Runtime
-// leaves idle count histograms. Each tensor still gets its adds one run at a time, in run order (a run's adds
-// finish before the next run's start), so the histograms are exactly the sequential ones. Two runs'
-// activations are alive at a time.
+// leaves idle count histograms; once its run is done, this thread takes the job's remaining tensors too
+// (WorkerPool::wait). Each tensor still gets its adds one run at a time, in run order (a run's adds finish
+// before the next run's start), so the histograms are exactly the sequential ones. Two runs' activations are
+// alive at a time. Tensors the outputs' DerivationPlan computes from a fetched one (derived.h) are added with
+// it, chunk by chunk, and count as fetched for the split.
 class NativePass {
  public:
   NativePass(BuilderHost& host, HistogramSet& set, double maxActivationBytes, bool splittable,
