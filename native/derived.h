@@ -92,7 +92,8 @@ class DerivationPlan {
 inline constexpr std::size_t kDERIVED_CHUNK = 4096;
 
 // Computes `count` values of every step of `group` from `root`: outputs[k] receives step k's values; with
-// `scans`, each step's values are also added to scans[k] (statistics gathered as the values are computed).
+// `scans`, each step's values are also added to scans[k] (statistics gathered as the values are computed;
+// count below 2^31, as addWithDerived's chunks are).
 void computeDerived(DerivedGroup const& group, float const* root, std::size_t count, float* const* outputs,
                     HistogramScan* scans = nullptr);
 
