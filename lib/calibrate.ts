@@ -123,8 +123,10 @@ export interface CalibrateOptions extends Partial<PreprocessOptions> {
   /**
    * Builtin backend: the most activation bytes one ONNX Runtime run may produce. A batch whose activations are
    * bigger runs as sub-batches (models with a dynamic batch dimension), which bounds memory: the PaddleOCR
-   * detector at 3×320×320 makes 173 MB of activations per image. Histograms are then updated per sub-batch.
-   * 0 never splits. Defaults to {@link DEFAULT_MAX_ACTIVATION_BYTES} (256 MiB).
+   * detector at 3×320×320 makes 173 MB of activations per image. Derived activations (computed while
+   * histogramming, never held) count as if ONNX Runtime output them, so the split does not depend on them.
+   * Histograms are then updated per sub-batch. 0 never splits. Defaults to {@link DEFAULT_MAX_ACTIVATION_BYTES}
+   * (256 MiB).
    */
   maxActivationBytes?: number;
   /**
