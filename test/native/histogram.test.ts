@@ -402,3 +402,64 @@ describe('native cache text', () => {
     expect(() => formatCacheText('86-01', 'EntropyCalibration2', [])).toThrow(RangeError);
   });
 });
+
+describe('HistogramSet.addAll with a plan', () => {
+  it('rejects a malformed or inconsistent plan with ERR_INVALID_OPTION naming the item', () => {
+    const set = new HistogramSet();
+    const data = [new Float32Array([1, 2, 3])];
+    const bad: Array<[unknown, RegExp]> = [
+      [[{ name: 'y', root: 'r', op: 'Mul', inputs: ['r', 2] }], /root "r" is not a fetched tensor listed before it/],
+      [['r', { name: 'y', root: 'r', op: 'Pow', inputs: ['r', 2] }], /unsupported op "Pow"/],
+      [['r', { name: 'y', root: 'r', op: 'Mul', inputs: ['r'] }], /Mul takes 2 inputs, got 1/],
+      [['r', { name: 'y', root: 'r', op: 'Mul', inputs: ['z', 2] }], /input "z" is neither its root "r" nor a tensor derived from it before/],
+      [['r', { name: 'y', root: 'r', op: 'Clip', inputs: ['r', 'r', 6] }], /Clip bounds must be constants/],
+      [['r', { name: 'y', root: 'r', op: 'Add', inputs: [1, 2] }], /every input is a constant/],
+      [['r', 'r'], /tensor "r" is listed twice/],
+      [['r', { name: 'y', root: 'r', op: 'Add', inputs: ['r', {}] }], /item 1 has an input that is neither a name nor a number/],
+      [['r', { root: 'r', op: 'Add', inputs: ['r', 1] }], /item 1 needs a string name/],
+      [['r', 7], /item 1 is neither a name nor a derived tensor/],
+    ];
+    for (const [plan, message] of bad) {
+      expect(() => set.addAll(['r'], data, plan as string[])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(message) }));
+    }
+    expect(() => set.addAll(['r'], data, 'r' as unknown as string[])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+    expect(set.names()).toEqual([]); // nothing added by a rejected call
+    set.addAll(['r'], data, ['r', { name: 'y', root: 'r', op: 'Sub', inputs: [10, 'r'] }]);
+    expect(set.names()).toEqual(['r', 'y']);
+    expect(set.stats('y')).toMatchObject({ min: 7, max: 9, count: 3 });
+  });
+
+  it('derives tensors exactly as float32 steps computed here, in the plan order, across chunks', () => {
+    // 10,000 values: chunks of 4096 plus a tail; special values spread through them
+    const r = new Float32Array(10000);
+    const rand = seededRandom(21);
+    for (let i = 0; i < r.length; i++) r[i] = (rand() - 0.5) * 20;
+    [NaN, Infinity, -Infinity, 0, -0, 3e38, -3e38, 1e-45].forEach((v, i) => (r[i * 1237] = v));
+    const f = Math.fround;
+    const m = r.map((x) => f(x * f(0.3)));
+    const c = m.map((x) => (x < 0 ? 0 : x > 6 ? 6 : x)); // NaN stays NaN, -0 stays -0
+    const q = r.map((x, i) => f(x / f(c[i] + 1)));
+    const plan = [
+      'r',
+      { name: 'm', root: 'r', op: 'Mul', inputs: ['r', f(0.3)] },
+      { name: 'c', root: 'r', op: 'Clip', inputs: ['m', 0, 6] },
+      { name: 'c1', root: 'r', op: 'Add', inputs: ['c', 1] },
+      { name: 'q', root: 'r', op: 'Div', inputs: ['r', 'c1'] },
+      'other',
+    ];
+    const viaPlan = new HistogramSet();
+    viaPlan.addAll(['other', 'r'], [new Float32Array([1, 2]), r], plan);
+    const direct = new HistogramSet();
+    direct.add('r', r);
+    direct.add('m', m);
+    direct.add('c', c);
+    direct.add('c1', c.map((x) => f(x + 1)));
+    direct.add('q', q);
+    direct.add('other', new Float32Array([1, 2]));
+    expect(viaPlan.names()).toEqual(['r', 'm', 'c', 'c1', 'q', 'other']);
+    for (const name of direct.names()) {
+      expect({ name, stats: viaPlan.stats(name), counts: Array.from(viaPlan.counts(name)) }).toEqual({ name, stats: direct.stats(name), counts: Array.from(direct.counts(name)) });
+    }
+    expect(direct.stats('q').nanCount).toBeGreaterThan(0);
+  });
+});
