@@ -124,7 +124,8 @@ export class HistogramSet {
    * Adds one batch of several tensors at once: `arrays[i]` to `names[i]`, the tensors in parallel over the cores
    * (the same histograms as one `add` each). With `plan` (a CalibrationModel's `fetchPlan`), the tensors it
    * derives from these ones are added too, computed chunk by chunk, and new tensors are created in the plan's
-   * order. Synchronous and CPU-heavy: call it from a worker thread.
+   * order; a name the plan derives is refused (ERR_INVALID_OPTION, as is a malformed plan). Synchronous and
+   * CPU-heavy: call it from a worker thread.
    */
   addAll(names: readonly string[], arrays: readonly Float32Array[], plan?: ReadonlyArray<string | DerivedTensor>): void {
     if (!Array.isArray(names) || !names.every((n) => typeof n === 'string' && n.length > 0)) throw invalidOption('names', 'an array of tensor names', names);

@@ -239,6 +239,11 @@ DerivedGroup const* DerivationPlan::group(std::string const& root) const {
   return it == mGroups.end() ? nullptr : &it->second;
 }
 
+bool DerivationPlan::derives(std::string const& name) const {
+  auto it = mRootOf.find(name);
+  return it != mRootOf.end() && it->second != name;
+}
+
 TRTC_AVX2_CLONES void computeDerived(DerivedGroup const& group, float const* root, std::size_t count,
                                      float* const* outputs, HistogramScan* scans) {
   if (scans != nullptr) {

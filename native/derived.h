@@ -79,6 +79,8 @@ class DerivationPlan {
   std::vector<std::string> const& fetched() const noexcept { return mFetched; }
   // The tensors derived from `root`, or nullptr when none.
   DerivedGroup const* group(std::string const& root) const;
+  // Whether `name` is one of the plan's derived tensors.
+  bool derives(std::string const& name) const;
   std::size_t derivedCount() const noexcept { return mOrder.size() - mFetched.size(); }
 
  private:

@@ -163,6 +163,15 @@ class HistogramSetWrap : public Napi::ObjectWrap<HistogramSetWrap> {
     }
     std::shared_ptr<DerivationPlan> plan;
     if (info.Length() > 2 && !info[2].IsUndefined()) plan = derivationPlanFromJs(env, info[2], "addAll");
+    for (std::size_t i = 0; plan && i < items.size(); ++i) {
+      if (plan->derives(items[i].name)) {
+        Napi::Error e =
+            Napi::TypeError::New(env, "addAll: tensor \"" + items[i].name +
+                                          "\" is derived by the plan; give its root's values only");
+        e.Set("code", "ERR_INVALID_OPTION");
+        throw e;
+      }
+    }
     try {
       std::vector<DerivedGroup const*> groups(items.size(), nullptr);
       std::vector<std::size_t> values(items.size());

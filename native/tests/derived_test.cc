@@ -167,4 +167,7 @@ TEST(derivation_plans_refuse_inconsistent_tensors) {
   CHECK(ok.fetched() == (std::vector<std::string>{"r", "q"}));
   CHECK_EQ(ok.derivedCount(), std::size_t{1});
   CHECK(ok.group("q") == nullptr);
+  CHECK(ok.derives("y"));
+  CHECK(!ok.derives("r"));
+  CHECK(!ok.derives("unknown"));
 }

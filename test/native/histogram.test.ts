@@ -423,6 +423,9 @@ describe('HistogramSet.addAll with a plan', () => {
       expect(() => set.addAll(['r'], data, plan as string[])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(message) }));
     }
     expect(() => set.addAll(['r'], data, 'r' as unknown as string[])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+    expect(() => set.addAll(['r', 'y'], [data[0], data[0]], ['r', { name: 'y', root: 'r', op: 'Relu', inputs: ['r'] }])).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(/tensor "y" is derived by the plan/) }),
+    );
     expect(set.names()).toEqual([]); // nothing added by a rejected call
     set.addAll(['r'], data, ['r', { name: 'y', root: 'r', op: 'Sub', inputs: [10, 'r'] }]);
     expect(set.names()).toEqual(['r', 'y']);
