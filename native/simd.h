@@ -19,7 +19,8 @@
 #endif
 
 // GNU ifunc needs glibc's loader (musl has none) and a compiler that knows the attribute (GCC 6+, Clang 14+).
-#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__) && defined(__has_attribute)
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__) && \
+    defined(__has_attribute)
 #if __has_attribute(target_clones)
 #define TRTC_AVX2_CLONES __attribute__((target_clones("avx2", "default")))
 #endif

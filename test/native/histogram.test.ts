@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { HistogramSet, formatCacheText, amaxUsable } from '../../lib/histogram';
+import type { DerivedTensor } from '../../lib/onnx/derived';
 import { scaleToHex } from '../../lib/cache/format';
 import { isTrtCalibratorError } from '../../lib/errors';
 import { referenceEntropyBin } from '../helpers/reference-entropy';
@@ -442,7 +443,7 @@ describe('HistogramSet.addAll with a plan', () => {
     const m = r.map((x) => f(x * f(0.3)));
     const c = m.map((x) => (x < 0 ? 0 : x > 6 ? 6 : x)); // NaN stays NaN, -0 stays -0
     const q = r.map((x, i) => f(x / f(c[i] + 1)));
-    const plan = [
+    const plan: Array<string | DerivedTensor> = [
       'r',
       { name: 'm', root: 'r', op: 'Mul', inputs: ['r', f(0.3)] },
       { name: 'c', root: 'r', op: 'Clip', inputs: ['m', 0, 6] },
