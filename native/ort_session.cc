@@ -327,25 +327,26 @@ std::shared_ptr<OrtSession> OrtSession::create(void const* model, size_t bytes,
   return self;
 }
 
+OrtOutputInfo const& OrtSession::output(std::string const& name) const {
+  auto it =
+      std::find_if(mOutputs.begin(), mOutputs.end(), [&](OrtOutputInfo const& o) { return o.name == name; });
+  if (it == mOutputs.end()) throw std::runtime_error("the model has no output named \"" + name + "\"");
+  return *it;
+}
+
 void OrtSession::setFetch(std::vector<std::string> const& names) {
   auto plan = std::make_shared<DerivationPlan>();
   for (std::string const& name : names) {
-    auto it = std::find_if(mOutputs.begin(), mOutputs.end(),
-                           [&](OrtOutputInfo const& o) { return o.name == name; });
-    if (it == mOutputs.end()) throw std::runtime_error("the model has no output named \"" + name + "\"");
-    if (it->elementType == ortc::kFLOAT) plan->addFetched(name);
+    if (output(name).elementType == ortc::kFLOAT) plan->addFetched(name);
   }
   setFetch(std::move(plan));
 }
 
 void OrtSession::setFetch(std::shared_ptr<DerivationPlan const> plan) {
   for (std::string const& name : plan->fetched()) {
-    auto it = std::find_if(mOutputs.begin(), mOutputs.end(),
-                           [&](OrtOutputInfo const& o) { return o.name == name; });
-    if (it == mOutputs.end()) throw std::runtime_error("the model has no output named \"" + name + "\"");
-    if (it->elementType != ortc::kFLOAT) {
-      throw std::runtime_error("output \"" + name + "\" is " + onnxElementTypeName(it->elementType) +
-                               ", not float32");
+    int const type = output(name).elementType;
+    if (type != ortc::kFLOAT) {
+      throw std::runtime_error("output \"" + name + "\" is " + onnxElementTypeName(type) + ", not float32");
     }
   }
   mPlan = std::move(plan);

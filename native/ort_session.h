@@ -92,6 +92,8 @@ class OrtSession final : public Inference {
 
  private:
   OrtSession() = default;
+  // The output called `name`; throws std::runtime_error when there is none.
+  OrtOutputInfo const& output(std::string const& name) const;
 
   ortc::Api const* mApi{nullptr};
   ortc::Session* mSession{nullptr};
