@@ -51,7 +51,8 @@ export interface CalibrationModelOptions {
   derive?: boolean;
   /**
    * Creates the ONNX Runtime session that tells the element type of every candidate tensor (the model with all of
-   * them as outputs) and returns those types by output name; it may keep the session for the calibration pass.
+   * them but the derived ones as outputs) and returns those types by output name; it may keep the session for the
+   * calibration pass.
    * Rejects with ERR_MODEL when ONNX Runtime cannot load the model. Defaults to an onnxruntime-node session,
    * released at once.
    */
@@ -91,7 +92,7 @@ export interface SkippedTensor {
 
 /** What {@link prepareCalibrationModel} returns. */
 export interface CalibrationModel {
-  /** The edited model (float activations added as outputs, external data inlined), for ONNX Runtime. */
+  /** The edited model (the float activations but the derived ones added as outputs, external data inlined), for ONNX Runtime. */
   readonly modelBytes: Uint8Array;
   /** The network inputs with resolved shapes, in graph order. Float inputs also get cache entries. */
   readonly inputs: readonly CalibrationInput[];
