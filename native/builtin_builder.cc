@@ -50,10 +50,9 @@ std::vector<std::size_t> prepareAdds(HistogramSet& set, std::size_t count, At co
   return largestFirst(count, [&](std::size_t t) { return at(t).count; });
 }
 
-// Values a tensor view stands for: its own and those of the tensors derived from it.
-std::size_t valuesWithDerived(TensorView const& view, DerivationPlan const* plan) {
-  DerivedGroup const* group = plan == nullptr ? nullptr : plan->group(view.name);
-  return view.count * (1 + (group == nullptr ? 0 : group->steps.size()));
+// Values a fetched tensor view stands for, derived tensors included (derived.h).
+std::size_t valuesOf(TensorView const& view, DerivationPlan const* plan) {
+  return valuesWithDerived(view.count, plan == nullptr ? nullptr : plan->group(view.name));
 }
 
 // Adds every tensor of `held` to the set, tensors in parallel.
@@ -106,7 +105,7 @@ class NativePass {
         // Derived tensors count as if fetched: the split (and so the histograms) does not depend on them.
         double perImage = 0;
         for (TensorView const& v : probe->tensors())
-          perImage += static_cast<double>(valuesWithDerived(v, probe->derivations())) * sizeof(float);
+          perImage += static_cast<double>(valuesOf(v, probe->derivations())) * sizeof(float);
         double const fit = std::floor(mMaxBytes / std::max(perImage, 1.0));
         mSubBatch = static_cast<int64_t>(std::max(1.0, std::min(static_cast<double>(batch), fit)));
         // Image by image: the probe was exactly the first sub-batch's run (same image, same shape); use it.
@@ -181,7 +180,7 @@ class NativePass {
       mPool = std::make_unique<WorkerPool>(mHistogramThreads > 0 ? mHistogramThreads : defaultThreadCount());
     // Derived tensors are created in graph order with the fetched ones (the cache lists the set's order).
     if (plan != nullptr && !mPlanEntriesCreated) {
-      for (std::string const& name : plan->order()) mSet.add(name, nullptr, 0);  // creates a missing entry
+      createPlanEntries(mSet, *plan);
       mPlanEntriesCreated = true;
     }
     struct Weighted {
@@ -190,7 +189,7 @@ class NativePass {
     };
     mPool->start(prepareAdds(mSet, views.size(),
                              [&](std::size_t t) {
-                               return Weighted{views[t].name, valuesWithDerived(views[t], plan)};
+                               return Weighted{views[t].name, valuesOf(views[t], plan)};
                              }),
                  [this, held, plan](std::size_t t) {
                    if (mHost.stopped()) return;

@@ -253,6 +253,10 @@ TRTC_AVX2_CLONES void computeDerived(DerivedGroup const& group, float const* roo
   }
 }
 
+void createPlanEntries(HistogramSet& set, DerivationPlan const& plan) {
+  for (std::string const& name : plan.order()) set.add(name, nullptr, 0);  // creates a missing entry only
+}
+
 void addWithDerived(HistogramSet& set, std::string const& rootName, float const* data, std::size_t n,
                     DerivedGroup const* group) {
   if (group == nullptr || group->steps.empty()) {

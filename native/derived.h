@@ -90,6 +90,17 @@ class DerivationPlan {
   std::unordered_map<std::string, std::string> mRootOf;  // every name -> its root (a fetched name: itself)
 };
 
+// Values that `count` values of a fetched tensor stand for: its own and those of the tensors `group` derives
+// from it (nullptr: none). Weights the parallel adds and sizes the sub-batch split (derived tensors count as
+// if fetched).
+inline std::size_t valuesWithDerived(std::size_t count, DerivedGroup const* group) {
+  return count * (1 + (group == nullptr ? 0 : group->steps.size()));
+}
+
+// Creates the histograms of every tensor of `plan` missing from `set`, in the plan's (graph) order, so the
+// set's order (and the cache's) does not depend on which thread adds first.
+void createPlanEntries(HistogramSet& set, DerivationPlan const& plan);
+
 // Values per chunk of addWithDerived (each derived tensor's chunk stays in the L1/L2 caches).
 inline constexpr std::size_t kDERIVED_CHUNK = 4096;
 

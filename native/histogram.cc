@@ -148,10 +148,12 @@ TRTC_AVX2_CLONES MinMaxNan scanMinMaxNan(float const* data, std::size_t n) {
   return r;
 }
 
-// Scratch for the interleaved sub-histograms (one per thread, reused across calls).
-std::vector<std::uint32_t>& scratch() {
-  thread_local std::vector<std::uint32_t> buffer;
-  return buffer;
+// Lane-counter scratch of this thread, at least `k` buffers (reused across calls: Histogram::add takes the
+// first, HistogramSet::addChunked one per tensor; the two never nest).
+std::vector<std::vector<std::uint32_t>>& laneScratch(std::size_t k) {
+  thread_local std::vector<std::vector<std::uint32_t>> buffers;
+  if (buffers.size() < k) buffers.resize(k);
+  return buffers;
 }
 
 // Sub-histograms per lane: values crowd the first bins (a ReLU's zeros all go to bin 0), so with one counter
@@ -322,15 +324,22 @@ Histogram::Binner Histogram::beginAdd(HistogramScan const& scan, std::vector<std
   b.mFloatPath = std::isfinite(b.mInv) && b.mInv < 1e30F;
   // No value lands above the bin of the largest |x| (binning is monotonic): the lane counters below need only
   // the bins up to it, which for most batches is far fewer than the histogram holds.
-  float const x = batchAbsMax * b.mInv;
-  std::size_t const top =
-      !b.mFloatPath || x >= static_cast<float>(b.mLast) ? b.mLast : static_cast<std::size_t>(x);
-  b.mUsed = std::min<std::size_t>(mCounts.size(), top + 1);
+  b.mUsed = std::min<std::size_t>(mCounts.size(), std::size_t{b.binOf(batchAbsMax)} + 1);
   if (!b.mCheckFinite && b.mFloatPath && scan.count >= 4 * b.mUsed) {
     lanes.assign(kLANES * b.mUsed, 0);
     b.mLanes = &lanes;
   }
   return b;
+}
+
+std::uint32_t Histogram::Binner::binOf(float v) const noexcept {
+  float const a = std::fabs(v);
+  if (mFloatPath) {
+    float const x = a * mInv;
+    return x >= static_cast<float>(mLast) ? mLast : static_cast<std::uint32_t>(x);
+  }
+  double const x = static_cast<double>(a) * mInvD;
+  return x >= static_cast<double>(mLast) ? mLast : static_cast<std::uint32_t>(x);
 }
 
 void Histogram::Binner::add(float const* data, std::size_t n) {
@@ -340,16 +349,7 @@ void Histogram::Binner::add(float const* data, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) {
       float const v = data[i];
       if (mCheckFinite && !std::isfinite(v)) continue;
-      float const a = std::fabs(v);
-      std::uint32_t bin;
-      if (mFloatPath) {
-        float const x = a * mInv;
-        bin = x >= static_cast<float>(mLast) ? mLast : static_cast<std::uint32_t>(x);
-      } else {
-        double const x = static_cast<double>(a) * mInvD;
-        bin = x >= static_cast<double>(mLast) ? mLast : static_cast<std::uint32_t>(x);
-      }
-      ++counts[bin];
+      ++counts[binOf(v)];
     }
     return;
   }
@@ -387,7 +387,7 @@ void Histogram::add(float const* data, std::size_t n) {
   if (n == 0) return;
   HistogramScan scan;
   scan.add(data, n);
-  Binner binner = beginAdd(scan, scratch());
+  Binner binner = beginAdd(scan, laneScratch(1)[0]);
   binner.add(data, n);
   binner.finish();
 }
@@ -558,8 +558,7 @@ void HistogramSet::addChunked(std::vector<std::string> const& names, std::size_t
     std::size_t const count = std::min(chunk, n - offset);
     produce(offset, count, out.data(), scans.data());
   }
-  thread_local std::vector<std::vector<std::uint32_t>> lanes;
-  if (lanes.size() < k) lanes.resize(k);
+  std::vector<std::vector<std::uint32_t>>& lanes = laneScratch(k);
   std::vector<Histogram::Binner> binners;
   binners.reserve(k);
   bool any = false;

@@ -77,6 +77,9 @@ class Histogram {
 
    private:
     friend class Histogram;
+    // Bin of value v: min(floor(|v| / width), last), in float with the rounded reciprocal (double for
+    // extreme widths).
+    std::uint32_t binOf(float v) const noexcept;
     void fold(bool clear);
     Histogram* mHistogram{nullptr};  // nullptr: nothing to bin (no finite nonzero value in the batch)
     std::vector<std::uint32_t>* mLanes{

@@ -175,15 +175,11 @@ class HistogramSetWrap : public Napi::ObjectWrap<HistogramSetWrap> {
     try {
       std::vector<DerivedGroup const*> groups(items.size(), nullptr);
       std::vector<std::size_t> values(items.size());
-      if (plan) {
-        for (std::string const& name : plan->order()) {
-          if (!mSet->has(name)) mSet->add(name, nullptr, 0);
-        }
-      }
+      if (plan) createPlanEntries(*mSet, *plan);
       for (std::size_t i = 0; i < items.size(); ++i) {
-        if (!mSet->has(items[i].name)) mSet->add(items[i].name, nullptr, 0);
+        mSet->add(items[i].name, nullptr, 0);  // creates a missing entry only
         if (plan) groups[i] = plan->group(items[i].name);
-        values[i] = items[i].count * (1 + (groups[i] == nullptr ? 0 : groups[i]->steps.size()));
+        values[i] = valuesWithDerived(items[i].count, groups[i]);
       }
       // The typed arrays stay alive: their handles belong to this call's scope until it returns.
       parallelFor(largestFirst(items.size(), [&](std::size_t i) { return values[i]; }), [&](std::size_t i) {
