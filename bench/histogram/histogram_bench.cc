@@ -2,18 +2,24 @@
 // dumped by dump_activations.py. Times Histogram::add for images 1..N-1 of every tensor (image 0 defines the
 // bin widths first, as the first batch does in a calibration), best of 3, single-threaded; then the entropy
 // threshold of every tensor. Prints one JSON line; the checksum of all counts lets a change to the hot loops
-// be checked for identical histograms.
+// be checked for identical histograms. With a plan (write_plan.js), also the calibration pass's way: only the
+// fetched tensors are read, the derived ones computed from them (native/derived.h), timed the same way and
+// checked to give the same histograms as adding every tensor.
 //
-// Build: g++ -O3 -std=c++17 -Inative bench/histogram/histogram_bench.cc native/histogram.cc
-// native/thresholds.cc
+// Build: g++ -O3 -std=c++17 -ffp-contract=off -Inative bench/histogram/histogram_bench.cc native/histogram.cc
+// native/derived.cc native/thresholds.cc
+// Run:   histogram_bench DIR [TENSORS=330] [PLAN]
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "derived.h"
 #include "histogram.h"
 #include "thresholds.h"
 
@@ -87,13 +93,80 @@ int main(int argc, char** argv) {
         std::min(bestEntropy,
                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
+  // The calibration pass's way (derived tensors computed from the fetched ones), with a plan.
+  std::string derivedJson;
+  if (argc > 3) {
+    trtc::DerivationPlan plan;
+    std::ifstream planFile(argv[3]);
+    std::string line;
+    while (std::getline(planFile, line)) {
+      std::istringstream fields(line);
+      std::string kind;
+      std::string name;
+      fields >> kind >> name;
+      if (kind == "F") {
+        plan.addFetched(name);
+        continue;
+      }
+      std::string root;
+      std::string op;
+      std::size_t k = 0;
+      fields >> root >> op >> k;
+      std::vector<trtc::DerivationPlan::Input> inputs(k);
+      for (trtc::DerivationPlan::Input& in : inputs) {
+        std::string token;
+        fields >> token;
+        in.isConstant = token.rfind("C:", 0) == 0;
+        if (in.isConstant) {
+          in.constant = static_cast<float>(std::strtod(token.c_str() + 2, nullptr));
+        } else {
+          in.tensor = token.substr(2);
+        }
+      }
+      plan.addDerived(name, root, op, inputs);
+    }
+    std::vector<std::string> const& names = plan.order();
+    if (names.size() != tensors) {
+      std::fprintf(stderr, "the plan lists %zu tensors, the dump %zu\n", names.size(), tensors);
+      return 1;
+    }
+    std::vector<bool> fetched(tensors);
+    for (std::size_t t = 0; t < tensors; ++t) fetched[t] = !plan.derives(names[t]);
+    double bestDerived = 1e300;
+    bool identical = true;
+    for (int rep = 0; rep < 3; ++rep) {
+      trtc::HistogramSet set;
+      auto addImage = [&](std::size_t i) {
+        for (std::size_t t = 0; t < tensors; ++t) {
+          std::size_t const k = i * tensors + t;
+          if (fetched[t])
+            trtc::addWithDerived(set, names[t], values.data() + offset[k], sizes[k], plan.group(names[t]));
+        }
+      };
+      addImage(0);
+      auto const t0 = std::chrono::steady_clock::now();
+      for (std::size_t i = 1; i < images; ++i) addImage(i);
+      bestDerived =
+          std::min(bestDerived,
+                   std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      for (std::size_t t = 0; t < tensors; ++t)
+        identical = identical && set.get(names[t]).serialize() == histograms[t].serialize();
+    }
+    std::size_t fetchedCount = 0;
+    for (bool f : fetched) fetchedCount += f ? 1 : 0;
+    char buffer[160];
+    std::snprintf(buffer, sizeof buffer,
+                  ",\"fetched\":%zu,\"derived_add_ms_per_image\":%.2f,\"derived_identical\":%s", fetchedCount,
+                  bestDerived / static_cast<double>(images - 1), identical ? "true" : "false");
+    derivedJson = buffer;
+  }
   std::size_t const added = offset[images * tensors] - offset[tensors];
   std::printf(
       "{\"images\":%zu,\"tensors\":%zu,\"add_ms_per_image\":%.2f,\"add_ns_per_value\":%.3f,\"entropy_ms_"
       "all\":%.1f,"
-      "\"bins\":%zu,\"checksum\":\"%016llx\",\"amax_signature\":\"%016llx\"}\n",
+      "\"bins\":%zu,\"checksum\":\"%016llx\",\"amax_signature\":\"%016llx\"%s}\n",
       images, tensors, bestAdd / static_cast<double>(images - 1), bestAdd * 1e6 / static_cast<double>(added),
       bestEntropy, bins, static_cast<unsigned long long>(checksum),
-      static_cast<unsigned long long>(amaxSignature));
+      static_cast<unsigned long long>(amaxSignature), derivedJson.c_str());
   return 0;
 }
