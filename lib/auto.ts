@@ -75,14 +75,19 @@ export interface AutoChoice {
 }
 
 /** Thresholds of every algorithm for every tensor, computed off the JS thread. */
-export async function amaxByAlgorithm(histograms: HistogramSet, percentile: number): Promise<Record<AmaxAlgorithm, Array<AmaxResult & { name: string }>>> {
+export async function amaxByAlgorithm(
+  histograms: HistogramSet,
+  percentile: number,
+): Promise<Record<AmaxAlgorithm, Array<AmaxResult & { name: string }>>> {
   const out = {} as Record<AmaxAlgorithm, Array<AmaxResult & { name: string }>>;
   for (const algo of AUTO_ALGORITHMS) out[algo] = await histograms.computeAll(algo, { percentile });
   return out;
 }
 
 /** The usable thresholds of one algorithm as cache entries (set order, as the builtin builder writes them). */
-export function cacheEntries(results: ReadonlyArray<AmaxResult & { name: string }>): Array<{ name: string; amax: number }> {
+export function cacheEntries(
+  results: ReadonlyArray<AmaxResult & { name: string }>,
+): Array<{ name: string; amax: number }> {
   return results.filter((r) => amaxUsable(r.status)).map((r) => ({ name: r.name, amax: r.amax }));
 }
 
@@ -91,7 +96,11 @@ export function cacheEntries(results: ReadonlyArray<AmaxResult & { name: string 
  * `headerVersion` is the encoded TensorRT version token (e.g. `'100300'`), `cacheAlgorithm` the header's
  * calibrator name.
  */
-export function cacheTextFor(results: ReadonlyArray<AmaxResult & { name: string }>, headerVersion: string, cacheAlgorithm: string): string {
+export function cacheTextFor(
+  results: ReadonlyArray<AmaxResult & { name: string }>,
+  headerVersion: string,
+  cacheAlgorithm: string,
+): string {
   return formatCacheText(headerVersion, cacheAlgorithm, cacheEntries(results));
 }
 
@@ -100,9 +109,14 @@ export function cacheTextFor(results: ReadonlyArray<AmaxResult & { name: string 
  * rest calibrates. Throws ERR_NO_DATA when fewer than 2 images are given.
  */
 export function holdoutSplit(files: readonly string[], share: number): { calibration: string[]; holdout: string[] } {
-  if (typeof share !== 'number' || !(share > 0 && share < 1)) throw invalidOption('holdout', 'a share in (0, 1)', share, typeof share === 'number' ? 'range' : 'type');
+  if (typeof share !== 'number' || !(share > 0 && share < 1))
+    throw invalidOption('holdout', 'a share in (0, 1)', share, typeof share === 'number' ? 'range' : 'type');
   const held = Math.min(files.length - 1, Math.max(1, Math.round(files.length * share)));
-  if (files.length < 2 || held < 1) throw new TrtCalibratorError('ERR_NO_DATA', `algorithm "auto" holds out ${share * 100} % of the images for the comparison, but only ${files.length} image(s) were given`);
+  if (files.length < 2 || held < 1)
+    throw new TrtCalibratorError(
+      'ERR_NO_DATA',
+      `algorithm "auto" holds out ${share * 100} % of the images for the comparison, but only ${files.length} image(s) were given`,
+    );
   return { calibration: files.slice(0, files.length - held), holdout: files.slice(files.length - held) };
 }
 
@@ -110,8 +124,13 @@ export function holdoutSplit(files: readonly string[], share: number): { calibra
  * Lists a directory the way ImageBatchFactory does (extension filter, optional recursion, byte-order sort, then
  * `limit`), so the held-out share is the tail of the same list. Throws ERR_NO_DATA for a missing or empty directory.
  */
-export async function listImages(dir: string, options: { recursive?: boolean; limit?: number; extensions?: readonly string[] } = {}): Promise<string[]> {
-  const exts = (options.extensions ?? DEFAULT_IMAGE_EXTENSIONS).map((e) => (e.startsWith('.') ? e : `.${e}`).toLowerCase());
+export async function listImages(
+  dir: string,
+  options: { recursive?: boolean; limit?: number; extensions?: readonly string[] } = {},
+): Promise<string[]> {
+  const exts = (options.extensions ?? DEFAULT_IMAGE_EXTENSIONS).map((e) =>
+    (e.startsWith('.') ? e : `.${e}`).toLowerCase(),
+  );
   const out: string[] = [];
   const walk = async (d: string): Promise<void> => {
     for (const e of await fsp.readdir(d, { withFileTypes: true })) {
@@ -125,7 +144,11 @@ export async function listImages(dir: string, options: { recursive?: boolean; li
     await walk(dir);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new TrtCalibratorError(code === 'ENOENT' || code === 'ENOTDIR' ? 'ERR_NO_DATA' : 'ERR_IO', `cannot list image directory ${dir}: ${(err as Error).message}`, { cause: err, details: { path: dir } });
+    throw new TrtCalibratorError(
+      code === 'ENOENT' || code === 'ENOTDIR' ? 'ERR_NO_DATA' : 'ERR_IO',
+      `cannot list image directory ${dir}: ${(err as Error).message}`,
+      { cause: err, details: { path: dir } },
+    );
   }
   if (out.length === 0) throw new TrtCalibratorError('ERR_NO_DATA', `no images in ${dir}`, { details: { path: dir } });
   out.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
@@ -158,27 +181,34 @@ export function chooseAlgorithm(rows: AutoRow[], samples: number): { chosen: Ama
   if (rows.length === 0) throw invalidOption('rows', 'at least one algorithm row', rows, 'range');
   const classifier = rows.every((r) => r.top1Agreement !== undefined);
   const better = (a: AutoRow, b: AutoRow): boolean => {
-    if (classifier && a.top1Agreement !== b.top1Agreement) return (a.top1Agreement as number) > (b.top1Agreement as number);
+    if (classifier && a.top1Agreement !== b.top1Agreement)
+      return (a.top1Agreement as number) > (b.top1Agreement as number);
     return a.cosine > b.cosine;
   };
   let best = rows[0];
   for (const r of rows.slice(1)) if (better(r, best)) best = r;
   best.chosen = true;
   const tiedTop1 = classifier ? rows.filter((r) => r !== best && r.top1Agreement === best.top1Agreement) : [];
-  const tiedAll = rows.filter((r) => r !== best && (!classifier || r.top1Agreement === best.top1Agreement) && r.cosine === best.cosine);
+  const tiedAll = rows.filter(
+    (r) => r !== best && (!classifier || r.top1Agreement === best.top1Agreement) && r.cosine === best.cosine,
+  );
   let why: string;
   if (classifier) {
     why = `${best.algorithm}: highest top-1 agreement with FP32 (${pct(best.top1Agreement as number)} of ${samples} held-out samples)`;
-    if (tiedTop1.length > 0) why += `, tied with ${tiedTop1.map((r) => r.algorithm).join(', ')} and ahead on cosine similarity (${best.cosine.toFixed(6)})`;
+    if (tiedTop1.length > 0)
+      why += `, tied with ${tiedTop1.map((r) => r.algorithm).join(', ')} and ahead on cosine similarity (${best.cosine.toFixed(6)})`;
   } else {
     why = `${best.algorithm}: highest mean output cosine similarity with FP32 (${best.cosine.toFixed(6)} on ${samples} held-out samples)`;
   }
-  if (tiedAll.length > 0) why += `; exactly tied with ${tiedAll.map((r) => r.algorithm).join(', ')}, kept as the earlier of ${AUTO_ALGORITHMS.join(', ')}`;
+  if (tiedAll.length > 0)
+    why += `; exactly tied with ${tiedAll.map((r) => r.algorithm).join(', ')}, kept as the earlier of ${AUTO_ALGORITHMS.join(', ')}`;
   best.why = why;
   for (const r of rows) {
     if (r === best) continue;
-    if (classifier && r.top1Agreement !== best.top1Agreement) r.why = `lower top-1 agreement: ${pct(r.top1Agreement as number)} vs ${pct(best.top1Agreement as number)} (${best.algorithm})`;
-    else if (r.cosine !== best.cosine) r.why = `${classifier ? 'same top-1 agreement, ' : ''}lower cosine similarity: ${r.cosine.toFixed(6)} vs ${best.cosine.toFixed(6)} (${best.algorithm})`;
+    if (classifier && r.top1Agreement !== best.top1Agreement)
+      r.why = `lower top-1 agreement: ${pct(r.top1Agreement as number)} vs ${pct(best.top1Agreement as number)} (${best.algorithm})`;
+    else if (r.cosine !== best.cosine)
+      r.why = `${classifier ? 'same top-1 agreement, ' : ''}lower cosine similarity: ${r.cosine.toFixed(6)} vs ${best.cosine.toFixed(6)} (${best.algorithm})`;
     else r.why = `tied with ${best.algorithm}, which comes first in the tie-break order`;
   }
   return { chosen: best.algorithm, why };
@@ -199,7 +229,12 @@ export interface CompareAlgorithmsOptions {
  * (held-out data; not closed here) in one pass, and picks one with {@link AUTO_RULE}. Returns the choice and the
  * thresholds of every algorithm (to write the chosen cache).
  */
-export async function compareAlgorithms(model: string, histograms: HistogramSet, factory: BatchFactory, options: CompareAlgorithmsOptions = {}): Promise<{ choice: AutoChoice; amax: Record<AmaxAlgorithm, Array<AmaxResult & { name: string }>> }> {
+export async function compareAlgorithms(
+  model: string,
+  histograms: HistogramSet,
+  factory: BatchFactory,
+  options: CompareAlgorithmsOptions = {},
+): Promise<{ choice: AutoChoice; amax: Record<AmaxAlgorithm, Array<AmaxResult & { name: string }>> }> {
   const t0 = performance.now();
   const amax = await amaxByAlgorithm(histograms, options.percentile ?? 99.99);
   const built: Array<{ label: AmaxAlgorithm; qdqModel: Uint8Array; tensors: number }> = [];
@@ -208,7 +243,10 @@ export async function compareAlgorithms(model: string, histograms: HistogramSet,
     const { bytes } = await buildQdqModel(model, new Map(entries.map((e) => [e.name, Math.fround(e.amax / 127)])));
     built.push({ label: algorithm, qdqModel: bytes, tensors: entries.length });
   }
-  const pass = { ...(options.labels ? { labels: options.labels } : {}), ...(options.signal ? { signal: options.signal } : {}) };
+  const pass = {
+    ...(options.labels ? { labels: options.labels } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
   // All algorithms in one pass over the held-out data; the (costlier) worst-tensor measurement afterwards for the
   // chosen one only, on the first batches again.
   const evaluations = await evaluateQdqModels(model, factory, built, { ...pass, worstTensors: 0 });
@@ -219,7 +257,11 @@ export async function compareAlgorithms(model: string, histograms: HistogramSet,
   let worstTensors: readonly TensorError[] = [];
   await factory.reset();
   try {
-    const [diag] = await evaluateQdqModels(model, factory, [built[AUTO_ALGORITHMS.indexOf(chosen)]], { ...(options.signal ? { signal: options.signal } : {}), maxBatches: WORST_TENSOR_BATCHES, worstTensorBatches: WORST_TENSOR_BATCHES });
+    const [diag] = await evaluateQdqModels(model, factory, [built[AUTO_ALGORITHMS.indexOf(chosen)]], {
+      ...(options.signal ? { signal: options.signal } : {}),
+      maxBatches: WORST_TENSOR_BATCHES,
+      worstTensorBatches: WORST_TENSOR_BATCHES,
+    });
     worstTensors = diag.worstTensors ?? [];
   } catch (err) {
     // A custom factory that cannot rewind delivers nothing the second time: no worst-tensor list then.
@@ -265,9 +307,12 @@ export function accuracyReport(choice: AutoChoice): ReportAccuracy {
       maxAbsError: o.maxAbsError,
       meanAbsError: o.meanAbsError,
     })),
-    errorMetric: 'relative L2 error ‖fp32 − int8‖ / ‖fp32‖ of the dequantized tensor the INT8 consumer reads, on the first 2 held-out batches',
+    errorMetric:
+      'relative L2 error ‖fp32 − int8‖ / ‖fp32‖ of the dequantized tensor the INT8 consumer reads, on the first 2 held-out batches',
     worstTensors: choice.worstTensors.map((t) => ({ name: t.name, error: t.error })),
-    ...(choice.labelAccuracy ? { labelAccuracy: { fp32: choice.labelAccuracy.fp32, int8: choice.labelAccuracy.int8 } } : {}),
+    ...(choice.labelAccuracy
+      ? { labelAccuracy: { fp32: choice.labelAccuracy.fp32, int8: choice.labelAccuracy.int8 } }
+      : {}),
     algorithmComparison: comparison,
   };
 }
@@ -276,8 +321,18 @@ export function accuracyReport(choice: AutoChoice): ReportAccuracy {
 export function formatAlgorithmTable(choice: AutoChoice): string {
   const hasTop1 = choice.table.some((r) => r.top1Agreement !== undefined);
   const hasLabels = choice.table.some((r) => r.labelAccuracy !== undefined);
-  const head = ['algorithm ', ...(hasTop1 ? ['top-1 agree'] : []), ...(hasLabels ? ['accuracy'] : []), 'cosine    ', 'mean abs err', 'max abs err'];
-  const lines = [`algorithms compared on ${choice.images} held-out samples (FP32 vs INT8 Q/DQ, ONNX Runtime CPU)`, `  ${head.join('  ')}`];
+  const head = [
+    'algorithm ',
+    ...(hasTop1 ? ['top-1 agree'] : []),
+    ...(hasLabels ? ['accuracy'] : []),
+    'cosine    ',
+    'mean abs err',
+    'max abs err',
+  ];
+  const lines = [
+    `algorithms compared on ${choice.images} held-out samples (FP32 vs INT8 Q/DQ, ONNX Runtime CPU)`,
+    `  ${head.join('  ')}`,
+  ];
   for (const r of choice.table) {
     const cells = [
       `${r.chosen ? '*' : ' '}${r.algorithm}`.padEnd(10),

@@ -81,7 +81,10 @@ export interface NativeHistogramSet {
   stats(name: string): NativeHistogramStats;
   counts(name: string): Float64Array;
   computeAmax(name: string, algorithm: NativeAmaxAlgorithm, options?: { percentile?: number }): NativeAmaxResult;
-  computeAll(algorithm: NativeAmaxAlgorithm, options?: { percentile?: number }): Promise<Array<NativeAmaxResult & { name: string }>>;
+  computeAll(
+    algorithm: NativeAmaxAlgorithm,
+    options?: { percentile?: number },
+  ): Promise<Array<NativeAmaxResult & { name: string }>>;
   serialize(): Uint8Array;
   merge(other: NativeHistogramSet): void;
 }
@@ -142,7 +145,10 @@ export interface NativeRunCallbacks {
   readCache(): Uint8Array | null | Promise<Uint8Array | null>;
   writeCache(bytes: Uint8Array): void | Promise<void>;
   progress?(batchesDone: number): void;
-  process?(buffers: Record<string, ArrayBufferView>, batchIndex: number): Record<string, Float32Array> | Promise<Record<string, Float32Array>>;
+  process?(
+    buffers: Record<string, ArrayBufferView>,
+    batchIndex: number,
+  ): Record<string, Float32Array> | Promise<Record<string, Float32Array>>;
 }
 
 /** What a native run resolves with. */
@@ -199,7 +205,10 @@ export interface NativeAddon {
   /** Loads ONNX Runtime's shared library for the C++ sessions (once per process; the first success wins). */
   loadOnnxRuntime(libraryPath: string): { ok: true; version: string } | { ok: false; error: string };
   /** Creates a CPU session on a libuv pool thread (`fetch` empty: every float32 output); rejects with ONNX Runtime's message. */
-  createOrtSession(modelBytes: Uint8Array, options: { threads?: number; fetch?: readonly string[] }): Promise<NativeOrtSession>;
+  createOrtSession(
+    modelBytes: Uint8Array,
+    options: { threads?: number; fetch?: readonly string[] },
+  ): Promise<NativeOrtSession>;
 }
 
 /** A C++ ONNX Runtime session (native/ort_binding.cc). */
@@ -235,7 +244,10 @@ export function loadAddon(): NativeAddon {
   const override = process.env.TRT_CALIBRATOR_ADDON;
   const candidates = override
     ? [path.resolve(override)]
-    : [path.join(packageRoot, 'build', 'Release', 'trt_calibrator.node'), path.join(packageRoot, 'build', 'Debug', 'trt_calibrator.node')];
+    : [
+        path.join(packageRoot, 'build', 'Release', 'trt_calibrator.node'),
+        path.join(packageRoot, 'build', 'Debug', 'trt_calibrator.node'),
+      ];
   const failures: string[] = [];
   for (const file of candidates) {
     try {

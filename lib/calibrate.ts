@@ -16,11 +16,28 @@ import { formatTensorRTVersion, parseTensorRTVersion } from './cache/version';
 import { packageVersion, capabilities } from './capabilities';
 import { TrtCalibratorError, invalidOption, rejectUnknownOptions } from './errors';
 import { AMAX_ALGORITHMS, HistogramSet, type AmaxAlgorithm } from './histogram';
-import { DEFAULT_HOLDOUT, accuracyReport, amaxByAlgorithm, cacheTextFor, compareAlgorithms, holdoutSplit, listImages, type AutoChoice } from './auto';
+import {
+  DEFAULT_HOLDOUT,
+  accuracyReport,
+  amaxByAlgorithm,
+  cacheTextFor,
+  compareAlgorithms,
+  holdoutSplit,
+  listImages,
+  type AutoChoice,
+} from './auto';
 import { loadOnnxModel, modelInputs, type ModelInput } from './onnx/model';
 import { prepareCalibrationModel, type CalibrationModel, type OutputTypeProbe } from './onnx/calibration-model';
 import { writeQdqModel } from './onnx/qdq';
-import { REPORT_SCHEMA_VERSION, buildTensorReport, listTensorsWithoutScale, standardWarnings, writeReport, type CalibrationReport, type ReportTensor } from './report';
+import {
+  REPORT_SCHEMA_VERSION,
+  buildTensorReport,
+  listTensorsWithoutScale,
+  standardWarnings,
+  writeReport,
+  type CalibrationReport,
+  type ReportTensor,
+} from './report';
 import { runCalibration, type CalibrationProgress } from './run/calibrator';
 import { cacheAccess, type CacheStore } from './run/cache';
 import { resolveBackend } from './tensorrt/backend';
@@ -174,7 +191,14 @@ export interface CalibrationResult {
   /** How the builtin backend ran ONNX Runtime (see {@link CalibrateOptions.inference}); absent otherwise. */
   inference?: 'native' | 'worker';
   /** Milliseconds: total, model preparation, calibration pass, ORT inference, histograms, thresholds. */
-  timings: { totalMs: number; prepareMs: number; calibrateMs: number; inferenceMs: number; histogramMs: number; thresholdMs: number };
+  timings: {
+    totalMs: number;
+    prepareMs: number;
+    calibrateMs: number;
+    inferenceMs: number;
+    histogramMs: number;
+    thresholdMs: number;
+  };
   /** The per-tensor histograms of this run (builtin backend; absent when the cache was reused): save them with `.save(file)` to merge shards later. */
   histograms?: HistogramSet;
   /** The INT8 engine plan written (TensorRT backend with `engine`). */
@@ -199,13 +223,59 @@ export const DEFAULT_MAX_ACTIVATION_BYTES = 256 * 2 ** 20;
 export const DEFAULT_TENSORRT_VERSION = '10.3.0';
 
 const KNOWN_OPTIONS = [
-  'shape', 'color', 'scale', 'mean', 'std', 'resize', 'interp', 'layout', 'dtype', 'padValue', 'resizeShorter',
-  'inputs', 'batchSize', 'limit', 'algorithm', 'percentile', 'tensorrt', 'cache', 'overwrite', 'backend', 'qdq',
-  'report', 'signal', 'onProgress', 'onSkip', 'workers', 'maxSkipped', 'recursive', 'threads', 'engine', 'tensorrtBuild',
-  'inputShapes', 'onLog', 'histograms', 'maxActivationBytes', 'holdout', 'evaluationSource', 'evaluationLabels',
+  'shape',
+  'color',
+  'scale',
+  'mean',
+  'std',
+  'resize',
+  'interp',
+  'layout',
+  'dtype',
+  'padValue',
+  'resizeShorter',
+  'inputs',
+  'batchSize',
+  'limit',
+  'algorithm',
+  'percentile',
+  'tensorrt',
+  'cache',
+  'overwrite',
+  'backend',
+  'qdq',
+  'report',
+  'signal',
+  'onProgress',
+  'onSkip',
+  'workers',
+  'maxSkipped',
+  'recursive',
+  'threads',
+  'engine',
+  'tensorrtBuild',
+  'inputShapes',
+  'onLog',
+  'histograms',
+  'maxActivationBytes',
+  'holdout',
+  'evaluationSource',
+  'evaluationLabels',
   'inference',
 ] as const;
-const PREPROCESS_KEYS = ['shape', 'color', 'scale', 'mean', 'std', 'resize', 'interp', 'layout', 'dtype', 'padValue', 'resizeShorter'] as const;
+const PREPROCESS_KEYS = [
+  'shape',
+  'color',
+  'scale',
+  'mean',
+  'std',
+  'resize',
+  'interp',
+  'layout',
+  'dtype',
+  'padValue',
+  'resizeShorter',
+] as const;
 
 /** The source of calibration data: an image directory, one factory, or factories by input name. */
 export type CalibrationSource = string | BatchFactory | Readonly<Record<string, BatchFactory>>;
@@ -219,25 +289,57 @@ function checkOptions(options: CalibrateOptions): void {
   if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1))
     throw invalidOption('limit', 'a positive integer', limit, typeof limit === 'number' ? 'range' : 'type');
   if (algorithm !== undefined && algorithm !== 'auto' && !AMAX_ALGORITHMS.includes(algorithm))
-    throw invalidOption('algorithm', `one of ${AMAX_ALGORITHMS.join(', ')}, auto`, algorithm, typeof algorithm === 'string' ? 'range' : 'type');
-  if (options.holdout !== undefined && (typeof options.holdout !== 'number' || !(options.holdout > 0 && options.holdout < 1)))
-    throw invalidOption('holdout', 'a share in (0, 1)', options.holdout, typeof options.holdout === 'number' ? 'range' : 'type');
+    throw invalidOption(
+      'algorithm',
+      `one of ${AMAX_ALGORITHMS.join(', ')}, auto`,
+      algorithm,
+      typeof algorithm === 'string' ? 'range' : 'type',
+    );
+  if (
+    options.holdout !== undefined &&
+    (typeof options.holdout !== 'number' || !(options.holdout > 0 && options.holdout < 1))
+  )
+    throw invalidOption(
+      'holdout',
+      'a share in (0, 1)',
+      options.holdout,
+      typeof options.holdout === 'number' ? 'range' : 'type',
+    );
   const evalSource = options.evaluationSource;
-  if (evalSource !== undefined && !(typeof evalSource === 'string' && evalSource !== '') && !(evalSource instanceof BatchFactory))
+  if (
+    evalSource !== undefined &&
+    !(typeof evalSource === 'string' && evalSource !== '') &&
+    !(evalSource instanceof BatchFactory)
+  )
     throw invalidOption('evaluationSource', 'an image directory or a BatchFactory', evalSource);
-  if (options.evaluationLabels !== undefined && !(options.evaluationLabels instanceof Map)) throw invalidOption('evaluationLabels', 'a Map of image file to class index', options.evaluationLabels);
+  if (options.evaluationLabels !== undefined && !(options.evaluationLabels instanceof Map))
+    throw invalidOption('evaluationLabels', 'a Map of image file to class index', options.evaluationLabels);
   if (percentile !== undefined && (typeof percentile !== 'number' || !(percentile > 0 && percentile <= 100)))
-    throw invalidOption('percentile', 'a number in (0, 100]', percentile, typeof percentile === 'number' ? 'range' : 'type');
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalidOption('signal', 'an AbortSignal', options.signal);
+    throw invalidOption(
+      'percentile',
+      'a number in (0, 100]',
+      percentile,
+      typeof percentile === 'number' ? 'range' : 'type',
+    );
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal))
+    throw invalidOption('signal', 'an AbortSignal', options.signal);
   for (const key of ['onProgress', 'onSkip'] as const) {
-    if (options[key] !== undefined && typeof options[key] !== 'function') throw invalidOption(key, 'a function', options[key]);
+    if (options[key] !== undefined && typeof options[key] !== 'function')
+      throw invalidOption(key, 'a function', options[key]);
   }
   for (const key of ['qdq', 'report'] as const) {
-    if (options[key] !== undefined && (typeof options[key] !== 'string' || options[key] === '')) throw invalidOption(key, 'a file path', options[key]);
+    if (options[key] !== undefined && (typeof options[key] !== 'string' || options[key] === ''))
+      throw invalidOption(key, 'a file path', options[key]);
   }
-  if (options.inputs !== undefined && (options.inputs === null || typeof options.inputs !== 'object')) throw invalidOption('inputs', 'an object keyed by input name', options.inputs);
+  if (options.inputs !== undefined && (options.inputs === null || typeof options.inputs !== 'object'))
+    throw invalidOption('inputs', 'an object keyed by input name', options.inputs);
   if (options.inference !== undefined && !['auto', 'native', 'worker'].includes(options.inference))
-    throw invalidOption('inference', "'auto', 'native' or 'worker'", options.inference, typeof options.inference === 'string' ? 'range' : 'type');
+    throw invalidOption(
+      'inference',
+      "'auto', 'native' or 'worker'",
+      options.inference,
+      typeof options.inference === 'string' ? 'range' : 'type',
+    );
 }
 
 function floatInputs(inputs: readonly ModelInput[]): ModelInput[] {
@@ -253,7 +355,12 @@ function imageShape(input: ModelInput, options: CalibrateOptions, source: string
   const given = options.inputs?.[input.name]?.shape ?? options.shape;
   if (given !== undefined) {
     if (!Array.isArray(given) || given.length !== 3 || !given.every((d) => Number.isInteger(d) && d > 0))
-      throw invalidOption('shape', 'a per-image shape [C, H, W] of positive integers', given, Array.isArray(given) ? 'range' : 'type');
+      throw invalidOption(
+        'shape',
+        'a per-image shape [C, H, W] of positive integers',
+        given,
+        Array.isArray(given) ? 'range' : 'type',
+      );
     return [...given];
   }
   const dims = input.dims ?? [];
@@ -269,7 +376,13 @@ function imageShape(input: ModelInput, options: CalibrateOptions, source: string
 }
 
 /** Builds the factory for a directory of images feeding the model's single float input. */
-function directoryFactory(dir: string | string[], declared: readonly ModelInput[], options: CalibrateOptions, source: string, lastBatch?: 'pad'): ImageBatchFactory {
+function directoryFactory(
+  dir: string | string[],
+  declared: readonly ModelInput[],
+  options: CalibrateOptions,
+  source: string,
+  lastBatch?: 'pad',
+): ImageBatchFactory {
   const candidates = floatInputs(declared);
   if (declared.length !== 1 || candidates.length !== 1) {
     throw new TrtCalibratorError(
@@ -283,9 +396,13 @@ function directoryFactory(dir: string | string[], declared: readonly ModelInput[
   const perInput = options.inputs?.[input.name] ?? {};
   for (const key of Object.keys(options.inputs ?? {})) {
     if (key !== input.name) {
-      throw new TrtCalibratorError('ERR_INPUT_NAME', `Unknown input "${key}" in options.inputs; ${source} has inputs: ${inputNamesText(declared)}`, {
-        details: { input: key, inputs: declared.map((i) => i.name) },
-      });
+      throw new TrtCalibratorError(
+        'ERR_INPUT_NAME',
+        `Unknown input "${key}" in options.inputs; ${source} has inputs: ${inputNamesText(declared)}`,
+        {
+          details: { input: key, inputs: declared.map((i) => i.name) },
+        },
+      );
     }
   }
   const preprocess: Record<string, unknown> = {};
@@ -303,7 +420,8 @@ function directoryFactory(dir: string | string[], declared: readonly ModelInput[
     // Each decode worker holds its own opencv-js heap (about 85 MB) and costs 0.3 CPU-s to start, and one decodes
     // far faster than a calibration consumes images: one per 4 cores, 1 to 4 (2 cores: 1 was as fast as 2 for
     // the detector and 10 % faster for the classifier; 16 cores: 4 as fast as 16 with half the memory).
-    workers: options.workers ?? Math.min(DEFAULT_MAX_DECODE_WORKERS, Math.max(1, Math.floor(os.availableParallelism() / 4))),
+    workers:
+      options.workers ?? Math.min(DEFAULT_MAX_DECODE_WORKERS, Math.max(1, Math.floor(os.availableParallelism() / 4))),
     maxSkipped: options.maxSkipped ?? (Array.isArray(dir) ? '1%' : undefined), // a split directory keeps the directory default
     ...(lastBatch ? { lastBatch } : {}),
     recursive: options.recursive,
@@ -311,10 +429,16 @@ function directoryFactory(dir: string | string[], declared: readonly ModelInput[
   });
 }
 
-function sourceFactory(src: CalibrationSource, declared: readonly ModelInput[], options: CalibrateOptions, modelPath: string): { factory: BatchFactory; owned: boolean } {
+function sourceFactory(
+  src: CalibrationSource,
+  declared: readonly ModelInput[],
+  options: CalibrateOptions,
+  modelPath: string,
+): { factory: BatchFactory; owned: boolean } {
   if (typeof src === 'string') return { factory: directoryFactory(src, declared, options, modelPath), owned: true };
   if (src instanceof BatchFactory) return { factory: src, owned: false };
-  if (src === null || typeof src !== 'object') throw invalidOption('source', 'an image directory, a BatchFactory, or { [input]: BatchFactory }', src);
+  if (src === null || typeof src !== 'object')
+    throw invalidOption('source', 'an image directory, a BatchFactory, or { [input]: BatchFactory }', src);
   const entries = Object.entries(src);
   if (entries.length === 0 || !entries.every(([, f]) => f instanceof BatchFactory))
     throw invalidOption('source', 'an image directory, a BatchFactory, or { [input]: BatchFactory }', src);
@@ -322,9 +446,13 @@ function sourceFactory(src: CalibrationSource, declared: readonly ModelInput[], 
   const combined = unique.length === 1 ? unique[0] : combineFactories(unique);
   for (const [name] of entries) {
     if (!combined.inputs.some((i) => i.name === name)) {
-      throw new TrtCalibratorError('ERR_INPUT_NAME', `The factory given for "${name}" does not declare an input named "${name}" (it declares: ${combined.inputs.map((i) => i.name).join(', ')})`, {
-        details: { input: name },
-      });
+      throw new TrtCalibratorError(
+        'ERR_INPUT_NAME',
+        `The factory given for "${name}" does not declare an input named "${name}" (it declares: ${combined.inputs.map((i) => i.name).join(', ')})`,
+        {
+          details: { input: name },
+        },
+      );
     }
   }
   return { factory: combined, owned: unique.length > 1 };
@@ -335,17 +463,25 @@ function checkFactoryInputs(factory: BatchFactory, declared: readonly ModelInput
   const names = new Set(declared.map((i) => i.name));
   for (const spec of factory.inputs) {
     if (!names.has(spec.name)) {
-      throw new TrtCalibratorError('ERR_INPUT_NAME', `The batch factory feeds "${spec.name}", which is not an input of ${modelPath}; its inputs are: ${inputNamesText(declared)}`, {
-        details: { input: spec.name, inputs: [...names] },
-      });
+      throw new TrtCalibratorError(
+        'ERR_INPUT_NAME',
+        `The batch factory feeds "${spec.name}", which is not an input of ${modelPath}; its inputs are: ${inputNamesText(declared)}`,
+        {
+          details: { input: spec.name, inputs: [...names] },
+        },
+      );
     }
   }
   const fed = new Set(factory.inputs.map((i) => i.name));
   const missing = declared.filter((i) => !fed.has(i.name));
   if (missing.length > 0) {
-    throw new TrtCalibratorError('ERR_INPUT_NAME', `No data for input(s) ${missing.map((i) => `"${i.name}"`).join(', ')} of ${modelPath}; the batch factory feeds: ${[...fed].join(', ')}`, {
-      details: { missing: missing.map((i) => i.name) },
-    });
+    throw new TrtCalibratorError(
+      'ERR_INPUT_NAME',
+      `No data for input(s) ${missing.map((i) => `"${i.name}"`).join(', ')} of ${modelPath}; the batch factory feeds: ${[...fed].join(', ')}`,
+      {
+        details: { missing: missing.map((i) => i.name) },
+      },
+    );
   }
 }
 
@@ -377,7 +513,11 @@ function scalesOf(cache: CalibrationCache): Record<string, TensorScale> {
  * Never blocks the event loop for long: decoding runs in worker threads, ONNX Runtime in its own worker, the
  * calibrator and histograms on a native thread. A failed or aborted run writes nothing.
  */
-export async function calibrate(model: string, source: CalibrationSource, options: CalibrateOptions = {}): Promise<CalibrationResult> {
+export async function calibrate(
+  model: string,
+  source: CalibrationSource,
+  options: CalibrateOptions = {},
+): Promise<CalibrationResult> {
   const stack = new Error().stack; // the caller's stack, attached to native errors below
   const t0 = performance.now();
   if (typeof model !== 'string' || model === '') throw invalidOption('model', 'a path to an .onnx file', model);
@@ -390,16 +530,31 @@ export async function calibrate(model: string, source: CalibrationSource, option
   // algorithm 'auto' needs the builtin backend's histograms, so backend 'auto' resolves to builtin for it.
   const autoRequested = options.algorithm === 'auto';
   const backendOption = options.backend ?? 'auto';
-  const backend = resolveBackend(autoRequested && backendOption === 'auto' && !options.engine ? 'builtin' : backendOption, caps.tensorrt, { engine: options.engine });
-  if (autoRequested && backend !== 'builtin') throw invalidOption('algorithm', "an algorithm other than 'auto' with the TensorRT backend ('auto' compares algorithms on the builtin backend's histograms)", options.algorithm, 'range');
+  const backend = resolveBackend(
+    autoRequested && backendOption === 'auto' && !options.engine ? 'builtin' : backendOption,
+    caps.tensorrt,
+    { engine: options.engine },
+  );
+  if (autoRequested && backend !== 'builtin')
+    throw invalidOption(
+      'algorithm',
+      "an algorithm other than 'auto' with the TensorRT backend ('auto' compares algorithms on the builtin backend's histograms)",
+      options.algorithm,
+      'range',
+    );
   if (autoRequested && typeof source !== 'string' && options.evaluationSource === undefined) {
-    throw invalidOption('evaluationSource', 'an image directory or BatchFactory to compare the algorithms on (algorithm "auto" with a BatchFactory source holds out nothing by itself)', undefined);
+    throw invalidOption(
+      'evaluationSource',
+      'an image directory or BatchFactory to compare the algorithms on (algorithm "auto" with a BatchFactory source holds out nothing by itself)',
+      undefined,
+    );
   }
   const buildSettings = backend === 'tensorrt' ? builderSettings(options.tensorrtBuild ?? {}) : undefined;
   // TensorRT's calibrators compute entropy or minmax only: anything else is refused before any work.
   if (backend === 'tensorrt') tensorrtCalibrator(options.algorithm);
   // With 'auto' the pass runs with entropy into a throwaway store; the chosen algorithm's cache is written after.
-  let algorithm: Algorithm = options.algorithm === undefined || options.algorithm === 'auto' ? 'entropy' : options.algorithm;
+  let algorithm: Algorithm =
+    options.algorithm === undefined || options.algorithm === 'auto' ? 'entropy' : options.algorithm;
   let versionText = options.tensorrt;
   if (versionText === undefined) {
     versionText = caps.tensorrt.compiled ? caps.tensorrt.version : DEFAULT_TENSORRT_VERSION;
@@ -425,10 +580,15 @@ export async function calibrate(model: string, source: CalibrationSource, option
     const bytes = await cacheStore.read();
     if (bytes) {
       existing = parseCache(bytes, { file: cachePath });
-      checkCacheCompatibility(existing, { tensorrt: versionString, ...(autoRequested ? {} : { algorithm: cacheAlgorithm }) });
+      checkCacheCompatibility(existing, {
+        tensorrt: versionString,
+        ...(autoRequested ? {} : { algorithm: cacheAlgorithm }),
+      });
       if (autoRequested) {
         algorithm = existing.algorithm === 'MinMaxCalibration' ? 'minmax' : 'entropy';
-        warnings.push(`algorithm "auto" compared nothing: the existing cache (${existing.algorithm}) was used as is; pass overwrite: true to calibrate and compare`);
+        warnings.push(
+          `algorithm "auto" compared nothing: the existing cache (${existing.algorithm}) was used as is; pass overwrite: true to calibrate and compare`,
+        );
       }
     }
   }
@@ -444,12 +604,23 @@ export async function calibrate(model: string, source: CalibrationSource, option
   let split: { calibration: string[]; holdout: string[] } | undefined;
   if (autoMode && options.evaluationSource !== undefined) {
     const e = options.evaluationSource;
-    evaluation = typeof e === 'string' ? { factory: directoryFactory(e, declared, { ...options, limit: undefined }, model, 'pad'), owned: true } : { factory: e, owned: false };
+    evaluation =
+      typeof e === 'string'
+        ? { factory: directoryFactory(e, declared, { ...options, limit: undefined }, model, 'pad'), owned: true }
+        : { factory: e, owned: false };
   } else if (autoMode && typeof source === 'string') {
-    split = holdoutSplit(await listImages(source, { recursive: options.recursive, limit: options.limit }), options.holdout ?? DEFAULT_HOLDOUT);
-    evaluation = { factory: directoryFactory(split.holdout, declared, { ...options, limit: undefined }, model, 'pad'), owned: true };
+    split = holdoutSplit(
+      await listImages(source, { recursive: options.recursive, limit: options.limit }),
+      options.holdout ?? DEFAULT_HOLDOUT,
+    );
+    evaluation = {
+      factory: directoryFactory(split.holdout, declared, { ...options, limit: undefined }, model, 'pad'),
+      owned: true,
+    };
   }
-  const { factory, owned } = split ? { factory: directoryFactory(split.calibration, declared, { ...options, limit: undefined }, model), owned: true } : sourceFactory(source, declared, options, model);
+  const { factory, owned } = split
+    ? { factory: directoryFactory(split.calibration, declared, { ...options, limit: undefined }, model), owned: true }
+    : sourceFactory(source, declared, options, model);
   // Image workers start (opencv-js loads, the first batches decode) while the model is prepared. A failure
   // here (no images) surfaces at the first fill, after the model's own errors.
   if (factory instanceof ImageBatchFactory) factory.open().catch(() => undefined);
@@ -466,7 +637,10 @@ export async function calibrate(model: string, source: CalibrationSource, option
     const mode = options.inference ?? 'auto';
     const native = calibrating && mode !== 'worker' ? nativeOnnxRuntime() : undefined;
     if (calibrating && mode === 'native' && !native?.available) {
-      throw new TrtCalibratorError('ERR_ADDON_LOAD', `inference: 'native' needs ONNX Runtime's library from onnxruntime-node: ${native?.available === false ? native.reason : 'unavailable'}`);
+      throw new TrtCalibratorError(
+        'ERR_ADDON_LOAD',
+        `inference: 'native' needs ONNX Runtime's library from onnxruntime-node: ${native?.available === false ? native.reason : 'unavailable'}`,
+      );
     }
     // The native pass histograms one run's activations while ONNX Runtime computes the next: the cores are
     // shared between the two (ONNX Runtime gets `threads` when given, else half).
@@ -486,7 +660,8 @@ export async function calibrate(model: string, source: CalibrationSource, option
     const prepareMs = performance.now() - tPrepare;
     options.signal?.throwIfAborted();
 
-    if (options.histograms !== undefined && !(options.histograms instanceof HistogramSet)) throw invalidOption('histograms', 'a HistogramSet', options.histograms);
+    if (options.histograms !== undefined && !(options.histograms instanceof HistogramSet))
+      throw invalidOption('histograms', 'a HistogramSet', options.histograms);
     const histograms = options.histograms ?? new HistogramSet();
     const batchSize = factory.inputs[0]?.shape[0] ?? 1;
     let inferenceMs = 0;
@@ -494,7 +669,9 @@ export async function calibrate(model: string, source: CalibrationSource, option
     const tCalibrate = performance.now();
     const specs = new Map<string, InputSpec>(prepared.inputs.map((i) => [i.name, i]));
     // Sub-batches need a batch dimension the model leaves open (symbolic or unknown).
-    const splittable = prepared.inputs.every((i) => i.dims === undefined || typeof i.dims[0] !== 'number' || i.dims[0] <= 0);
+    const splittable = prepared.inputs.every(
+      (i) => i.dims === undefined || typeof i.dims[0] !== 'number' || i.dims[0] <= 0,
+    );
     const maxActivationBytes = options.maxActivationBytes ?? DEFAULT_MAX_ACTIVATION_BYTES;
     let inferenceMode: 'native' | 'worker' | undefined;
     if (calibrating) {
@@ -545,12 +722,24 @@ export async function calibrate(model: string, source: CalibrationSource, option
       networkInputs: prepared.inputs.map((i) => ({ name: i.name, shape: i.shape, dtype: i.dtype })),
       // overwrite: TensorRT's readCalibrationCache must see no cache, but the new one still goes where asked.
       // auto: the pass's own (entropy) cache goes nowhere; the chosen algorithm's is written below.
-      cache: autoMode ? { read: async () => null, write: async () => undefined } : options.overwrite ? { read: async () => null, write: cacheStore.write } : cacheOption,
+      cache: autoMode
+        ? { read: async () => null, write: async () => undefined }
+        : options.overwrite
+          ? { read: async () => null, write: cacheStore.write }
+          : cacheOption,
       signal: options.signal,
       onProgress: options.onProgress,
       algorithm: algorithm === 'minmax' ? 'minmax' : 'entropy2',
       builder: backend,
-      builderOptions: { algorithm, percentile: options.percentile ?? 99.99, tensorrtVersion: String(headerVersion), cacheAlgorithm, maxActivationBytes, splittable, histogramThreads: threadSplit.histograms },
+      builderOptions: {
+        algorithm,
+        percentile: options.percentile ?? 99.99,
+        tensorrtVersion: String(headerVersion),
+        cacheAlgorithm,
+        maxActivationBytes,
+        splittable,
+        histogramThreads: threadSplit.histograms,
+      },
       histograms: backend === 'builtin' ? histograms : undefined,
       // 'native': the builder runs every batch through ONNX Runtime itself (sub-batches as the worker's below).
       inference: session,
@@ -559,18 +748,26 @@ export async function calibrate(model: string, source: CalibrationSource, option
       memory: backend === 'builtin' ? 'host' : 'auto',
       // The activations are histogrammed in the ONNX Runtime worker (bounded memory, see ort-worker.ts); at the end
       // of the data (batchIndex -1) its histograms join the run's set before the native builder picks amax.
-      process: backend === 'tensorrt' || session ? undefined : async (buffers, batchIndex) => {
-        if (!active) throw new TrtCalibratorError('ERR_INTERNAL', 'process called without an inference worker');
-        if (batchIndex < 0) {
-          histograms.merge(new HistogramSet(await active.histograms()));
-          return {};
-        }
-        const inputs = Object.entries(buffers).map(([name, view]) => ({ name, dtype: specs.get(name)?.dtype ?? 'float32', dims: [...(specs.get(name)?.shape ?? [])], view }));
-        const stats = await active.run(inputs);
-        inferenceMs += stats.ms;
-        workerHistogramMs += stats.histogramMs;
-        return {};
-      },
+      process:
+        backend === 'tensorrt' || session
+          ? undefined
+          : async (buffers, batchIndex) => {
+              if (!active) throw new TrtCalibratorError('ERR_INTERNAL', 'process called without an inference worker');
+              if (batchIndex < 0) {
+                histograms.merge(new HistogramSet(await active.histograms()));
+                return {};
+              }
+              const inputs = Object.entries(buffers).map(([name, view]) => ({
+                name,
+                dtype: specs.get(name)?.dtype ?? 'float32',
+                dims: [...(specs.get(name)?.shape ?? [])],
+                view,
+              }));
+              const stats = await active.run(inputs);
+              inferenceMs += stats.ms;
+              workerHistogramMs += stats.histogramMs;
+              return {};
+            },
     });
     const calibrateMs = performance.now() - tCalibrate;
     let cache = run.cache ? parseCache(run.cache, { file: cachePath }) : existing;
@@ -585,11 +782,18 @@ export async function calibrate(model: string, source: CalibrationSource, option
     if (autoMode && !fromCache && evaluation) {
       // Every algorithm's Q/DQ model against FP32 on the held-out images; the winner's cache is written as the
       // builtin builder would have written it (same header, set order, usable thresholds only).
-      const compared = await compareAlgorithms(model, histograms, evaluation.factory, { percentile: options.percentile ?? 99.99, labels: options.evaluationLabels, signal: options.signal });
+      const compared = await compareAlgorithms(model, histograms, evaluation.factory, {
+        percentile: options.percentile ?? 99.99,
+        labels: options.evaluationLabels,
+        signal: options.signal,
+      });
       auto = compared.choice;
       thresholds = compared.amax;
       algorithm = auto.chosen;
-      const bytes = Buffer.from(cacheTextFor(compared.amax[algorithm], String(headerVersion), cacheAlgorithmFor(algorithm)), 'utf8');
+      const bytes = Buffer.from(
+        cacheTextFor(compared.amax[algorithm], String(headerVersion), cacheAlgorithmFor(algorithm)),
+        'utf8',
+      );
       options.signal?.throwIfAborted();
       await cacheStore.write(bytes);
       cache = parseCache(bytes, { file: cachePath });
@@ -598,19 +802,22 @@ export async function calibrate(model: string, source: CalibrationSource, option
     const skipped = factory instanceof ImageBatchFactory ? factory.stats.skipped : [];
     const degenerateTensors: Array<{ name: string; status: string }> = [];
     if (!fromCache) {
-      if (!thresholds && options.report && backend === 'builtin') thresholds = await amaxByAlgorithm(histograms, percentile);
+      if (!thresholds && options.report && backend === 'builtin')
+        thresholds = await amaxByAlgorithm(histograms, percentile);
       // The builder lists the tensors whose threshold status is not "ok" (result.bytes.statuses, "name\tstatus"
       // lines); with 'auto' the chosen algorithm's thresholds say it.
       const statuses = run.bytes.statuses;
       if (thresholds) {
-        for (const r of thresholds[algorithm]) if (r.status !== 'ok') degenerateTensors.push({ name: r.name, status: r.status });
+        for (const r of thresholds[algorithm])
+          if (r.status !== 'ok') degenerateTensors.push({ name: r.name, status: r.status });
       } else if (statuses) {
         for (const line of Buffer.from(statuses).toString('utf8').split('\n')) {
           const tab = line.lastIndexOf('\t');
           if (tab > 0) degenerateTensors.push({ name: line.slice(0, tab), status: line.slice(tab + 1) });
         }
       } else {
-        for (const r of await histograms.computeAll(algorithm, { percentile })) if (r.status !== 'ok') degenerateTensors.push({ name: r.name, status: r.status });
+        for (const r of await histograms.computeAll(algorithm, { percentile }))
+          if (r.status !== 'ok') degenerateTensors.push({ name: r.name, status: r.status });
       }
       for (const d of degenerateTensors) {
         warnings.push(
@@ -620,7 +827,8 @@ export async function calibrate(model: string, source: CalibrationSource, option
         );
       }
     }
-    if (skipped.length > 0) warnings.push(`${skipped.length} image(s) skipped (first: ${skipped[0].file}: ${skipped[0].reason})`);
+    if (skipped.length > 0)
+      warnings.push(`${skipped.length} image(s) skipped (first: ${skipped[0].file}: ${skipped[0].reason})`);
 
     const result: CalibrationResult = {
       cachePath,
@@ -665,18 +873,33 @@ export async function calibrate(model: string, source: CalibrationSource, option
     }
     if (options.report) {
       if (backend === 'tensorrt') {
-        warnings.push('No report histograms with the TensorRT backend (TensorRT keeps its own); use backend: "builtin" for a report');
+        warnings.push(
+          'No report histograms with the TensorRT backend (TensorRT keeps its own); use backend: "builtin" for a report',
+        );
       } else if (fromCache) {
-        warnings.push('No report histograms: the cache was reused without calibrating (pass overwrite: true to recalibrate)');
+        warnings.push(
+          'No report histograms: the cache was reused without calibrating (pass overwrite: true to recalibrate)',
+        );
       } else {
-        const written = await writeReport(options.report, await buildReport(model, prepared, histograms, result, thresholds ?? (await amaxByAlgorithm(histograms, percentile)), percentile));
+        const written = await writeReport(
+          options.report,
+          await buildReport(
+            model,
+            prepared,
+            histograms,
+            result,
+            thresholds ?? (await amaxByAlgorithm(histograms, percentile)),
+            percentile,
+          ),
+        );
         result.report = { json: written.json, html: written.html };
       }
     }
     result.timings.totalMs = performance.now() - t0;
     return result;
   } catch (err) {
-    if (err instanceof Error && stack && !err.stack?.includes('\n    at calibrate')) err.stack = `${err.stack}\n    --- calibrate() called from ---${stack.slice(stack.indexOf('\n'))}`;
+    if (err instanceof Error && stack && !err.stack?.includes('\n    at calibrate'))
+      err.stack = `${err.stack}\n    --- calibrate() called from ---${stack.slice(stack.indexOf('\n'))}`;
     throw err;
   } finally {
     await worker?.close();
@@ -696,7 +919,12 @@ async function buildReport(
   thresholds: ThresholdsByAlgorithm,
   percentile: number,
 ): Promise<CalibrationReport> {
-  const all: Record<AmaxAlgorithm, Map<string, number>> = { entropy: new Map(), minmax: new Map(), percentile: new Map(), mse: new Map() };
+  const all: Record<AmaxAlgorithm, Map<string, number>> = {
+    entropy: new Map(),
+    minmax: new Map(),
+    percentile: new Map(),
+    mse: new Map(),
+  };
   for (const algo of AMAX_ALGORITHMS) {
     for (const r of thresholds[algo]) all[algo].set(r.name, r.amax);
   }
@@ -714,7 +942,12 @@ async function buildReport(
         count: s.count,
         nanCount: s.nanCount,
         infCount: s.posInfCount + s.negInfCount,
-        thresholds: { entropy: all.entropy.get(name) ?? 0, minmax: all.minmax.get(name) ?? 0, percentile: all.percentile.get(name) ?? 0, mse: all.mse.get(name) ?? 0 },
+        thresholds: {
+          entropy: all.entropy.get(name) ?? 0,
+          minmax: all.minmax.get(name) ?? 0,
+          percentile: all.percentile.get(name) ?? 0,
+          mse: all.mse.get(name) ?? 0,
+        },
         amax: result.tensors[name]?.amax,
       },
       result.algorithm,
@@ -734,13 +967,21 @@ async function buildReport(
     batches: result.batches,
     imagesUsed: result.images.used,
     skippedImages: result.images.skipped.map((s) => ({ file: s.file, reason: s.reason })),
-    timings: { totalMs: result.timings.prepareMs + result.timings.calibrateMs, inferenceMs: result.timings.inferenceMs, histogramMs: result.timings.histogramMs, thresholdsMs: result.timings.thresholdMs },
+    timings: {
+      totalMs: result.timings.prepareMs + result.timings.calibrateMs,
+      inferenceMs: result.timings.inferenceMs,
+      histogramMs: result.timings.histogramMs,
+      thresholdsMs: result.timings.thresholdMs,
+    },
     tensors,
     tensorsWithoutScale: [],
     warnings: [],
     ...(result.auto ? { accuracy: accuracyReport(result.auto) } : {}),
   };
-  report.tensorsWithoutScale = listTensorsWithoutScale(tensors, prepared.skippedTensors.map((t) => ({ name: t.name, reason: t.reason })));
+  report.tensorsWithoutScale = listTensorsWithoutScale(
+    tensors,
+    prepared.skippedTensors.map((t) => ({ name: t.name, reason: t.reason })),
+  );
   report.warnings = [...standardWarnings(report), ...result.warnings];
   return report;
 }

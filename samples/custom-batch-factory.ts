@@ -38,7 +38,11 @@ export class BgrMeanBatchFactory extends BatchFactory {
   }
 
   async fill(buffers: BatchBuffers): Promise<boolean> {
-    if (this.files.length === 0) this.files = (await fsp.readdir(this.dir)).filter((f) => /\.(jpe?g|png)$/i.test(f)).sort().map((f) => path.join(this.dir, f));
+    if (this.files.length === 0)
+      this.files = (await fsp.readdir(this.dir))
+        .filter((f) => /\.(jpe?g|png)$/i.test(f))
+        .sort()
+        .map((f) => path.join(this.dir, f));
     if (this.next + this.batchSize > this.files.length) return false;
     const data = buffers.data as Float32Array;
     const info = buffers.im_info as Float32Array;
@@ -74,7 +78,12 @@ if (require.main === module) {
     const factory = new BgrMeanBatchFactory(process.argv[2] ?? '.', 1, 60, 100);
     const [data, info] = factory.inputs;
     const buffers = { data: new Float32Array(data.shape.reduce((a, b) => a * b)), im_info: new Float32Array(3) };
-    for (let i = 0; await factory.fill(buffers); i++) console.log(`batch ${i}: im_info ${Array.from(buffers.im_info).map((v) => +v.toFixed(4)).join(', ')} (${info.name})`);
+    for (let i = 0; await factory.fill(buffers); i++)
+      console.log(
+        `batch ${i}: im_info ${Array.from(buffers.im_info)
+          .map((v) => +v.toFixed(4))
+          .join(', ')} (${info.name})`,
+      );
   })().catch((err) => {
     console.error(err);
     process.exitCode = 1;

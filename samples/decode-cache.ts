@@ -8,10 +8,19 @@
  */
 import { decodeCache, formatDecodeTable, parseCache, readCache, type CalibrationCache } from '../lib';
 
-const EXAMPLE = ['TRT-8601-EntropyCalibration2', 'input: 3c010a14', '/model.0/conv/Conv_output_0: 3e6e18b7', '(Unnamed Layer* 22) [Constant]_output: 3a4b050c', ''].join('\n');
+const EXAMPLE = [
+  'TRT-8601-EntropyCalibration2',
+  'input: 3c010a14',
+  '/model.0/conv/Conv_output_0: 3e6e18b7',
+  '(Unnamed Layer* 22) [Constant]_output: 3a4b050c',
+  '',
+].join('\n');
 
 /** Decodes `file` (or the built-in example) and writes the table through `write`. */
-export async function main(file?: string, write: (text: string) => void = (t) => process.stdout.write(t)): Promise<void> {
+export async function main(
+  file?: string,
+  write: (text: string) => void = (t) => process.stdout.write(t),
+): Promise<void> {
   const cache: CalibrationCache = file ? await readCache(file) : parseCache(EXAMPLE);
   const decoded = decodeCache(cache);
   write(formatDecodeTable(decoded));

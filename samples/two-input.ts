@@ -20,7 +20,15 @@ import { makeSyntheticImages } from '../lib/synthetic/images';
 /** Writes a model with inputs image [N,3,H,W] and im_info [N,3] (opset 13) and returns its path. */
 export function writeTwoInputModel(file: string): string {
   const input = (name: string, dims: Array<number | string>) =>
-    onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } } });
+    onnx.ValueInfoProto.create({
+      name,
+      type: {
+        tensorType: {
+          elemType: 1,
+          shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+        },
+      },
+    });
   const weights = Float32Array.from({ length: 8 * 3 * 3 * 3 }, (_, i) => Math.sin(i) * 0.3);
   const model = onnx.ModelProto.create({
     irVersion: 8,
@@ -34,7 +42,13 @@ export function writeTwoInputModel(file: string): string {
         { name: 'half', dims: [], dataType: 1, rawData: new Uint8Array(Float32Array.of(0.5).buffer) },
       ],
       node: [
-        { opType: 'Conv', input: ['image', 'w'], output: ['conv'], name: 'conv', attribute: [{ name: 'pads', type: onnx.AttributeProto.AttributeType.INTS, ints: [1, 1, 1, 1] }] },
+        {
+          opType: 'Conv',
+          input: ['image', 'w'],
+          output: ['conv'],
+          name: 'conv',
+          attribute: [{ name: 'pads', type: onnx.AttributeProto.AttributeType.INTS, ints: [1, 1, 1, 1] }],
+        },
         { opType: 'Relu', input: ['conv'], output: ['relu'], name: 'relu' },
         { opType: 'GlobalAveragePool', input: ['relu'], output: ['pool'], name: 'pool' },
         { opType: 'Flatten', input: ['pool'], output: ['features'], name: 'flatten' },
@@ -50,10 +64,23 @@ export function writeTwoInputModel(file: string): string {
 export async function main(imageDir = path.join(os.tmpdir(), 'trtc-sample-scenes')): Promise<CalibrationResult> {
   await makeSyntheticImages(imageDir, { kind: 'scenes', count: 16, size: [320, 240] });
   const model = writeTwoInputModel(path.join(os.tmpdir(), 'trtc-two-input.onnx'));
-  const image = new ImageBatchFactory({ images: imageDir, name: 'image', shape: [3, 96, 128], resize: 'letterbox', batchSize: 4, scale: 1 / 255 });
-  const factory = combineFactories([image], { derived: [{ name: 'im_info', shape: [3], from: image, compute: imInfo }] });
+  const image = new ImageBatchFactory({
+    images: imageDir,
+    name: 'image',
+    shape: [3, 96, 128],
+    resize: 'letterbox',
+    batchSize: 4,
+    scale: 1 / 255,
+  });
+  const factory = combineFactories([image], {
+    derived: [{ name: 'im_info', shape: [3], from: image, compute: imInfo }],
+  });
   try {
-    const result = await calibrate(model, { image: factory, im_info: factory }, { cache: path.join(os.tmpdir(), 'trtc-two-input.cache'), overwrite: true, tensorrt: '8.6' });
+    const result = await calibrate(
+      model,
+      { image: factory, im_info: factory },
+      { cache: path.join(os.tmpdir(), 'trtc-two-input.cache'), overwrite: true, tensorrt: '8.6' },
+    );
     for (const [name, t] of Object.entries(result.tensors)) console.log(`${name.padEnd(12)} amax ${t.amax.toFixed(4)}`);
     return result;
   } finally {

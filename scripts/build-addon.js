@@ -29,7 +29,14 @@ let nodeGyp;
 try {
   nodeGyp = require.resolve('node-gyp/bin/node-gyp.js');
 } catch {
-  nodeGyp = path.join(path.dirname(process.env.npm_execpath || ''), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+  nodeGyp = path.join(
+    path.dirname(process.env.npm_execpath || ''),
+    '..',
+    'node_modules',
+    'node-gyp',
+    'bin',
+    'node-gyp.js',
+  );
 }
 if (run(process.execPath, [nodeGyp, 'rebuild'])) process.exit(0);
 console.error(

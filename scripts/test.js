@@ -2,7 +2,7 @@
 // The project's one test command (`npm test`). Steps, in order, each must pass:
 //   0. compile TypeScript to dist/ (the CLI tests run the compiled CLI)
 //   1. lint: ESLint over TypeScript/JavaScript, then tsc --noEmit over lib, test, samples and bench
-//   2. C++ format check (clang-format)
+//   2. format check: clang-format (C++) and prettier (TypeScript/JavaScript)
 //   3. jest: unit tests (no addon), native tests (addon, no GPU), GPU tests (skip without a CUDA device)
 //   4. node-gyp build of binding.gyp in a scratch folder, then the native tests against that addon
 //   5. AddressSanitizer build (cmake-js, TRTC_SANITIZE=address), then the native tests under ASan
@@ -24,7 +24,12 @@ let skipped = 0;
 function step(title, cmd, args, opts = {}) {
   const t0 = Date.now();
   console.log(`\n=== ${title}`);
-  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts, env: { ...process.env, ...(opts.env || {}) } });
+  const r = spawnSync(cmd, args, {
+    cwd: root,
+    stdio: 'inherit',
+    ...opts,
+    env: { ...process.env, ...(opts.env || {}) },
+  });
   const secs = ((Date.now() - t0) / 1000).toFixed(1);
   if (r.status !== 0) {
     console.error(`=== FAILED: ${title} (exit ${r.status ?? r.signal}, ${secs} s)`);
@@ -36,7 +41,12 @@ function step(title, cmd, args, opts = {}) {
 
 function jest(title, args, env) {
   const out = path.join(os.tmpdir(), `trtc-jest-${process.pid}-${Date.now()}.json`);
-  const ok = step(title, process.execPath, [path.join(root, 'node_modules', 'jest', 'bin', 'jest.js'), '--json', `--outputFile=${out}`, ...args], { env });
+  const ok = step(
+    title,
+    process.execPath,
+    [path.join(root, 'node_modules', 'jest', 'bin', 'jest.js'), '--json', `--outputFile=${out}`, ...args],
+    { env },
+  );
   try {
     const res = JSON.parse(fs.readFileSync(out, 'utf8'));
     passed += res.numPassedTests;
@@ -56,23 +66,33 @@ function finish(ok) {
 
 let ok = step('compile TypeScript (dist/, used by the CLI tests)', bin('tsc'), ['-p', 'tsconfig.build.json']);
 ok = ok && step('write the ES module entry', process.execPath, ['scripts/write-esm-entry.js']);
-ok = step('lint (eslint)', bin('eslint'), ['--no-error-on-unmatched-pattern', 'lib', 'test', 'samples', 'bench', 'scripts']) && ok;
+ok =
+  step('lint (eslint)', bin('eslint'), [
+    '--no-error-on-unmatched-pattern',
+    'lib',
+    'test',
+    'samples',
+    'bench',
+    'scripts',
+  ]) && ok;
 ok = step('type check (tsc --noEmit)', bin('tsc'), ['-p', 'tsconfig.json', '--noEmit']) && ok;
-ok = step('C++ format check (clang-format)', process.execPath, ['scripts/check-format.js']) && ok;
+ok = step('format check (clang-format, prettier)', process.execPath, ['scripts/check-format.js']) && ok;
 ok = jest('jest: unit, native, gpu', ['--ci']) && ok;
 if (quick) finish(ok);
 
 // node-gyp: build the same sources from binding.gyp in a scratch copy so the cmake-js build stays in place.
 const gypDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trtc-gyp-'));
-for (const item of ['binding.gyp', 'native', 'scripts', 'package.json']) fs.cpSync(path.join(root, item), path.join(gypDir, item), { recursive: true });
+for (const item of ['binding.gyp', 'native', 'scripts', 'package.json'])
+  fs.cpSync(path.join(root, item), path.join(gypDir, item), { recursive: true });
 fs.symlinkSync(path.join(root, 'node_modules'), path.join(gypDir, 'node_modules'));
 const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js', { paths: [root] });
 const gypArgs = [nodeGyp, 'rebuild', '--jobs=max'];
 if (fs.existsSync('/usr/include/node/node_api.h')) gypArgs.push('--nodedir=/usr');
 if (step('node-gyp build (binding.gyp)', process.execPath, gypArgs, { cwd: gypDir })) {
-  ok = jest('jest: native tests against the node-gyp build', ['--ci', 'test/native'], {
-    TRT_CALIBRATOR_ADDON: path.join(gypDir, 'build', 'Release', 'trt_calibrator.node'),
-  }) && ok;
+  ok =
+    jest('jest: native tests against the node-gyp build', ['--ci', 'test/native'], {
+      TRT_CALIBRATOR_ADDON: path.join(gypDir, 'build', 'Release', 'trt_calibrator.node'),
+    }) && ok;
 } else ok = false;
 fs.rmSync(gypDir, { recursive: true, force: true });
 
@@ -80,22 +100,46 @@ fs.rmSync(gypDir, { recursive: true, force: true });
 const asanBuild = path.join(root, 'build-asan');
 const libasan = spawnSync('g++', ['-print-file-name=libasan.so'], { encoding: 'utf8' }).stdout.trim();
 if (
-  step('AddressSanitizer build (cmake-js)', process.execPath, [require.resolve('cmake-js/bin/cmake-js', { paths: [root] }), 'compile', '--out', asanBuild, '--CDTRTC_SANITIZE=address', '--debug'])
+  step('AddressSanitizer build (cmake-js)', process.execPath, [
+    require.resolve('cmake-js/bin/cmake-js', { paths: [root] }),
+    'compile',
+    '--out',
+    asanBuild,
+    '--CDTRTC_SANITIZE=address',
+    '--debug',
+  ])
 ) {
-  ok = jest('jest: native tests under AddressSanitizer', ['--ci', '--runInBand', 'test/native'], {
-    TRT_CALIBRATOR_ADDON: path.join(asanBuild, 'Debug', 'trt_calibrator.node'),
-    LD_PRELOAD: libasan,
-    // Node itself is not instrumented and keeps allocations alive until exit; leaks are checked by the
-    // live-allocation counters in the tests and by valgrind on the C++ core below.
-    ASAN_OPTIONS: 'detect_leaks=0:abort_on_error=1:halt_on_error=1',
-  }) && ok;
+  ok =
+    jest('jest: native tests under AddressSanitizer', ['--ci', '--runInBand', 'test/native'], {
+      TRT_CALIBRATOR_ADDON: path.join(asanBuild, 'Debug', 'trt_calibrator.node'),
+      LD_PRELOAD: libasan,
+      // Node itself is not instrumented and keeps allocations alive until exit; leaks are checked by the
+      // live-allocation counters in the tests and by valgrind on the C++ core below.
+      ASAN_OPTIONS: 'detect_leaks=0:abort_on_error=1:halt_on_error=1',
+    }) && ok;
 } else ok = false;
 
 // valgrind over the C++ core tests (no Node): full leak check.
 if (fs.existsSync(path.join(root, 'native', 'tests', 'CMakeLists.txt'))) {
   const coreBuild = path.join(root, 'build-core-tests');
-  ok = step('C++ core tests: configure', 'cmake', ['-S', 'native/tests', '-B', coreBuild, '-G', 'Ninja', '-DCMAKE_BUILD_TYPE=Debug']) && ok;
+  ok =
+    step('C++ core tests: configure', 'cmake', [
+      '-S',
+      'native/tests',
+      '-B',
+      coreBuild,
+      '-G',
+      'Ninja',
+      '-DCMAKE_BUILD_TYPE=Debug',
+    ]) && ok;
   ok = step('C++ core tests: build', 'cmake', ['--build', coreBuild]) && ok;
-  ok = step('C++ core tests under valgrind (leak check)', 'valgrind', ['--leak-check=full', '--errors-for-leak-kinds=definite,indirect', '--error-exitcode=1', '-q', path.join(coreBuild, 'core_tests')]) && ok;
+  ok =
+    step('C++ core tests under valgrind (leak check)', 'valgrind', [
+      '--leak-check=full',
+      '--errors-for-leak-kinds=definite,indirect',
+      '--error-exitcode=1',
+      '-q',
+      path.join(coreBuild, 'core_tests'),
+    ]) && ok;
 }
 finish(ok);

@@ -65,23 +65,34 @@ async function throughput(n, write) {
 
 (async () => {
   const caps = capabilities();
-  const gpu = caps.cuda.devices.map((d) => `${d.name} (sm ${d.computeCapability})`).join(', ') || `none (${caps.cuda.error})`;
+  const gpu =
+    caps.cuda.devices.map((d) => `${d.name} (sm ${d.computeCapability})`).join(', ') || `none (${caps.cuda.error})`;
   const cpu = require('node:os').cpus()[0]?.model ?? 'unknown CPU';
-  console.log(`GPU: ${gpu}\nCPU: ${cpu}, node ${process.version}, CUDA runtime ${caps.cuda.runtimeVersion}, driver ${caps.cuda.driverVersion}\n`);
+  console.log(
+    `GPU: ${gpu}\nCPU: ${cpu}, node ${process.version}, CUDA runtime ${caps.cuda.runtimeVersion}, driver ${caps.cuda.driverVersion}\n`,
+  );
   const results = { gpu, cpu, node: process.version, overhead: [], throughput: [] };
   const memories = caps.cuda.devices.length ? ['host', 'auto'] : ['host'];
-  for (const memory of memories) for (const mode of ['sync', 'async']) results.overhead.push(await overhead(memory, mode, 20000));
+  for (const memory of memories)
+    for (const mode of ['sync', 'async']) results.overhead.push(await overhead(memory, mode, 20000));
   console.log('getBatch overhead per call (excluding the copy), 20,000 calls:');
   console.log('| memory | fill | overhead µs/call | upload µs/call | of which waiting for JS µs |');
   console.log('| --- | --- | --- | --- | --- |');
-  for (const o of results.overhead) console.log(`| ${o.memory} | ${o.fill} | ${o.overheadUs.toFixed(2)} | ${o.uploadUs.toFixed(2)} | ${o.waitFillUs.toFixed(2)} |`);
+  for (const o of results.overhead)
+    console.log(
+      `| ${o.memory} | ${o.fill} | ${o.overheadUs.toFixed(2)} | ${o.uploadUs.toFixed(2)} | ${o.waitFillUs.toFixed(2)} |`,
+    );
   if (caps.cuda.devices.length) {
     for (const write of [false, true]) results.throughput.push(await throughput(30, write));
     console.log('\nH2D of 8x3x640x640 float32 (39.3 MB) per getBatch vs a bare pinned cudaMemcpyAsync, 30 batches:');
-    console.log('| factory | bare ms | bare GB/s | getBatch ms | getBatch GB/s | ratio | upload-only ratio | waiting for JS ms |');
+    console.log(
+      '| factory | bare ms | bare GB/s | getBatch ms | getBatch GB/s | ratio | upload-only ratio | waiting for JS ms |',
+    );
     console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const t of results.throughput) {
-      console.log(`| ${t.factory} | ${t.bareMs.toFixed(3)} | ${t.bareGBs.toFixed(1)} | ${t.getBatchMs.toFixed(3)} | ${t.getBatchGBs.toFixed(1)} | ${t.ratio.toFixed(3)} | ${t.uploadOnlyRatio.toFixed(3)} | ${t.waitFillMs.toFixed(3)} |`);
+      console.log(
+        `| ${t.factory} | ${t.bareMs.toFixed(3)} | ${t.bareGBs.toFixed(1)} | ${t.getBatchMs.toFixed(3)} | ${t.getBatchGBs.toFixed(1)} | ${t.ratio.toFixed(3)} | ${t.uploadOnlyRatio.toFixed(3)} | ${t.waitFillMs.toFixed(3)} |`,
+      );
     }
   } else {
     console.log('\n(no CUDA device: H2D throughput not measured)');

@@ -86,7 +86,12 @@ async function child() {
     hist_s: Math.round((r.timings.histogramMs + r.timings.thresholdMs) / 10) / 100,
     timings_ms: Object.fromEntries(Object.entries(r.timings).map(([k, v]) => [k, Math.round(v)])),
     peak_rss_mb: Math.round(peakRssMb() * 10) / 10,
-    event_loop_delay_ms: { p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max), samples: delay.count },
+    event_loop_delay_ms: {
+      p50: ms(delay.percentile(50)),
+      p99: ms(delay.percentile(99)),
+      max: ms(delay.max),
+      samples: delay.count,
+    },
   };
   if (pair) out.both_ok = results.length === 2 && results.every((x) => x.images.used === r.images.used && !x.fromCache);
   process.stdout.write(`${JSON.stringify(out)}\n`);
@@ -125,9 +130,17 @@ function runWatched(cmd, args, { limitGb = Infinity, timeoutS = 1800 } = {}) {
     p.on('close', (code) => {
       clearInterval(watch);
       clearTimeout(timer);
-      const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
+      const line = stdout
+        .trim()
+        .split('\n')
+        .reverse()
+        .find((l) => l.startsWith('{'));
       if (code === 0 && line) resolve(JSON.parse(line));
-      else resolve({ mode: args.join(' ').slice(0, 80), error: killed || `exit ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}` });
+      else
+        resolve({
+          mode: args.join(' ').slice(0, 80),
+          error: killed || `exit ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
+        });
     });
   });
 }
@@ -136,28 +149,57 @@ function ensureImages(kind, count) {
   const dir = path.join(work, `${kind}-${count}`);
   const base = path.join(work, `${kind}-100`);
   if (!fs.existsSync(base) || fs.readdirSync(base).length < 100) {
-    execFileSync(process.execPath, [path.join(root, 'dist', 'cli.js'), 'sample-images', base, '--kind', kind, '--count', '100'], { stdio: 'ignore' });
+    execFileSync(
+      process.execPath,
+      [path.join(root, 'dist', 'cli.js'), 'sample-images', base, '--kind', kind, '--count', '100'],
+      { stdio: 'ignore' },
+    );
   }
   if (count === 100) return dir;
   // Larger sets: the 100 images repeated as copies (as reference_ort.py --repeat does).
   if (!fs.existsSync(dir) || fs.readdirSync(dir).length < count) {
     fs.mkdirSync(dir, { recursive: true });
     const files = fs.readdirSync(base).sort();
-    for (let i = 0; i < count; i++) fs.copyFileSync(path.join(base, files[i % files.length]), path.join(dir, `r${String(i).padStart(5, '0')}-${files[i % files.length]}`));
+    for (let i = 0; i < count; i++)
+      fs.copyFileSync(
+        path.join(base, files[i % files.length]),
+        path.join(dir, `r${String(i).padStart(5, '0')}-${files[i % files.length]}`),
+      );
   }
   return dir;
 }
 
 function pyArgs(mode, m, dir, limit) {
   return [
-    path.join(__dirname, 'reference_ort.py'), mode, m.file, dir, '--height', String(m.shape[1]), '--width', String(m.shape[2]), '--batch', '8',
-    '--scale', String(m.pre.scale), '--mean', m.pre.mean.join(','), '--std', m.pre.std.join(','), ...(limit ? ['--limit', String(limit)] : []),
+    path.join(__dirname, 'reference_ort.py'),
+    mode,
+    m.file,
+    dir,
+    '--height',
+    String(m.shape[1]),
+    '--width',
+    String(m.shape[2]),
+    '--batch',
+    '8',
+    '--scale',
+    String(m.pre.scale),
+    '--mean',
+    m.pre.mean.join(','),
+    '--std',
+    m.pre.std.join(','),
+    ...(limit ? ['--limit', String(limit)] : []),
   ];
 }
 
 function machine() {
   const cpu = /model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'));
-  return { cpu: cpu ? cpu[1] : os.cpus()[0]?.model, cores: os.availableParallelism(), ram_gb: Math.round(os.totalmem() / 2 ** 30), node: process.version, date: new Date().toISOString() };
+  return {
+    cpu: cpu ? cpu[1] : os.cpus()[0]?.model,
+    cores: os.availableParallelism(),
+    ram_gb: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    date: new Date().toISOString(),
+  };
 }
 
 async function parent() {
@@ -184,16 +226,30 @@ async function parent() {
       if (only.has('ours')) record(key, n, await runWatched(process.execPath, [self, '--child', key, dir, String(n)]));
     }
     // The onnxruntime-node worker path (inference: 'worker'), for comparison with the native one.
-    if (only.has('worker')) record(key, n, await runWatched(process.execPath, [self, '--child', key, dir, String(n), '--inference', 'worker']));
-    if (only.has('ours4')) record(key, 4 * n, await runWatched(process.execPath, [self, '--child', key, big, String(4 * n)]));
-    if (only.has('pair')) record(key, n, await runWatched(process.execPath, [self, '--child', key, dir, String(n), '--pair']));
+    if (only.has('worker'))
+      record(
+        key,
+        n,
+        await runWatched(process.execPath, [self, '--child', key, dir, String(n), '--inference', 'worker']),
+      );
+    if (only.has('ours4'))
+      record(key, 4 * n, await runWatched(process.execPath, [self, '--child', key, big, String(4 * n)]));
+    if (only.has('pair'))
+      record(key, n, await runWatched(process.execPath, [self, '--child', key, dir, String(n), '--pair']));
     for (const count of only.has('reference') ? refCounts : []) {
       const need = key === 'det' ? (18.6 * count) / 100 + 1 : 4;
       if (need > Math.min(limitGb, freeGb() - 1)) {
-        record(key, count, { mode: 'ort-entropy', error: `skipped: needs ~${need.toFixed(1)} GB, ${freeGb().toFixed(1)} GB available, limit ${limitGb} GB` });
+        record(key, count, {
+          mode: 'ort-entropy',
+          error: `skipped: needs ~${need.toFixed(1)} GB, ${freeGb().toFixed(1)} GB available, limit ${limitGb} GB`,
+        });
         continue;
       }
-      record(key, count, await runWatched('python3', pyArgs('ort-entropy', m, dir, count), { limitGb, timeoutS: 1500 }));
+      record(
+        key,
+        count,
+        await runWatched('python3', pyArgs('ort-entropy', m, dir, count), { limitGb, timeoutS: 1500 }),
+      );
     }
   }
   // Ratios per model.
@@ -220,7 +276,7 @@ async function parent() {
       ours_over_floor: floor && ours ? +(ours.wall_s / floor.wall_s).toFixed(2) : null,
       worker_s: worker?.wall_s ?? null,
       worker_over_ours: worker && ours ? +(worker.wall_s / ours.wall_s).toFixed(2) : null,
-      reference_over_ours: ref && ours ? +((ref.wall_s / ref.images) / (ours.wall_s / ours.images)).toFixed(1) : null,
+      reference_over_ours: ref && ours ? +(ref.wall_s / ref.images / (ours.wall_s / ours.images)).toFixed(1) : null,
       reference_images: ref?.images ?? null,
       rss_mb_n_vs_4n: ours && ours4 ? [ours.peak_rss_mb, ours4.peak_rss_mb] : null,
       event_loop_p99_ms: ours?.event_loop_delay_ms.p99 ?? null,

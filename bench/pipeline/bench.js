@@ -16,7 +16,14 @@ const root = path.join(__dirname, '..', '..');
 const work = path.join(root, 'bench', '.work', 'pipeline');
 const count = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 240);
 const memory = Number((process.argv.find((a) => a.startsWith('--memory=')) ?? '--memory=0').split('=')[1]);
-const IMAGENET = { shape: [3, 224, 224], color: 'rgb', scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], batchSize: 8 };
+const IMAGENET = {
+  shape: [3, 224, 224],
+  color: 'rgb',
+  scale: 1 / 255,
+  mean: [0.485, 0.456, 0.406],
+  std: [0.229, 0.224, 0.225],
+  batchSize: 8,
+};
 
 async function makeImages() {
   fs.mkdirSync(work, { recursive: true });
@@ -36,7 +43,9 @@ async function makeImages() {
         raw[i + 2] = (128 + 100 * Math.sin(x / (17 + k) + y / 53) + ((s >> 10) & 15)) & 255;
       }
     }
-    await sharp(raw, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 90 }).toFile(file);
+    await sharp(raw, { raw: { width: w, height: h, channels: 3 } })
+      .jpeg({ quality: 90 })
+      .toFile(file);
   }
 }
 
@@ -54,7 +63,12 @@ async function runNode(options) {
   const t1 = performance.now();
   await f.close();
   // Steady state: from the first batch delivered (workers loaded) to the end.
-  return { images: n, seconds: (t1 - t0) / 1000, images_per_s: n / ((t1 - t0) / 1000), steady_images_per_s: (n - 8) / ((t1 - tFirst) / 1000) };
+  return {
+    images: n,
+    seconds: (t1 - t0) / 1000,
+    images_per_s: n / ((t1 - t0) / 1000),
+    steady_images_per_s: (n - 8) / ((t1 - tFirst) / 1000),
+  };
 }
 
 async function runMemory(total) {
@@ -80,11 +94,19 @@ async function runMemory(total) {
   const node = await runNode({});
   const one = await runNode({ workers: 1 });
   const cpu = os.cpus()[0].model;
-  console.log(`machine: ${os.availableParallelism()} cores (${cpu}), Node ${process.version}, ${count} images 1920x1080 JPEG q90`);
+  console.log(
+    `machine: ${os.availableParallelism()} cores (${cpu}), Node ${process.version}, ${count} images 1920x1080 JPEG q90`,
+  );
   console.log(`python cv2 ${ref.threads} threads : ${ref.images_per_s.toFixed(1)} images/s`);
-  console.log(`node ${os.availableParallelism()} workers       : ${node.images_per_s.toFixed(1)} images/s incl. worker start (${node.steady_images_per_s.toFixed(1)} steady)`);
-  console.log(`node 1 worker         : ${one.images_per_s.toFixed(1)} images/s incl. worker start (${one.steady_images_per_s.toFixed(1)} steady)`);
-  console.log(`ratio node/python     : ${(node.images_per_s / ref.images_per_s).toFixed(2)}x (steady ${(node.steady_images_per_s / ref.images_per_s).toFixed(2)}x)`);
+  console.log(
+    `node ${os.availableParallelism()} workers       : ${node.images_per_s.toFixed(1)} images/s incl. worker start (${node.steady_images_per_s.toFixed(1)} steady)`,
+  );
+  console.log(
+    `node 1 worker         : ${one.images_per_s.toFixed(1)} images/s incl. worker start (${one.steady_images_per_s.toFixed(1)} steady)`,
+  );
+  console.log(
+    `ratio node/python     : ${(node.images_per_s / ref.images_per_s).toFixed(2)}x (steady ${(node.steady_images_per_s / ref.images_per_s).toFixed(2)}x)`,
+  );
   if (memory > 0) {
     for (const s of await runMemory(memory)) console.log(`memory: ${s.images} images, rss ${s.rssMiB} MiB`);
   }

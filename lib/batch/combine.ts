@@ -50,23 +50,34 @@ export class CombinedBatchFactory extends BatchFactory {
 
   constructor(factories: readonly BatchFactory[], options: CombineOptions = {}) {
     super();
-    if (!Array.isArray(factories) || factories.length === 0 || !factories.every((f) => f instanceof BatchFactory)) throw invalidOption('factories', 'a non-empty array of BatchFactory', factories);
+    if (!Array.isArray(factories) || factories.length === 0 || !factories.every((f) => f instanceof BatchFactory))
+      throw invalidOption('factories', 'a non-empty array of BatchFactory', factories);
     rejectUnknownOptions('combineFactories', options, ['derived']);
     this.parts = [...factories];
     this.derived = [...(options.derived ?? [])];
     const inputs: InputSpec[] = [];
     const batch = factories[0].inputs[0]?.shape[0];
     const add = (spec: InputSpec) => {
-      if (inputs.some((i) => i.name === spec.name)) throw new TrtCalibratorError('ERR_INPUT_NAME', `input "${spec.name}" is fed by more than one factory`, { details: { input: spec.name } });
-      if (spec.shape[0] !== batch) throw new TrtCalibratorError('ERR_INPUT_SHAPE', `input "${spec.name}" has batch size ${spec.shape[0]}, the others ${batch}`, { details: { input: spec.name } });
+      if (inputs.some((i) => i.name === spec.name))
+        throw new TrtCalibratorError('ERR_INPUT_NAME', `input "${spec.name}" is fed by more than one factory`, {
+          details: { input: spec.name },
+        });
+      if (spec.shape[0] !== batch)
+        throw new TrtCalibratorError(
+          'ERR_INPUT_SHAPE',
+          `input "${spec.name}" has batch size ${spec.shape[0]}, the others ${batch}`,
+          { details: { input: spec.name } },
+        );
       inputs.push(spec);
     };
     for (const f of factories) for (const spec of f.inputs) add(spec);
     for (const d of this.derived) {
-      if (!factories.includes(d.from)) throw invalidOption(`derived "${d.name}".from`, 'one of the combined factories', d.from, 'range');
+      if (!factories.includes(d.from))
+        throw invalidOption(`derived "${d.name}".from`, 'one of the combined factories', d.from, 'range');
       if (typeof d.compute !== 'function') throw invalidOption(`derived "${d.name}".compute`, 'a function', d.compute);
       const dtype: DType = d.dtype ?? 'float32';
-      if (dtype !== 'float32' && dtype !== 'int32') throw invalidOption(`derived "${d.name}".dtype`, "'float32' or 'int32'", d.dtype, 'range');
+      if (dtype !== 'float32' && dtype !== 'int32')
+        throw invalidOption(`derived "${d.name}".dtype`, "'float32' or 'int32'", d.dtype, 'range');
       add({ name: d.name, shape: [batch as number, ...d.shape], dtype });
     }
     this.inputs = inputs;
@@ -74,7 +85,11 @@ export class CombinedBatchFactory extends BatchFactory {
 
   /** Fills every part, in parallel, then the derived inputs. */
   async fill(buffers: BatchBuffers, batchIndex: number): Promise<boolean> {
-    for (const spec of this.inputs) if (!buffers[spec.name]) throw new TrtCalibratorError('ERR_INPUT_NAME', `no buffer for input "${spec.name}"`, { details: { input: spec.name } });
+    for (const spec of this.inputs)
+      if (!buffers[spec.name])
+        throw new TrtCalibratorError('ERR_INPUT_NAME', `no buffer for input "${spec.name}"`, {
+          details: { input: spec.name },
+        });
     const results = await Promise.all(
       this.parts.map((f) => {
         const own: BatchBuffers = {};
@@ -83,8 +98,13 @@ export class CombinedBatchFactory extends BatchFactory {
       }),
     );
     if (results.some((r) => r !== results[0])) {
-      const which = this.parts.map((f, i) => `${f.inputs.map((s) => s.name).join('+')}: ${results[i] ? 'batch' : 'exhausted'}`).join(', ');
-      throw new TrtCalibratorError('ERR_BATCH_FACTORY', `combined factories fell out of step at batch ${batchIndex} (${which})`);
+      const which = this.parts
+        .map((f, i) => `${f.inputs.map((s) => s.name).join('+')}: ${results[i] ? 'batch' : 'exhausted'}`)
+        .join(', ');
+      throw new TrtCalibratorError(
+        'ERR_BATCH_FACTORY',
+        `combined factories fell out of step at batch ${batchIndex} (${which})`,
+      );
     }
     if (!results[0]) return false;
     for (const d of this.derived) {
@@ -92,12 +112,26 @@ export class CombinedBatchFactory extends BatchFactory {
       const per = elementCount(d.shape);
       const view = buffers[d.name] as Float32Array | Int32Array;
       const Expected = spec.dtype === 'float32' ? Float32Array : Int32Array;
-      if (!(view instanceof Expected) || view.length !== per * spec.shape[0]) throw new TrtCalibratorError('ERR_INPUT_SHAPE', `buffer for derived input "${d.name}" must be a ${Expected.name} of ${per * spec.shape[0]} elements`, { details: { input: d.name } });
+      if (!(view instanceof Expected) || view.length !== per * spec.shape[0])
+        throw new TrtCalibratorError(
+          'ERR_INPUT_SHAPE',
+          `buffer for derived input "${d.name}" must be a ${Expected.name} of ${per * spec.shape[0]} elements`,
+          { details: { input: d.name } },
+        );
       const metas = d.from.lastBatchMeta;
-      if (metas.length !== spec.shape[0]) throw new TrtCalibratorError('ERR_INTERNAL', `derived input "${d.name}": source reported ${metas.length} images for a batch of ${spec.shape[0]}`);
+      if (metas.length !== spec.shape[0])
+        throw new TrtCalibratorError(
+          'ERR_INTERNAL',
+          `derived input "${d.name}": source reported ${metas.length} images for a batch of ${spec.shape[0]}`,
+        );
       metas.forEach((m, i) => {
         const values = d.compute(m, i);
-        if (values.length !== per) throw new TrtCalibratorError('ERR_INPUT_SHAPE', `derived input "${d.name}" computed ${values.length} values for one image, expected ${per}`, { details: { input: d.name } });
+        if (values.length !== per)
+          throw new TrtCalibratorError(
+            'ERR_INPUT_SHAPE',
+            `derived input "${d.name}" computed ${values.length} values for one image, expected ${per}`,
+            { details: { input: d.name } },
+          );
         view.set(Array.from(values), i * per);
       });
     }
@@ -122,6 +156,9 @@ export class CombinedBatchFactory extends BatchFactory {
 }
 
 /** Combines factories by input name in lockstep; see {@link CombinedBatchFactory}. */
-export function combineFactories(factories: readonly BatchFactory[], options: CombineOptions = {}): CombinedBatchFactory {
+export function combineFactories(
+  factories: readonly BatchFactory[],
+  options: CombineOptions = {},
+): CombinedBatchFactory {
   return new CombinedBatchFactory(factories, options);
 }

@@ -11,7 +11,15 @@ import * as path from 'node:path';
 import { TrtCalibratorError, invalidOption, rejectUnknownOptions } from '../errors';
 import { loadOpenCv } from '../image/opencv';
 import { ImageWorkerPool } from '../image/pool';
-import { imageElements, type ColorOrder, type ImageMeta, type Interpolation, type Layout, type PreprocessConfig, type ResizeMode } from '../image/preprocess';
+import {
+  imageElements,
+  type ColorOrder,
+  type ImageMeta,
+  type Interpolation,
+  type Layout,
+  type PreprocessConfig,
+  type ResizeMode,
+} from '../image/preprocess';
 import { ImageTaskRunner, type ImageTaskResult } from '../image/task';
 import { BatchFactory, type BatchBuffers, type InputSpec } from './factory';
 
@@ -98,7 +106,19 @@ export interface ImageBatchStats {
   batches: number;
 }
 
-const PREPROCESS_KEYS = ['shape', 'color', 'scale', 'mean', 'std', 'resize', 'interp', 'layout', 'dtype', 'padValue', 'resizeShorter'] as const;
+const PREPROCESS_KEYS = [
+  'shape',
+  'color',
+  'scale',
+  'mean',
+  'std',
+  'resize',
+  'interp',
+  'layout',
+  'dtype',
+  'padValue',
+  'resizeShorter',
+] as const;
 const FACTORY_KEYS = [
   ...PREPROCESS_KEYS,
   'images',
@@ -130,12 +150,21 @@ function positiveInt(option: string, value: unknown, fallback: number | undefine
   return value;
 }
 
-function perChannel(option: string, value: unknown, channels: number, fallback: number, check?: (v: number) => boolean, what = 'a finite number'): number[] {
+function perChannel(
+  option: string,
+  value: unknown,
+  channels: number,
+  fallback: number,
+  check?: (v: number) => boolean,
+  what = 'a finite number',
+): number[] {
   if (value === undefined) return new Array<number>(channels).fill(fallback);
   const list = typeof value === 'number' ? new Array<number>(channels).fill(value) : value;
-  if (!Array.isArray(list) || list.some((v) => typeof v !== 'number')) throw invalidOption(option, `${what} or an array of ${channels}`, value);
+  if (!Array.isArray(list) || list.some((v) => typeof v !== 'number'))
+    throw invalidOption(option, `${what} or an array of ${channels}`, value);
   if (list.length !== channels) throw invalidOption(option, `${channels} values (one per channel)`, value, 'range');
-  if (list.some((v) => !Number.isFinite(v) || (check && !check(v)))) throw invalidOption(option, `${what} or an array of ${channels}`, value, 'range');
+  if (list.some((v) => !Number.isFinite(v) || (check && !check(v))))
+    throw invalidOption(option, `${what} or an array of ${channels}`, value, 'range');
   return [...(list as number[])];
 }
 
@@ -143,16 +172,19 @@ function perChannel(option: string, value: unknown, channels: number, fallback: 
 export function resolvePreprocessOptions(options: PreprocessOptions): PreprocessConfig {
   const shape = options.shape as unknown;
   if (!Array.isArray(shape)) throw invalidOption('shape', 'an array [C, H, W]', shape);
-  if (shape.length !== 3 || shape.some((v) => typeof v !== 'number' || !Number.isInteger(v) || v < 1)) throw invalidOption('shape', 'three positive integers [C, H, W]', shape, 'range');
+  if (shape.length !== 3 || shape.some((v) => typeof v !== 'number' || !Number.isInteger(v) || v < 1))
+    throw invalidOption('shape', 'three positive integers [C, H, W]', shape, 'range');
   const [C, H, W] = shape as number[];
   const color = oneOf('color', options.color, ['bgr', 'rgb', 'gray'] as const, 'bgr');
-  if ((color === 'gray' && C !== 1) || (color !== 'gray' && C !== 3)) throw invalidOption('shape', `C = ${color === 'gray' ? 1 : 3} for color "${color}"`, shape, 'range');
+  if ((color === 'gray' && C !== 1) || (color !== 'gray' && C !== 3))
+    throw invalidOption('shape', `C = ${color === 'gray' ? 1 : 3} for color "${color}"`, shape, 'range');
   const scale = options.scale ?? 1;
   if (typeof scale !== 'number') throw invalidOption('scale', 'a finite number', scale);
   if (!Number.isFinite(scale)) throw invalidOption('scale', 'a finite number', scale, 'range');
   const resize = oneOf('resize', options.resize, ['stretch', 'letterbox', 'center-crop'] as const, 'stretch');
   const resizeShorter = positiveInt('resizeShorter', options.resizeShorter, undefined);
-  if (resizeShorter !== undefined && resize !== 'center-crop') throw invalidOption('resizeShorter', 'to be used with resize "center-crop"', resizeShorter, 'range');
+  if (resizeShorter !== undefined && resize !== 'center-crop')
+    throw invalidOption('resizeShorter', 'to be used with resize "center-crop"', resizeShorter, 'range');
   return {
     channels: C as 1 | 3,
     height: H,
@@ -239,28 +271,50 @@ export class ImageBatchFactory extends BatchFactory {
     if (options === null || typeof options !== 'object') throw invalidOption('options', 'an object', options);
     rejectUnknownOptions('ImageBatchFactory', options, FACTORY_KEYS);
     const images = options.images as unknown;
-    if (typeof images !== 'string' && !(Array.isArray(images) && images.every((f) => typeof f === 'string'))) throw invalidOption('images', 'a directory path or an array of file paths', images);
-    if (typeof images === 'string' && images.length === 0) throw invalidOption('images', 'a directory path or an array of file paths', images, 'range');
+    if (typeof images !== 'string' && !(Array.isArray(images) && images.every((f) => typeof f === 'string')))
+      throw invalidOption('images', 'a directory path or an array of file paths', images);
+    if (typeof images === 'string' && images.length === 0)
+      throw invalidOption('images', 'a directory path or an array of file paths', images, 'range');
     this.config = resolvePreprocessOptions(options);
     const name = options.name ?? 'input';
     if (typeof name !== 'string' || name.length === 0) throw invalidOption('name', 'a non-empty string', name);
     this.batchSize = positiveInt('batchSize', options.batchSize, 8) as number;
     positiveInt('limit', options.limit, undefined);
-    if (options.seed !== undefined && (typeof options.seed !== 'number' || !Number.isInteger(options.seed))) throw invalidOption('seed', 'an integer', options.seed);
-    for (const key of ['recursive', 'shuffle'] as const) if (options[key] !== undefined && typeof options[key] !== 'boolean') throw invalidOption(key, 'a boolean', options[key]);
-    if (options.extensions !== undefined && !(Array.isArray(options.extensions) && options.extensions.every((e) => typeof e === 'string'))) throw invalidOption('extensions', 'an array of strings like ".jpg"', options.extensions);
+    if (options.seed !== undefined && (typeof options.seed !== 'number' || !Number.isInteger(options.seed)))
+      throw invalidOption('seed', 'an integer', options.seed);
+    for (const key of ['recursive', 'shuffle'] as const)
+      if (options[key] !== undefined && typeof options[key] !== 'boolean')
+        throw invalidOption(key, 'a boolean', options[key]);
+    if (
+      options.extensions !== undefined &&
+      !(Array.isArray(options.extensions) && options.extensions.every((e) => typeof e === 'string'))
+    )
+      throw invalidOption('extensions', 'an array of strings like ".jpg"', options.extensions);
     this.lastBatch = oneOf('lastBatch', options.lastBatch, ['drop', 'pad'] as const, 'drop');
     this.workerCount = positiveInt('workers', options.workers, os.availableParallelism(), 0) as number;
     this.prefetch = positiveInt('prefetch', options.prefetch, 2, 0) as number;
     const ms = options.maxSkipped;
     if (ms !== undefined) {
       if (typeof ms === 'number') positiveInt('maxSkipped', ms, 0, 0);
-      else if (typeof ms !== 'string' || !/^\d+(\.\d+)?%$/.test(ms) || parseFloat(ms) > 100) throw invalidOption('maxSkipped', 'a count or a percentage like "1%"', ms, typeof ms === 'string' ? 'range' : 'type');
+      else if (typeof ms !== 'string' || !/^\d+(\.\d+)?%$/.test(ms) || parseFloat(ms) > 100)
+        throw invalidOption(
+          'maxSkipped',
+          'a count or a percentage like "1%"',
+          ms,
+          typeof ms === 'string' ? 'range' : 'type',
+        );
     }
-    if (options.onSkip !== undefined && typeof options.onSkip !== 'function') throw invalidOption('onSkip', 'a function', options.onSkip);
+    if (options.onSkip !== undefined && typeof options.onSkip !== 'function')
+      throw invalidOption('onSkip', 'a function', options.onSkip);
     this.options = { ...options };
     const { channels: C, height: H, width: W } = this.config;
-    this.inputs = [{ name, shape: this.config.layout === 'nchw' ? [this.batchSize, C, H, W] : [this.batchSize, H, W, C], dtype: this.config.dtype }];
+    this.inputs = [
+      {
+        name,
+        shape: this.config.layout === 'nchw' ? [this.batchSize, C, H, W] : [this.batchSize, H, W, C],
+        dtype: this.config.dtype,
+      },
+    ];
   }
 
   /** Creates a factory and lists its files (so {@link ImageBatchFactory.totalBatches} is known). */
@@ -317,17 +371,36 @@ export class ImageBatchFactory extends BatchFactory {
       isDir = true;
       const dir = o.images;
       const st = await fsp.stat(dir).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') throw new TrtCalibratorError('ERR_NO_DATA', `image directory not found: ${dir}`, { details: { path: dir } });
-        throw new TrtCalibratorError('ERR_IO', `cannot read image directory ${dir}: ${err.message}`, { cause: err, details: { path: dir } });
+        if (err.code === 'ENOENT')
+          throw new TrtCalibratorError('ERR_NO_DATA', `image directory not found: ${dir}`, { details: { path: dir } });
+        throw new TrtCalibratorError('ERR_IO', `cannot read image directory ${dir}: ${err.message}`, {
+          cause: err,
+          details: { path: dir },
+        });
       });
-      if (!st.isDirectory()) throw new TrtCalibratorError('ERR_NO_DATA', `not a directory: ${dir} (pass a list of files for single images)`, { details: { path: dir } });
-      const exts = (o.extensions ?? DEFAULT_IMAGE_EXTENSIONS).map((e) => (e.startsWith('.') ? e : `.${e}`).toLowerCase());
+      if (!st.isDirectory())
+        throw new TrtCalibratorError(
+          'ERR_NO_DATA',
+          `not a directory: ${dir} (pass a list of files for single images)`,
+          { details: { path: dir } },
+        );
+      const exts = (o.extensions ?? DEFAULT_IMAGE_EXTENSIONS).map((e) =>
+        (e.startsWith('.') ? e : `.${e}`).toLowerCase(),
+      );
       try {
         files = await listDirectory(dir, o.recursive ?? false, exts);
       } catch (err) {
-        throw new TrtCalibratorError('ERR_IO', `cannot list image directory ${dir}: ${(err as Error).message}`, { cause: err, details: { path: dir } });
+        throw new TrtCalibratorError('ERR_IO', `cannot list image directory ${dir}: ${(err as Error).message}`, {
+          cause: err,
+          details: { path: dir },
+        });
       }
-      if (files.length === 0) throw new TrtCalibratorError('ERR_NO_DATA', `no images in ${dir} (extensions ${exts.join(' ')}${o.recursive ? '' : '; subdirectories not searched, use recursive'})`, { details: { path: dir } });
+      if (files.length === 0)
+        throw new TrtCalibratorError(
+          'ERR_NO_DATA',
+          `no images in ${dir} (extensions ${exts.join(' ')}${o.recursive ? '' : '; subdirectories not searched, use recursive'})`,
+          { details: { path: dir } },
+        );
     } else {
       files = [...o.images];
       if (files.length === 0) throw new TrtCalibratorError('ERR_NO_DATA', 'the image list is empty');
@@ -408,12 +481,27 @@ export class ImageBatchFactory extends BatchFactory {
     if (this.isClosed) throw new TrtCalibratorError('ERR_BATCH_FACTORY', 'ImageBatchFactory was closed');
     const spec = this.inputs[0];
     const view = buffers[spec.name];
-    if (view === undefined) throw new TrtCalibratorError('ERR_INPUT_NAME', `no buffer for input "${spec.name}" (got ${Object.keys(buffers).join(', ') || 'none'})`, { details: { input: spec.name } });
+    if (view === undefined)
+      throw new TrtCalibratorError(
+        'ERR_INPUT_NAME',
+        `no buffer for input "${spec.name}" (got ${Object.keys(buffers).join(', ') || 'none'})`,
+        { details: { input: spec.name } },
+      );
     const Expected = spec.dtype === 'float32' ? Float32Array : Uint16Array;
-    if (!(view instanceof Expected)) throw new TrtCalibratorError('ERR_INPUT_DTYPE', `buffer for input "${spec.name}" must be a ${Expected.name} (${spec.dtype}), got ${view.constructor.name}`, { details: { input: spec.name } });
+    if (!(view instanceof Expected))
+      throw new TrtCalibratorError(
+        'ERR_INPUT_DTYPE',
+        `buffer for input "${spec.name}" must be a ${Expected.name} (${spec.dtype}), got ${view.constructor.name}`,
+        { details: { input: spec.name } },
+      );
     const per = imageElements(this.config);
     const target = view as Float32Array | Uint16Array;
-    if (target.length !== per * this.batchSize) throw new TrtCalibratorError('ERR_INPUT_SHAPE', `buffer for input "${spec.name}" holds ${target.length} elements, expected ${per * this.batchSize} for shape [${spec.shape.join(', ')}]`, { details: { input: spec.name, shape: spec.shape } });
+    if (target.length !== per * this.batchSize)
+      throw new TrtCalibratorError(
+        'ERR_INPUT_SHAPE',
+        `buffer for input "${spec.name}" holds ${target.length} elements, expected ${per * this.batchSize} for shape [${spec.shape.join(', ')}]`,
+        { details: { input: spec.name, shape: spec.shape } },
+      );
     await this.open();
     const metas: ImageMeta[] = [];
     const got: Array<Float32Array | Uint16Array> = [];
@@ -430,7 +518,11 @@ export class ImageBatchFactory extends BatchFactory {
       this.currentStats.dropped = got.length;
       if (first) {
         const usable = got.length;
-        throw new TrtCalibratorError('ERR_NO_DATA', `only ${usable} usable image${usable === 1 ? '' : 's'} of ${this.currentStats.files}, fewer than one batch of ${this.batchSize}`, { details: { skipped: [...this.currentStats.skipped] } });
+        throw new TrtCalibratorError(
+          'ERR_NO_DATA',
+          `only ${usable} usable image${usable === 1 ? '' : 's'} of ${this.currentStats.files}, fewer than one batch of ${this.batchSize}`,
+          { details: { skipped: [...this.currentStats.skipped] } },
+        );
       }
       return false;
     }

@@ -9,7 +9,16 @@
 import { Worker } from 'node:worker_threads';
 import { TrtCalibratorError, type ErrorCode } from '../errors';
 import { terminateWorker, workerScript } from '../util/worker-script';
-import { RUN_BUSY, RUN_EXITING, RUN_IDLE, type WorkerError, type WorkerFeed, type WorkerInit, type WorkerReply, type WorkerRequest } from './protocol';
+import {
+  RUN_BUSY,
+  RUN_EXITING,
+  RUN_IDLE,
+  type WorkerError,
+  type WorkerFeed,
+  type WorkerInit,
+  type WorkerReply,
+  type WorkerRequest,
+} from './protocol';
 
 /** One input of a batch for {@link InferenceWorker.run}. */
 export interface InferenceInput {
@@ -61,8 +70,12 @@ export class InferenceWorker {
       for (const p of this.pending.values()) p.reject(err);
       this.pending.clear();
     };
-    worker.on('error', (err) => failAll(new TrtCalibratorError('ERR_MODEL', `ONNX Runtime worker crashed: ${err.message}`, { cause: err })));
-    worker.on('exit', (code) => failAll(new TrtCalibratorError('ERR_INTERNAL', `ONNX Runtime worker exited (code ${code})`)));
+    worker.on('error', (err) =>
+      failAll(new TrtCalibratorError('ERR_MODEL', `ONNX Runtime worker crashed: ${err.message}`, { cause: err })),
+    );
+    worker.on('exit', (code) =>
+      failAll(new TrtCalibratorError('ERR_INTERNAL', `ONNX Runtime worker exited (code ${code})`)),
+    );
   }
 
   /** Starts a worker and creates the session; rejects with ERR_MODEL (node and op named) if ORT cannot load it. */
@@ -90,7 +103,9 @@ export class InferenceWorker {
         };
         const onError = (err: Error) => {
           cleanup();
-          reject(new TrtCalibratorError('ERR_MODEL', `ONNX Runtime worker failed to start: ${err.message}`, { cause: err }));
+          reject(
+            new TrtCalibratorError('ERR_MODEL', `ONNX Runtime worker failed to start: ${err.message}`, { cause: err }),
+          );
         };
         const onWorkerExit = (code: number) => {
           cleanup();
@@ -138,15 +153,20 @@ export class InferenceWorker {
       bytes.set(new Uint8Array(i.view.buffer, i.view.byteOffset, i.view.byteLength));
       return { name: i.name, dtype: i.dtype, dims: [...i.dims], data: bytes.buffer };
     });
-    const reply = await this.request({ type: 'run', id: this.nextId++, feeds }, feeds.map((f) => f.data));
-    if (reply.type !== 'result') throw new TrtCalibratorError('ERR_INTERNAL', `unexpected ${reply.type} reply from the ONNX Runtime worker`);
+    const reply = await this.request(
+      { type: 'run', id: this.nextId++, feeds },
+      feeds.map((f) => f.data),
+    );
+    if (reply.type !== 'result')
+      throw new TrtCalibratorError('ERR_INTERNAL', `unexpected ${reply.type} reply from the ONNX Runtime worker`);
     return { ms: reply.ms, histogramMs: reply.histogramMs, subBatch: reply.subBatch };
   }
 
   /** The worker's activation histograms, serialized (HistogramSet format). */
   async histograms(): Promise<Uint8Array> {
     const reply = await this.request({ type: 'histograms', id: this.nextId++ });
-    if (reply.type !== 'histograms') throw new TrtCalibratorError('ERR_INTERNAL', `unexpected ${reply.type} reply from the ONNX Runtime worker`);
+    if (reply.type !== 'histograms')
+      throw new TrtCalibratorError('ERR_INTERNAL', `unexpected ${reply.type} reply from the ONNX Runtime worker`);
     return reply.bytes;
   }
 

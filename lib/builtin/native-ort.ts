@@ -15,7 +15,8 @@ import { loadAddon, type NativeAddon, type NativeOrtSession } from '../binding';
 import { ortLoadError } from '../onnx/session';
 
 /** Whether the C++ ONNX Runtime path can be used, and if not why. */
-export type NativeOnnxRuntimeStatus = { available: true; version: string; library: string } | { available: false; reason: string };
+export type NativeOnnxRuntimeStatus =
+  { available: true; version: string; library: string } | { available: false; reason: string };
 
 let status: NativeOnnxRuntimeStatus | undefined;
 
@@ -37,7 +38,12 @@ export function onnxRuntimeLibraryPath(): string | undefined {
   } catch {
     return undefined;
   }
-  const pattern = process.platform === 'win32' ? /^onnxruntime\.dll$/ : process.platform === 'darwin' ? /^libonnxruntime(\.\d+)*\.dylib$/ : /^libonnxruntime\.so(\.\d+)*$/;
+  const pattern =
+    process.platform === 'win32'
+      ? /^onnxruntime\.dll$/
+      : process.platform === 'darwin'
+        ? /^libonnxruntime(\.\d+)*\.dylib$/
+        : /^libonnxruntime\.so(\.\d+)*$/;
   for (const napi of napiDirs.sort().reverse()) {
     const dir = path.join(binDir, napi, process.platform, process.arch);
     let files: string[];
@@ -61,7 +67,10 @@ export function nativeOnnxRuntime(): NativeOnnxRuntimeStatus {
   if (status) return status;
   const library = onnxRuntimeLibraryPath();
   if (!library) {
-    status = { available: false, reason: 'no ONNX Runtime library found in the onnxruntime-node package for this platform' };
+    status = {
+      available: false,
+      reason: 'no ONNX Runtime library found in the onnxruntime-node package for this platform',
+    };
     return status;
   }
   let loaded: ReturnType<NativeAddon['loadOnnxRuntime']>;

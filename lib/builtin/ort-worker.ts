@@ -18,7 +18,15 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type * as ortTypes from 'onnxruntime-node';
 import { HistogramSet } from '../histogram';
-import { RUN_BUSY, RUN_IDLE, type WorkerError, type WorkerFeed, type WorkerInit, type WorkerReply, type WorkerRequest } from './protocol';
+import {
+  RUN_BUSY,
+  RUN_IDLE,
+  type WorkerError,
+  type WorkerFeed,
+  type WorkerInit,
+  type WorkerReply,
+  type WorkerRequest,
+} from './protocol';
 
 const init = workerData as WorkerInit;
 const state = new Int32Array(init.state);
@@ -56,7 +64,10 @@ async function main(): Promise<void> {
   let session: ortTypes.InferenceSession | undefined;
   let sessionError: unknown;
   try {
-    session = await createCpuSession(init.modelBytes, { source: init.source, intraOpNumThreads: init.intraOpNumThreads });
+    session = await createCpuSession(init.modelBytes, {
+      source: init.source,
+      intraOpNumThreads: init.intraOpNumThreads,
+    });
   } catch (err) {
     sessionError = err;
   }
@@ -78,7 +89,11 @@ async function main(): Promise<void> {
     for (const f of feeds) {
       const perImage = f.data.byteLength / f.dims[0];
       const dims = [count, ...f.dims.slice(1)];
-      tensors[f.name] = new ort.Tensor(f.dtype === 'bool' ? 'bool' : (f.dtype as 'float32'), typedView(f.dtype, f.data, start * perImage, count * perImage) as Float32Array, dims);
+      tensors[f.name] = new ort.Tensor(
+        f.dtype === 'bool' ? 'bool' : (f.dtype as 'float32'),
+        typedView(f.dtype, f.data, start * perImage, count * perImage) as Float32Array,
+        dims,
+      );
     }
     // Mark the run busy so that an exiting parent waits for it (see inference.ts); refuse to start once it exits.
     if (Atomics.compareExchange(state, 0, RUN_IDLE, RUN_BUSY) !== RUN_IDLE) throw new Error('the process is exiting');
@@ -94,7 +109,8 @@ async function main(): Promise<void> {
   // while ONNX Runtime is idle.
   const plan = [...init.fetchPlan];
   const derivedPerRoot = new Map<string, number>();
-  for (const item of plan) if (typeof item !== 'string') derivedPerRoot.set(item.root, (derivedPerRoot.get(item.root) ?? 0) + 1);
+  for (const item of plan)
+    if (typeof item !== 'string') derivedPerRoot.set(item.root, (derivedPerRoot.get(item.root) ?? 0) + 1);
   const accumulate = (results: ortTypes.InferenceSession.OnnxValueMapType): void => {
     const names: string[] = [];
     const arrays: Float32Array[] = [];
@@ -147,7 +163,11 @@ async function main(): Promise<void> {
           ms += performance.now() - t0;
           // Derived tensors count as if fetched (as in the native pass): the split does not depend on them.
           let perImage = 0;
-          for (const name of init.outputNames) perImage += probe[name]?.type === 'float32' ? (probe[name].data as Float32Array).byteLength * (1 + (derivedPerRoot.get(name) ?? 0)) : 0;
+          for (const name of init.outputNames)
+            perImage +=
+              probe[name]?.type === 'float32'
+                ? (probe[name].data as Float32Array).byteLength * (1 + (derivedPerRoot.get(name) ?? 0))
+                : 0;
           subBatch = Math.max(1, Math.min(batch, Math.floor(init.maxActivationBytes / Math.max(1, perImage))));
         }
       }

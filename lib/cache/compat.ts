@@ -33,12 +33,16 @@ const KNOWN = ['tensorrt', 'algorithm', 'force'] as const;
  * ERR_CACHE_VERSION or ERR_CACHE_ALGORITHM naming both sides (version first when both differ); with
  * `force: true` returns `{ compatible: false, warnings }` instead.
  */
-export function checkCacheCompatibility(cache: CalibrationCache, options: CacheCompatibilityOptions): CacheCompatibility {
+export function checkCacheCompatibility(
+  cache: CalibrationCache,
+  options: CacheCompatibilityOptions,
+): CacheCompatibility {
   if (options === null || typeof options !== 'object') throw invalidOption('options', 'an object', options);
   rejectUnknownOptions('checkCacheCompatibility', options, KNOWN);
   const want = parseTensorRTVersion(options.tensorrt, 'tensorrt');
   const algorithm = options.algorithm === undefined ? undefined : checkAlgorithm(options.algorithm);
-  if (options.force !== undefined && typeof options.force !== 'boolean') throw invalidOption('force', 'a boolean', options.force);
+  if (options.force !== undefined && typeof options.force !== 'boolean')
+    throw invalidOption('force', 'a boolean', options.force);
   const have = cache.tensorrt;
   const problems: TrtCalibratorError[] = [];
   if (have.major !== want.major || have.minor !== want.minor) {

@@ -71,9 +71,15 @@ function amaxOf(scale: number): number {
 /** The JSON form of a cache (tensors in file order, with scale, amax and the exact hex). */
 export function cacheToJson(cache: CalibrationCache): CacheJson {
   const tensors: Record<string, CacheJsonTensor> = {};
-  for (const e of cache.entries) tensors[e.name] = { scale: toJsonNumber(shortestFloat32(e.scale)), amax: toJsonNumber(amaxOf(e.scale)), hex: e.hex };
+  for (const e of cache.entries)
+    tensors[e.name] = {
+      scale: toJsonNumber(shortestFloat32(e.scale)),
+      amax: toJsonNumber(amaxOf(e.scale)),
+      hex: e.hex,
+    };
   const json: CacheJson = { tensorrt: formatTensorRTVersion(cache.tensorrt), algorithm: cache.algorithm, tensors };
-  if (cache.lineEnding !== '\n' || !cache.trailingNewline) json.format = { lineEnding: cache.lineEnding, trailingNewline: cache.trailingNewline };
+  if (cache.lineEnding !== '\n' || !cache.trailingNewline)
+    json.format = { lineEnding: cache.lineEnding, trailingNewline: cache.trailingNewline };
   return json;
 }
 
@@ -86,7 +92,9 @@ export function cacheToJsonText(cache: CalibrationCache): string {
   const head = { tensorrt: json.tensorrt, algorithm: json.algorithm };
   const lines = [`${JSON.stringify(head, null, 2).slice(0, -2)},`, '  "tensors": {'];
   cache.entries.forEach((e, i) => {
-    lines.push(`    ${JSON.stringify(e.name)}: ${JSON.stringify(json.tensors[e.name])}${i < cache.entries.length - 1 ? ',' : ''}`);
+    lines.push(
+      `    ${JSON.stringify(e.name)}: ${JSON.stringify(json.tensors[e.name])}${i < cache.entries.length - 1 ? ',' : ''}`,
+    );
   });
   lines.push(json.format ? `  },\n  "format": ${JSON.stringify(json.format)}\n}` : '  }\n}');
   return `${lines.join('\n')}\n`;
@@ -115,9 +123,13 @@ export function cacheFromJson(input: string | CacheJson, options: CacheFromJsonO
   const doc = typeof input === 'string' ? parseOrderedJson(input, file) : toOrdered(input);
   const fail = (line: number | undefined, reason: string, extra: Record<string, unknown> = {}): TrtCalibratorError =>
     line === undefined
-      ? new TrtCalibratorError('ERR_CACHE_FORMAT', `Invalid cache JSON${file === undefined ? '' : ` ${file}`}: ${reason}`, {
-          details: { ...(file === undefined ? {} : { file }), reason, ...extra },
-        })
+      ? new TrtCalibratorError(
+          'ERR_CACHE_FORMAT',
+          `Invalid cache JSON${file === undefined ? '' : ` ${file}`}: ${reason}`,
+          {
+            details: { ...(file === undefined ? {} : { file }), reason, ...extra },
+          },
+        )
       : cacheFormatError({ file, line }, reason, extra);
   if (!(doc instanceof OrderedObject)) throw fail(1, 'expected an object { "tensorrt", "algorithm", "tensors" }');
   lineOfKeys(doc, fail, ['tensorrt', 'algorithm', 'tensors', 'format']);
@@ -126,7 +138,8 @@ export function cacheFromJson(input: string | CacheJson, options: CacheFromJsonO
   const jsonVersion = doc.get('tensorrt');
   if (jsonVersion !== undefined) {
     const line = doc.lines[doc.keys.indexOf('tensorrt')];
-    if (typeof jsonVersion !== 'string') throw fail(line, `"tensorrt" must be a version string such as "8.6.1" but is ${JSON.stringify(jsonVersion)}`);
+    if (typeof jsonVersion !== 'string')
+      throw fail(line, `"tensorrt" must be a version string such as "8.6.1" but is ${JSON.stringify(jsonVersion)}`);
     let parsed;
     try {
       parsed = parseTensorRTVersion(jsonVersion);
@@ -137,37 +150,71 @@ export function cacheFromJson(input: string | CacheJson, options: CacheFromJsonO
       throw new TrtCalibratorError(
         'ERR_CACHE_VERSION',
         `The JSON is for TensorRT ${formatTensorRTVersion(parsed)} but TensorRT ${formatTensorRTVersion(tensorrt)} was asked for; a cache is tied to its TensorRT version (force to rewrite the header anyway)`,
-        { details: { ...(file === undefined ? {} : { file }), cacheVersion: formatTensorRTVersion(parsed), expectedVersion: formatTensorRTVersion(tensorrt) } },
+        {
+          details: {
+            ...(file === undefined ? {} : { file }),
+            cacheVersion: formatTensorRTVersion(parsed),
+            expectedVersion: formatTensorRTVersion(tensorrt),
+          },
+        },
       );
     }
     tensorrt ??= parsed;
   }
-  if (!tensorrt) throw invalidOption('tensorrt', 'a TensorRT version such as "8.6.1" (the JSON has no "tensorrt")', options.tensorrt);
+  if (!tensorrt)
+    throw invalidOption(
+      'tensorrt',
+      'a TensorRT version such as "8.6.1" (the JSON has no "tensorrt")',
+      options.tensorrt,
+    );
 
   let algorithm = options.algorithm === undefined ? undefined : checkAlgorithm(options.algorithm);
   const jsonAlgorithm = doc.get('algorithm');
   if (jsonAlgorithm !== undefined) {
     const line = doc.lines[doc.keys.indexOf('algorithm')];
-    if (!isCacheAlgorithm(jsonAlgorithm)) throw fail(line, `unknown calibration algorithm ${JSON.stringify(jsonAlgorithm)} (known: ${CACHE_ALGORITHMS.join(', ')})`);
+    if (!isCacheAlgorithm(jsonAlgorithm))
+      throw fail(
+        line,
+        `unknown calibration algorithm ${JSON.stringify(jsonAlgorithm)} (known: ${CACHE_ALGORITHMS.join(', ')})`,
+      );
     if (algorithm && algorithm !== jsonAlgorithm && !options.force) {
-      throw new TrtCalibratorError('ERR_CACHE_ALGORITHM', `The JSON is for ${jsonAlgorithm} but ${algorithm} was asked for (force to rewrite the header anyway)`, {
-        details: { ...(file === undefined ? {} : { file }), cacheAlgorithm: jsonAlgorithm, expectedAlgorithm: algorithm },
-      });
+      throw new TrtCalibratorError(
+        'ERR_CACHE_ALGORITHM',
+        `The JSON is for ${jsonAlgorithm} but ${algorithm} was asked for (force to rewrite the header anyway)`,
+        {
+          details: {
+            ...(file === undefined ? {} : { file }),
+            cacheAlgorithm: jsonAlgorithm,
+            expectedAlgorithm: algorithm,
+          },
+        },
+      );
     }
     algorithm ??= jsonAlgorithm;
   }
 
   const tensors = doc.get('tensors');
-  if (!(tensors instanceof OrderedObject)) throw fail(doc.lines[doc.keys.indexOf('tensors')] ?? 1, '"tensors" must be an object { name: { scale, amax, hex } }');
+  if (!(tensors instanceof OrderedObject))
+    throw fail(
+      doc.lines[doc.keys.indexOf('tensors')] ?? 1,
+      '"tensors" must be an object { name: { scale, amax, hex } }',
+    );
   const entries: CacheEntry[] = [];
   const seen = new Map<string, number | undefined>();
   tensors.keys.forEach((name, i) => {
     const line = tensors.lines[i];
     const t = tensors.values[i];
-    if (seen.has(name)) throw fail(line, `duplicate tensor name ${show(name)}${seen.get(name) ? ` (first on line ${seen.get(name)})` : ''}`, { tensor: name });
+    if (seen.has(name))
+      throw fail(
+        line,
+        `duplicate tensor name ${show(name)}${seen.get(name) ? ` (first on line ${seen.get(name)})` : ''}`,
+        { tensor: name },
+      );
     seen.set(name, line);
-    if (name.length === 0 || name.includes('\n')) throw fail(line, `tensor name ${show(name)} is empty or has a line break`, { tensor: name });
-    if (!(t instanceof OrderedObject)) throw fail(line, `tensor ${show(name)} must be an object { "scale", "amax", "hex" }`, { tensor: name });
+    if (name.length === 0 || name.includes('\n'))
+      throw fail(line, `tensor name ${show(name)} is empty or has a line break`, { tensor: name });
+    if (!(t instanceof OrderedObject))
+      throw fail(line, `tensor ${show(name)} must be an object { "scale", "amax", "hex" }`, { tensor: name });
     entries.push(entryFromJson(name, t, line, fail));
   });
 
@@ -178,7 +225,11 @@ export function cacheFromJson(input: string | CacheJson, options: CacheFromJsonO
     const line = doc.lines[doc.keys.indexOf('format')];
     const le = format instanceof OrderedObject ? format.get('lineEnding') : undefined;
     const tn = format instanceof OrderedObject ? format.get('trailingNewline') : undefined;
-    if (!(format instanceof OrderedObject) || (le !== undefined && le !== '\n' && le !== '\r\n') || (tn !== undefined && typeof tn !== 'boolean')) {
+    if (
+      !(format instanceof OrderedObject) ||
+      (le !== undefined && le !== '\n' && le !== '\r\n') ||
+      (tn !== undefined && typeof tn !== 'boolean')
+    ) {
       throw fail(line, '"format" must be { "lineEnding": "\\n" | "\\r\\n", "trailingNewline": boolean }');
     }
     lineEnding = (le as '\n' | '\r\n' | undefined) ?? '\n';
@@ -191,30 +242,48 @@ type Fail = (line: number | undefined, reason: string, extra?: Record<string, un
 
 function lineOfKeys(doc: OrderedObject, fail: Fail, known: readonly string[]): void {
   doc.keys.forEach((k, i) => {
-    if (!known.includes(k)) throw fail(doc.lines[i], `unknown key ${show(k)} (expected ${known.map((x) => `"${x}"`).join(', ')})`);
+    if (!known.includes(k))
+      throw fail(doc.lines[i], `unknown key ${show(k)} (expected ${known.map((x) => `"${x}"`).join(', ')})`);
     if (doc.keys.indexOf(k) !== i) throw fail(doc.lines[i], `duplicate key ${show(k)}`);
   });
 }
 
 function entryFromJson(name: string, t: OrderedObject, line: number | undefined, fail: Fail): CacheEntry {
   t.keys.forEach((k, i) => {
-    if (k !== 'scale' && k !== 'amax' && k !== 'hex') throw fail(t.lines[i] ?? line, `tensor ${show(name)}: unknown key ${show(k)} (expected "scale", "amax", "hex")`, { tensor: name });
+    if (k !== 'scale' && k !== 'amax' && k !== 'hex')
+      throw fail(t.lines[i] ?? line, `tensor ${show(name)}: unknown key ${show(k)} (expected "scale", "amax", "hex")`, {
+        tensor: name,
+      });
   });
   const hexValue = t.get('hex');
   const scaleValue = t.get('scale');
   const amaxValue = t.get('amax');
   const scale = scaleValue === undefined ? undefined : fromJsonNumber(scaleValue);
   const amax = amaxValue === undefined ? undefined : fromJsonNumber(amaxValue);
-  if (scaleValue !== undefined && scale === undefined) throw fail(line, `tensor ${show(name)}: "scale" must be a number but is ${JSON.stringify(scaleValue)}`, { tensor: name });
-  if (amaxValue !== undefined && amax === undefined) throw fail(line, `tensor ${show(name)}: "amax" must be a number but is ${JSON.stringify(amaxValue)}`, { tensor: name });
+  if (scaleValue !== undefined && scale === undefined)
+    throw fail(line, `tensor ${show(name)}: "scale" must be a number but is ${JSON.stringify(scaleValue)}`, {
+      tensor: name,
+    });
+  if (amaxValue !== undefined && amax === undefined)
+    throw fail(line, `tensor ${show(name)}: "amax" must be a number but is ${JSON.stringify(amaxValue)}`, {
+      tensor: name,
+    });
   let entry: CacheEntry;
   if (hexValue !== undefined) {
     if (typeof hexValue !== 'string' || !/^[0-9a-fA-F]{1,8}$/.test(hexValue)) {
-      throw fail(line, `tensor ${show(name)}: "hex" must be 1 to 8 hexadecimal digits but is ${JSON.stringify(hexValue)}`, { tensor: name });
+      throw fail(
+        line,
+        `tensor ${show(name)}: "hex" must be 1 to 8 hexadecimal digits but is ${JSON.stringify(hexValue)}`,
+        { tensor: name },
+      );
     }
     entry = { name, hex: hexValue, scale: hexToScale(hexValue) };
     if (scale !== undefined && !sameFloat32(Math.fround(scale), entry.scale)) {
-      throw fail(line, `tensor ${show(name)}: "hex" ${hexValue} is scale ${entry.scale} but "scale" is ${scale}; change or remove one`, { tensor: name });
+      throw fail(
+        line,
+        `tensor ${show(name)}: "hex" ${hexValue} is scale ${entry.scale} but "scale" is ${scale}; change or remove one`,
+        { tensor: name },
+      );
     }
   } else if (scale !== undefined) {
     entry = makeCacheEntry(name, scale);
@@ -224,7 +293,11 @@ function entryFromJson(name: string, t: OrderedObject, line: number | undefined,
     throw fail(line, `tensor ${show(name)} has none of "hex", "scale", "amax"`, { tensor: name });
   }
   if (amax !== undefined && (hexValue !== undefined || scale !== undefined) && !amaxAgrees(entry.scale, amax)) {
-    throw fail(line, `tensor ${show(name)}: "amax" ${amax} does not match scale ${entry.scale} × 127 = ${entry.scale * 127}; change or remove one`, { tensor: name });
+    throw fail(
+      line,
+      `tensor ${show(name)}: "amax" ${amax} does not match scale ${entry.scale} × 127 = ${entry.scale * 127}; change or remove one`,
+      { tensor: name },
+    );
   }
   return entry;
 }
@@ -275,7 +348,11 @@ export function toDynamicRanges(cache: CalibrationCache): DynamicRange[] {
 }
 
 /** Amax values by tensor name: an object, a Map, [name, amax] pairs or { name, amax } items. */
-export type AmaxInput = Readonly<Record<string, number>> | ReadonlyMap<string, number> | Iterable<readonly [string, number]> | Iterable<DynamicRange>;
+export type AmaxInput =
+  | Readonly<Record<string, number>>
+  | ReadonlyMap<string, number>
+  | Iterable<readonly [string, number]>
+  | Iterable<DynamicRange>;
 
 /** Options of {@link cacheFromAmax}. */
 export interface CacheFromAmaxOptions {
@@ -291,14 +368,16 @@ export interface CacheFromAmaxOptions {
  * for duplicate names.
  */
 export function cacheFromAmax(amax: AmaxInput, options: CacheFromAmaxOptions): CalibrationCache {
-  if (options === null || typeof options !== 'object') throw invalidOption('options', 'an object with tensorrt', options);
+  if (options === null || typeof options !== 'object')
+    throw invalidOption('options', 'an object with tensorrt', options);
   const pairs: [string, number][] = [];
   if (amax instanceof Map) {
     for (const [k, v] of amax) pairs.push([k, v]);
   } else if (amax !== null && typeof amax === 'object' && Symbol.iterator in amax) {
     for (const item of amax as Iterable<unknown>) {
       if (Array.isArray(item)) pairs.push([item[0] as string, item[1] as number]);
-      else if (item !== null && typeof item === 'object') pairs.push([(item as DynamicRange).name, (item as DynamicRange).amax]);
+      else if (item !== null && typeof item === 'object')
+        pairs.push([(item as DynamicRange).name, (item as DynamicRange).amax]);
       else throw invalidOption('amax', '[name, amax] pairs or { name, amax } items', item);
     }
   } else if (amax !== null && typeof amax === 'object') {
@@ -320,18 +399,30 @@ export function parseAmaxList(text: string, file?: string): DynamicRange[] {
   const out: DynamicRange[] = [];
   const seen = new Map<string, number>();
   const add = (name: string, amax: number, line: number): void => {
-    if (seen.has(name)) throw cacheFormatError({ file, line }, `duplicate tensor name ${show(name)} (first on line ${seen.get(name)})`, { tensor: name });
+    if (seen.has(name))
+      throw cacheFormatError({ file, line }, `duplicate tensor name ${show(name)} (first on line ${seen.get(name)})`, {
+        tensor: name,
+      });
     if (name.length === 0) throw cacheFormatError({ file, line }, 'empty tensor name');
-    if (!(amax >= 0)) throw cacheFormatError({ file, line }, `amax of ${show(name)} must be a number >= 0 but is ${amax}`, { tensor: name });
+    if (!(amax >= 0))
+      throw cacheFormatError({ file, line }, `amax of ${show(name)} must be a number >= 0 but is ${amax}`, {
+        tensor: name,
+      });
     seen.set(name, line);
     out.push({ name, amax });
   };
   if (/^\s*\{/.test(trimmed)) {
     const doc = parseOrderedJson(trimmed, file);
-    if (!(doc instanceof OrderedObject)) throw cacheFormatError({ file, line: 1 }, 'expected a JSON object { "name": amax }');
+    if (!(doc instanceof OrderedObject))
+      throw cacheFormatError({ file, line: 1 }, 'expected a JSON object { "name": amax }');
     doc.keys.forEach((name, i) => {
       const amax = fromJsonNumber(doc.values[i]);
-      if (amax === undefined) throw cacheFormatError({ file, line: doc.lines[i] }, `amax of ${show(name)} must be a number but is ${JSON.stringify(doc.values[i])}`, { tensor: name });
+      if (amax === undefined)
+        throw cacheFormatError(
+          { file, line: doc.lines[i] },
+          `amax of ${show(name)} must be a number but is ${JSON.stringify(doc.values[i])}`,
+          { tensor: name },
+        );
       add(name, amax, doc.lines[i]);
     });
     return out;
@@ -357,8 +448,15 @@ export function parseAmaxList(text: string, file?: string): DynamicRange[] {
       rest = line.slice(comma + 1);
     }
     const value = rest.trim();
-    const amax = /^(inf|infinity)$/i.test(value) ? Infinity : /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(value) ? Number(value) : NaN;
-    if (Number.isNaN(amax)) throw cacheFormatError({ file, line: n }, `amax of ${show(name)} must be a number but is ${show(value)}`, { tensor: name });
+    const amax = /^(inf|infinity)$/i.test(value)
+      ? Infinity
+      : /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(value)
+        ? Number(value)
+        : NaN;
+    if (Number.isNaN(amax))
+      throw cacheFormatError({ file, line: n }, `amax of ${show(name)} must be a number but is ${show(value)}`, {
+        tensor: name,
+      });
     add(name, amax, n);
   });
   if (out.length === 0) throw cacheFormatError({ file, line: 1 }, 'no name,amax lines');

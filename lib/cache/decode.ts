@@ -61,7 +61,13 @@ export function decodeCache(cache: CalibrationCache): DecodedCache {
     else if (Math.abs(t.scale) >= HUGE_SCALE) summary.huge++;
     if (t.scale < 0) summary.negative++;
   }
-  return { tensorrt: formatTensorRTVersion(cache.tensorrt), header: cache.tensorrt.raw, algorithm: cache.algorithm, tensors, summary };
+  return {
+    tensorrt: formatTensorRTVersion(cache.tensorrt),
+    header: cache.tensorrt.raw,
+    algorithm: cache.algorithm,
+    tensors,
+    summary,
+  };
 }
 
 /** The summary as one line: `3 tensors: 1 zero scale, 0 inf, 1 huge (>= 1e30)` (NaN/negative only when present). */
@@ -114,7 +120,8 @@ export function formatDecodeTable(decoded: DecodedCache): string {
   const rows = decoded.tensors.map((t) => [t.name, t.hex, formatNumber(t.scale), formatNumber(t.dynamicRange)]);
   const head = ['tensor', 'hex', 'scale', 'dynamic range'];
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
-  const line = (cells: string[]): string => cells.map((cell, c) => (c === cells.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ');
+  const line = (cells: string[]): string =>
+    cells.map((cell, c) => (c === cells.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ');
   return [
     `TRT-${decoded.header}-${decoded.algorithm} (TensorRT ${decoded.tensorrt}, ${decoded.algorithm})`,
     line(head),
@@ -129,8 +136,12 @@ export function formatDecodeTable(decoded: DecodedCache): string {
  * decimal of the float32, dynamic range in double precision, `inf`/`nan` for non-finite values.
  */
 export function decodeToCsv(decoded: DecodedCache): string {
-  const num = (x: number): string => (Number.isNaN(x) ? 'nan' : x === Infinity ? 'inf' : x === -Infinity ? '-inf' : String(x));
+  const num = (x: number): string =>
+    Number.isNaN(x) ? 'nan' : x === Infinity ? 'inf' : x === -Infinity ? '-inf' : String(x);
   const quote = (s: string): string => (/[",\r\n]|^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-  const lines = ['tensor,hex,scale,dynamic_range', ...decoded.tensors.map((t) => `${quote(t.name)},${t.hex},${num(shortestFloat32(t.scale))},${num(t.dynamicRange)}`)];
+  const lines = [
+    'tensor,hex,scale,dynamic_range',
+    ...decoded.tensors.map((t) => `${quote(t.name)},${t.hex},${num(shortestFloat32(t.scale))},${num(t.dynamicRange)}`),
+  ];
   return `${lines.join('\n')}\n`;
 }

@@ -51,7 +51,8 @@ export function diffCaches(a: CalibrationCache, b: CalibrationCache): CacheDiff 
   a.entries.forEach((e, order) => {
     const other = inB.get(e.name);
     if (!other) onlyInA.push(e.name);
-    else changes.push({ name: e.name, a: e.scale, b: other.scale, relative: relativeChange(e.scale, other.scale), order });
+    else
+      changes.push({ name: e.name, a: e.scale, b: other.scale, relative: relativeChange(e.scale, other.scale), order });
   });
   changes.sort((x, y) => Math.abs(y.relative) - Math.abs(x.relative) || x.order - y.order);
   const va = formatTensorRTVersion(a.tensorrt);
@@ -71,6 +72,12 @@ export function diffCaches(a: CalibrationCache, b: CalibrationCache): CacheDiff 
  * a header difference, a tensor in only one, or |relative| > tolerance for some tensor.
  */
 export function cachesDiffer(diff: CacheDiff, tolerance = 0): boolean {
-  if (typeof tolerance !== 'number' || !(tolerance >= 0)) throw invalidOption('tolerance', 'a number >= 0', tolerance, typeof tolerance === 'number' ? 'range' : 'type');
-  return diff.headerDiffers || diff.onlyInA.length > 0 || diff.onlyInB.length > 0 || diff.changes.some((c) => Math.abs(c.relative) > tolerance);
+  if (typeof tolerance !== 'number' || !(tolerance >= 0))
+    throw invalidOption('tolerance', 'a number >= 0', tolerance, typeof tolerance === 'number' ? 'range' : 'type');
+  return (
+    diff.headerDiffers ||
+    diff.onlyInA.length > 0 ||
+    diff.onlyInB.length > 0 ||
+    diff.changes.some((c) => Math.abs(c.relative) > tolerance)
+  );
 }

@@ -18,7 +18,12 @@ import { readFileOrThrow, writeFileAtomic } from '../util/fs';
 import { decodeTensorRTVersion, parseTensorRTVersion, type TensorRTVersion, type TensorRTVersionLike } from './version';
 
 /** Calibration algorithm names TensorRT writes into cache headers. */
-export const CACHE_ALGORITHMS = ['EntropyCalibration2', 'EntropyCalibration', 'MinMaxCalibration', 'LegacyCalibration'] as const;
+export const CACHE_ALGORITHMS = [
+  'EntropyCalibration2',
+  'EntropyCalibration',
+  'MinMaxCalibration',
+  'LegacyCalibration',
+] as const;
 
 /** One of {@link CACHE_ALGORITHMS}. */
 export type CacheAlgorithm = (typeof CACHE_ALGORITHMS)[number];
@@ -65,7 +70,11 @@ interface Where {
 }
 
 /** The ERR_CACHE_FORMAT error: file (when known) and 1-based line in message and details. */
-export function cacheFormatError(where: Where, reason: string, extra: Record<string, unknown> = {}): TrtCalibratorError {
+export function cacheFormatError(
+  where: Where,
+  reason: string,
+  extra: Record<string, unknown> = {},
+): TrtCalibratorError {
   const at = `${where.file === undefined ? 'calibration cache' : `calibration cache ${where.file}`} line ${where.line}`;
   return new TrtCalibratorError('ERR_CACHE_FORMAT', `Invalid ${at}: ${reason}`, {
     details: { ...(where.file === undefined ? {} : { file: where.file }), line: where.line, reason, ...extra },
@@ -162,7 +171,8 @@ export function parseCache(input: string | Uint8Array, options: ParseCacheOption
   } else {
     throw invalidOption('input', 'a string or Uint8Array', input, 'type');
   }
-  if (text.length === 0) throw cacheFormatError({ file, line: 1 }, 'the file is empty (expected a "TRT-<version>-<Algorithm>" header)');
+  if (text.length === 0)
+    throw cacheFormatError({ file, line: 1 }, 'the file is empty (expected a "TRT-<version>-<Algorithm>" header)');
 
   const lines = text.split('\n');
   const trailingNewline = lines[lines.length - 1] === '';
@@ -194,7 +204,11 @@ export function parseCache(input: string | Uint8Array, options: ParseCacheOption
   }
   const algorithm = header[2];
   if (!isCacheAlgorithm(algorithm)) {
-    throw cacheFormatError({ file, line: 1 }, `unknown calibration algorithm ${show(algorithm)} (known: ${CACHE_ALGORITHMS.join(', ')})`, { algorithm });
+    throw cacheFormatError(
+      { file, line: 1 },
+      `unknown calibration algorithm ${show(algorithm)} (known: ${CACHE_ALGORITHMS.join(', ')})`,
+      { algorithm },
+    );
   }
 
   const entries: CacheEntry[] = [];
@@ -208,9 +222,15 @@ export function parseCache(input: string | Uint8Array, options: ParseCacheOption
     const name = line.slice(0, split);
     const hex = line.slice(split + 2);
     if (name.length === 0) throw cacheFormatError(where, `empty tensor name in ${show(line)}`);
-    if (!HEX.test(hex)) throw cacheFormatError(where, `expected 1 to 8 hexadecimal digits after ": " but found ${show(hex)}`, { tensor: name });
+    if (!HEX.test(hex))
+      throw cacheFormatError(where, `expected 1 to 8 hexadecimal digits after ": " but found ${show(hex)}`, {
+        tensor: name,
+      });
     const previous = seen.get(name);
-    if (previous !== undefined) throw cacheFormatError(where, `duplicate tensor name ${show(name)} (first on line ${previous})`, { tensor: name });
+    if (previous !== undefined)
+      throw cacheFormatError(where, `duplicate tensor name ${show(name)} (first on line ${previous})`, {
+        tensor: name,
+      });
     seen.set(name, i + 1);
     view.setUint32(0, parseInt(hex, 16));
     entries.push({ name, hex, scale: view.getFloat32(0) });
@@ -245,27 +265,45 @@ export function formatCache(cache: CalibrationCache): string {
  * ERR_INVALID_OPTION (TypeError/RangeError) naming the bad field, or ERR_CACHE_FORMAT for duplicate names.
  */
 export function validateCache(cache: CalibrationCache): void {
-  if (cache === null || typeof cache !== 'object') throw invalidOption('cache', 'a CalibrationCache object', cache, 'type');
+  if (cache === null || typeof cache !== 'object')
+    throw invalidOption('cache', 'a CalibrationCache object', cache, 'type');
   const v = cache.tensorrt;
   const decoded = v && typeof v.raw === 'string' ? decodeTensorRTVersion(v.raw) : undefined;
   if (!decoded || decoded.major !== v.major || decoded.minor !== v.minor || decoded.patch !== v.patch) {
-    throw invalidOption('cache.tensorrt', 'a TensorRTVersion whose raw header token matches major.minor.patch (use parseTensorRTVersion)', v, 'range');
+    throw invalidOption(
+      'cache.tensorrt',
+      'a TensorRTVersion whose raw header token matches major.minor.patch (use parseTensorRTVersion)',
+      v,
+      'range',
+    );
   }
   checkAlgorithm(cache.algorithm, 'cache.algorithm');
-  if (cache.lineEnding !== '\n' && cache.lineEnding !== '\r\n') throw invalidOption('cache.lineEnding', '"\\n" or "\\r\\n"', cache.lineEnding, 'range');
-  if (typeof cache.trailingNewline !== 'boolean') throw invalidOption('cache.trailingNewline', 'a boolean', cache.trailingNewline, 'type');
+  if (cache.lineEnding !== '\n' && cache.lineEnding !== '\r\n')
+    throw invalidOption('cache.lineEnding', '"\\n" or "\\r\\n"', cache.lineEnding, 'range');
+  if (typeof cache.trailingNewline !== 'boolean')
+    throw invalidOption('cache.trailingNewline', 'a boolean', cache.trailingNewline, 'type');
   if (!Array.isArray(cache.entries)) throw invalidOption('cache.entries', 'an array of entries', cache.entries, 'type');
   const seen = new Set<string>();
   cache.entries.forEach((e, i) => {
     const at = `cache.entries[${i}]`;
     checkName(e?.name, `${at}.name`);
-    if (typeof e.hex !== 'string' || !HEX.test(e.hex)) throw invalidOption(`${at}.hex`, '1 to 8 hexadecimal digits', e.hex, typeof e.hex === 'string' ? 'range' : 'type');
+    if (typeof e.hex !== 'string' || !HEX.test(e.hex))
+      throw invalidOption(
+        `${at}.hex`,
+        '1 to 8 hexadecimal digits',
+        e.hex,
+        typeof e.hex === 'string' ? 'range' : 'type',
+      );
     const scale = hexToScale(e.hex);
     if (!Object.is(scale, e.scale) && !(Number.isNaN(scale) && Number.isNaN(e.scale))) {
       throw invalidOption(`${at}.scale`, `the float32 of hex ${e.hex} (${scale})`, e.scale, 'range');
     }
     if (seen.has(e.name)) {
-      throw new TrtCalibratorError('ERR_CACHE_FORMAT', `Duplicate tensor name ${show(e.name)} in calibration cache (entries[${i}])`, { details: { tensor: e.name, index: i } });
+      throw new TrtCalibratorError(
+        'ERR_CACHE_FORMAT',
+        `Duplicate tensor name ${show(e.name)} in calibration cache (entries[${i}])`,
+        { details: { tensor: e.name, index: i } },
+      );
     }
     seen.add(e.name);
   });
@@ -274,7 +312,12 @@ export function validateCache(cache: CalibrationCache): void {
   if (breaks !== undefined) {
     const want = cache.trailingNewline ? lineCount : lineCount - 1;
     if (!Array.isArray(breaks) || breaks.length !== want || breaks.some((b) => b !== '\n' && b !== '\r\n')) {
-      throw invalidOption('cache.lineEndings', `an array of ${want} "\\n" or "\\r\\n" (or no lineEndings)`, breaks, 'range');
+      throw invalidOption(
+        'cache.lineEndings',
+        `an array of ${want} "\\n" or "\\r\\n" (or no lineEndings)`,
+        breaks,
+        'range',
+      );
     }
   }
 }
@@ -290,7 +333,10 @@ export function readCacheSync(file: string): CalibrationCache {
   try {
     bytes = fs.readFileSync(file);
   } catch (err) {
-    throw new TrtCalibratorError('ERR_IO', `Could not read calibration cache ${file}: ${(err as Error).message}`, { cause: err, details: { file } });
+    throw new TrtCalibratorError('ERR_IO', `Could not read calibration cache ${file}: ${(err as Error).message}`, {
+      cause: err,
+      details: { file },
+    });
   }
   return parseCache(bytes, { file });
 }
@@ -302,7 +348,8 @@ export async function writeCache(file: string, cache: CalibrationCache): Promise
 
 function checkName(name: unknown, option: string): void {
   if (typeof name !== 'string') throw invalidOption(option, 'a tensor name string', name, 'type');
-  if (name.length === 0 || name.includes('\n')) throw invalidOption(option, 'a non-empty tensor name without line breaks', name, 'range');
+  if (name.length === 0 || name.includes('\n'))
+    throw invalidOption(option, 'a non-empty tensor name without line breaks', name, 'range');
 }
 
 /** A value quoted and cut for messages. */

@@ -74,12 +74,19 @@ export function parseTensorRTVersion(version: TensorRTVersionLike, option = 'ten
     major = version.major;
     minor = version.minor;
     patch = version.patch ?? 0;
-    if (![major, minor, patch].every((x) => Number.isInteger(x))) throw invalidOption(option, expected, version, 'type');
+    if (![major, minor, patch].every((x) => Number.isInteger(x)))
+      throw invalidOption(option, expected, version, 'type');
   } else {
     throw invalidOption(option, expected, version, 'type');
   }
   const raw = headerToken(major, minor, patch);
-  if (raw === undefined) throw invalidOption(option, `${expected} (major 1-99, minor and patch 0-99; minor 0-9 before 10)`, version, 'range');
+  if (raw === undefined)
+    throw invalidOption(
+      option,
+      `${expected} (major 1-99, minor and patch 0-99; minor 0-9 before 10)`,
+      version,
+      'range',
+    );
   return { major, minor, patch, raw };
 }
 

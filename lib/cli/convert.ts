@@ -1,5 +1,12 @@
 import type { Command } from 'commander';
-import { cacheFromAmax, cacheFromJson, cacheToJsonText, dynamicRangesToCsv, parseAmaxList, toDynamicRanges } from '../cache/convert';
+import {
+  cacheFromAmax,
+  cacheFromJson,
+  cacheToJsonText,
+  dynamicRangesToCsv,
+  parseAmaxList,
+  toDynamicRanges,
+} from '../cache/convert';
 import { checkAlgorithm, formatCache, parseCache, type CalibrationCache } from '../cache/format';
 import { formatTensorRTVersion, parseTensorRTVersion } from '../cache/version';
 import { invalidOption, TrtCalibratorError } from '../errors';
@@ -27,13 +34,23 @@ function readInput(bytes: Buffer, file: string, opts: ConvertOptions): Calibrati
       throw new TrtCalibratorError(
         'ERR_CACHE_VERSION',
         `${file} was written by TensorRT ${formatTensorRTVersion(cache.tensorrt)} but --tensorrt ${opts.tensorrt} was asked for; a cache is tied to its TensorRT version (--force to rewrite the header anyway)`,
-        { details: { file, cacheVersion: formatTensorRTVersion(cache.tensorrt), expectedVersion: formatTensorRTVersion(tensorrt) } },
+        {
+          details: {
+            file,
+            cacheVersion: formatTensorRTVersion(cache.tensorrt),
+            expectedVersion: formatTensorRTVersion(tensorrt),
+          },
+        },
       );
     }
     if (algorithm && algorithm !== cache.algorithm && !opts.force) {
-      throw new TrtCalibratorError('ERR_CACHE_ALGORITHM', `${file} was written by ${cache.algorithm} but --algorithm ${algorithm} was asked for (--force to rewrite the header anyway)`, {
-        details: { file, cacheAlgorithm: cache.algorithm, expectedAlgorithm: algorithm },
-      });
+      throw new TrtCalibratorError(
+        'ERR_CACHE_ALGORITHM',
+        `${file} was written by ${cache.algorithm} but --algorithm ${algorithm} was asked for (--force to rewrite the header anyway)`,
+        {
+          details: { file, cacheAlgorithm: cache.algorithm, expectedAlgorithm: algorithm },
+        },
+      );
     }
     if (!tensorrt && !algorithm) return cache;
     return { ...cache, tensorrt: tensorrt ?? cache.tensorrt, algorithm: algorithm ?? cache.algorithm };
@@ -42,7 +59,12 @@ function readInput(bytes: Buffer, file: string, opts: ConvertOptions): Calibrati
     return cacheFromJson(text, { file, tensorrt, algorithm, force: opts.force });
   }
   const ranges = parseAmaxList(text, file);
-  if (!tensorrt) throw invalidOption('--tensorrt', 'a TensorRT version such as "8.6.1" or "10.3.0" (an amax list has none)', opts.tensorrt);
+  if (!tensorrt)
+    throw invalidOption(
+      '--tensorrt',
+      'a TensorRT version such as "8.6.1" or "10.3.0" (an amax list has none)',
+      opts.tensorrt,
+    );
   return cacheFromAmax(ranges, { tensorrt, algorithm });
 }
 
@@ -53,21 +75,37 @@ function readInput(bytes: Buffer, file: string, opts: ConvertOptions): Calibrati
 export function registerConvert(program: Command): void {
   program
     .command('convert')
-    .description('convert between a calibration cache, its JSON form, an amax list (JSON {name: amax} or CSV name,amax) and a dynamic-range CSV')
+    .description(
+      'convert between a calibration cache, its JSON form, an amax list (JSON {name: amax} or CSV name,amax) and a dynamic-range CSV',
+    )
     .argument('<in>', 'a calibration cache, cache JSON, or amax list (.json / .csv)')
     .requiredOption('--to <format>', `output format: ${TARGETS.join(', ')}`)
-    .option('--tensorrt <version>', 'TensorRT version for the header, e.g. 8.6.1 or 10.3.0 (required for an amax list or JSON without "tensorrt")')
-    .option('--algorithm <name>', 'calibration algorithm for the header (default: the input\'s, else EntropyCalibration2)')
+    .option(
+      '--tensorrt <version>',
+      'TensorRT version for the header, e.g. 8.6.1 or 10.3.0 (required for an amax list or JSON without "tensorrt")',
+    )
+    .option(
+      '--algorithm <name>',
+      "calibration algorithm for the header (default: the input's, else EntropyCalibration2)",
+    )
     .option('--force', 'allow --tensorrt/--algorithm to replace a different version/algorithm of the input')
     .option('-o, --output <file>', 'write here (atomically) instead of stdout')
     .action((input: string, opts: ConvertOptions) =>
       runCommand(async () => {
-        if (!(TARGETS as readonly string[]).includes(opts.to)) throw invalidOption('--to', `one of ${TARGETS.join(', ')}`, opts.to, 'range');
+        if (!(TARGETS as readonly string[]).includes(opts.to))
+          throw invalidOption('--to', `one of ${TARGETS.join(', ')}`, opts.to, 'range');
         const cache = readInput(await readFileOrThrow(input, 'input'), input, opts);
-        const out = opts.to === 'json' ? cacheToJsonText(cache) : opts.to === 'ranges' ? dynamicRangesToCsv(toDynamicRanges(cache)) : formatCache(cache);
+        const out =
+          opts.to === 'json'
+            ? cacheToJsonText(cache)
+            : opts.to === 'ranges'
+              ? dynamicRangesToCsv(toDynamicRanges(cache))
+              : formatCache(cache);
         if (opts.output) {
           await writeFileAtomic(opts.output, out);
-          process.stderr.write(`wrote ${opts.output} (${cache.entries.length} tensors, TensorRT ${formatTensorRTVersion(cache.tensorrt)}, ${cache.algorithm})\n`);
+          process.stderr.write(
+            `wrote ${opts.output} (${cache.entries.length} tensors, TensorRT ${formatTensorRTVersion(cache.tensorrt)}, ${cache.algorithm})\n`,
+          );
         } else {
           process.stdout.write(out);
         }

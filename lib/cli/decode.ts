@@ -9,20 +9,28 @@ import { runCommand } from './common';
 export function registerDecode(program: Command): void {
   program
     .command('decode')
-    .description('decode a calibration cache: per tensor hex, float32 scale and dynamic range (scale x 127), in file order')
+    .description(
+      'decode a calibration cache: per tensor hex, float32 scale and dynamic range (scale x 127), in file order',
+    )
     .argument('<cache>', 'calibration cache file (TRT-<version>-<Algorithm>)')
     .option('--json', 'print JSON for machines')
     .option('--csv', 'print CSV (tensor,hex,scale,dynamic_range)')
     .action((file: string, opts: { json?: boolean; csv?: boolean }) =>
       runCommand(async () => {
-        if (opts.json && opts.csv) throw invalidOption('--json/--csv', 'only one of --json and --csv', '--json --csv', 'range');
+        if (opts.json && opts.csv)
+          throw invalidOption('--json/--csv', 'only one of --json and --csv', '--json --csv', 'range');
         const decoded = decodeCache(await readCache(file));
         if (opts.csv) {
           process.stdout.write(decodeToCsv(decoded));
         } else if (opts.json) {
           const json = {
             ...decoded,
-            tensors: decoded.tensors.map((t) => ({ name: t.name, hex: t.hex, scale: toJsonNumber(t.scale), dynamicRange: toJsonNumber(t.dynamicRange) })),
+            tensors: decoded.tensors.map((t) => ({
+              name: t.name,
+              hex: t.hex,
+              scale: toJsonNumber(t.scale),
+              dynamicRange: toJsonNumber(t.dynamicRange),
+            })),
           };
           process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
         } else {

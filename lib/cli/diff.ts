@@ -21,10 +21,16 @@ function formatDiff(diff: CacheDiff, files: [string, string], tolerance: number,
   out.push(`only in b (${diff.onlyInB.length})${diff.onlyInB.length ? `: ${diff.onlyInB.join(', ')}` : ''}`);
   const shown = all ? diff.changes : diff.changes.filter((c) => c.relative !== 0);
   if (shown.length > 0) {
-    const rows = shown.map((c) => [c.name, formatNumber(c.a), formatNumber(c.b), `${percent(c.relative)}${Math.abs(c.relative) > tolerance ? '' : ' (within tolerance)'}`]);
+    const rows = shown.map((c) => [
+      c.name,
+      formatNumber(c.a),
+      formatNumber(c.b),
+      `${percent(c.relative)}${Math.abs(c.relative) > tolerance ? '' : ' (within tolerance)'}`,
+    ]);
     const head = ['tensor', 'scale a', 'scale b', 'change'];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-    const line = (cells: string[]): string => cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ');
+    const line = (cells: string[]): string =>
+      cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ');
     out.push(line(head), ...rows.map(line));
   }
   const changed = diff.changes.filter((c) => c.relative !== 0);
@@ -42,7 +48,9 @@ function formatDiff(diff: CacheDiff, files: [string, string], tolerance: number,
 export function registerDiff(program: Command): void {
   program
     .command('diff')
-    .description('compare two calibration caches: tensors only in one, relative change of scale per tensor (largest first); exit 1 when they differ beyond --tolerance')
+    .description(
+      'compare two calibration caches: tensors only in one, relative change of scale per tensor (largest first); exit 1 when they differ beyond --tolerance',
+    )
     .argument('<a>', 'first calibration cache')
     .argument('<b>', 'second calibration cache')
     .option('--tolerance <relative>', 'largest allowed relative change of scale, e.g. 0.01 for 1%', '0')
@@ -51,7 +59,8 @@ export function registerDiff(program: Command): void {
     .action((fileA: string, fileB: string, opts: { tolerance: string; all?: boolean; json?: boolean }) =>
       runCommand(async () => {
         const tolerance = Number(opts.tolerance);
-        if (opts.tolerance.trim() === '' || !(tolerance >= 0)) throw invalidOption('--tolerance', 'a number >= 0', opts.tolerance, 'range');
+        if (opts.tolerance.trim() === '' || !(tolerance >= 0))
+          throw invalidOption('--tolerance', 'a number >= 0', opts.tolerance, 'range');
         const [a, b] = await Promise.all([readCache(fileA), readCache(fileB)]);
         const diff = diffCaches(a, b);
         const differ = cachesDiffer(diff, tolerance);
@@ -60,7 +69,12 @@ export function registerDiff(program: Command): void {
             ...diff,
             tolerance,
             differ,
-            changes: diff.changes.map((c) => ({ name: c.name, a: toJsonNumber(c.a), b: toJsonNumber(c.b), relative: toJsonNumber(c.relative) })),
+            changes: diff.changes.map((c) => ({
+              name: c.name,
+              a: toJsonNumber(c.a),
+              b: toJsonNumber(c.b),
+              relative: toJsonNumber(c.relative),
+            })),
           };
           process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
         } else {

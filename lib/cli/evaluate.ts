@@ -7,7 +7,12 @@ import { evaluateQdq, formatEvaluation, labelsFromDirectory } from '../onnx/eval
 import { loadOnnxModel, modelInputs } from '../onnx/model';
 import { readScales } from '../onnx/scales';
 import { runCommand } from './common';
-import { addPreprocessOptions, parseShape, toImageFactoryOptions, type PreprocessCliOptions } from './preprocess-options';
+import {
+  addPreprocessOptions,
+  parseShape,
+  toImageFactoryOptions,
+  type PreprocessCliOptions,
+} from './preprocess-options';
 
 interface EvaluateCliOptions extends PreprocessCliOptions {
   cache?: string;
@@ -24,14 +29,16 @@ interface EvaluateCliOptions extends PreprocessCliOptions {
 function count(option: string, text: string | undefined, fallback: number, min: number): number {
   if (text === undefined) return fallback;
   const n = Number(text);
-  if (text.trim() === '' || !Number.isSafeInteger(n) || n < min) throw invalidOption(option, min === 0 ? 'a non-negative integer' : 'a positive integer', text, 'range');
+  if (text.trim() === '' || !Number.isSafeInteger(n) || n < min)
+    throw invalidOption(option, min === 0 ? 'a non-negative integer' : 'a positive integer', text, 'range');
   return n;
 }
 
 function share(option: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
-  if (text.trim() === '' || !(n > 0 && n < 1)) throw invalidOption(option, 'a share in (0, 1), e.g. 0.2', text, 'range');
+  if (text.trim() === '' || !(n > 0 && n < 1))
+    throw invalidOption(option, 'a share in (0, 1), e.g. 0.2', text, 'range');
   return n;
 }
 
@@ -52,7 +59,10 @@ export function registerEvaluate(program: Command): void {
     .option('--qdq <file>', 'an existing Q/DQ model (from trt-calibrator qdq)')
     .option('--compare', 'calibrate once and compare every algorithm (entropy, mse, percentile, minmax) side by side')
     .option('--calibration <dir>', '--compare: calibrate on these images and evaluate on all of <images>')
-    .option('--holdout <share>', '--compare without --calibration: share of <images> (the last ones, sorted) held out; default 0.2')
+    .option(
+      '--holdout <share>',
+      '--compare without --calibration: share of <images> (the last ones, sorted) held out; default 0.2',
+    )
     .option('--percentile <P>', '--compare: percentile of the percentile algorithm (default 99.99)')
     .option('--labels', '<images> holds one subdirectory per class (class index = sorted order): report top-1 accuracy')
     .option('--worst <N>', 'list the N quantized tensors furthest from FP32 (0: skip); default 10')
@@ -60,35 +70,80 @@ export function registerEvaluate(program: Command): void {
   addPreprocessOptions(cmd).action((model: string, images: string, opts: EvaluateCliOptions) =>
     runCommand(async () => {
       const modes = [opts.cache !== undefined, opts.qdq !== undefined, opts.compare === true].filter(Boolean).length;
-      if (modes !== 1) throw invalidOption('--cache/--qdq/--compare', 'exactly one of --cache, --qdq and --compare', opts.cache ?? opts.qdq ?? null, 'range');
-      if (!opts.compare && (opts.calibration !== undefined || opts.holdout !== undefined || opts.percentile !== undefined)) {
-        throw invalidOption('--calibration/--holdout/--percentile', 'to be used with --compare', opts.calibration ?? opts.holdout ?? opts.percentile, 'range');
+      if (modes !== 1)
+        throw invalidOption(
+          '--cache/--qdq/--compare',
+          'exactly one of --cache, --qdq and --compare',
+          opts.cache ?? opts.qdq ?? null,
+          'range',
+        );
+      if (
+        !opts.compare &&
+        (opts.calibration !== undefined || opts.holdout !== undefined || opts.percentile !== undefined)
+      ) {
+        throw invalidOption(
+          '--calibration/--holdout/--percentile',
+          'to be used with --compare',
+          opts.calibration ?? opts.holdout ?? opts.percentile,
+          'range',
+        );
       }
       if (opts.compare && opts.labels && opts.calibration === undefined) {
-        throw invalidOption('--labels', 'with --compare, a separate --calibration directory (a held-out tail of class subdirectories would be one class only)', true, 'range');
+        throw invalidOption(
+          '--labels',
+          'with --compare, a separate --calibration directory (a held-out tail of class subdirectories would be one class only)',
+          true,
+          'range',
+        );
       }
-      if (opts.input && opts.input.length > 0) throw invalidOption('--input', 'a single image input (evaluate feeds one; name it with --shape and the model)', opts.input, 'range');
+      if (opts.input && opts.input.length > 0)
+        throw invalidOption(
+          '--input',
+          'a single image input (evaluate feeds one; name it with --shape and the model)',
+          opts.input,
+          'range',
+        );
       const loaded = await loadOnnxModel(model);
       const inputs = modelInputs(loaded.proto);
       if (inputs.length !== 1) {
-        throw new TrtCalibratorError('ERR_INPUT_NAME', `${model} has ${inputs.length} inputs (${inputs.map((i) => `"${i.name}"`).join(', ')}); evaluate feeds one image input`);
+        throw new TrtCalibratorError(
+          'ERR_INPUT_NAME',
+          `${model} has ${inputs.length} inputs (${inputs.map((i) => `"${i.name}"`).join(', ')}); evaluate feeds one image input`,
+        );
       }
       const input = inputs[0];
       let shape = opts.shape === undefined ? undefined : parseShape('--shape', opts.shape);
       if (!shape) {
         const dims = (input.dims ?? []).slice(1);
         if (dims.length !== 3 || !dims.every((d) => typeof d === 'number' && d > 0)) {
-          throw new TrtCalibratorError('ERR_INPUT_SHAPE', `Input "${input.name}" has dynamic dims [${(input.dims ?? []).join(', ')}]; give the image shape with --shape CxHxW`);
+          throw new TrtCalibratorError(
+            'ERR_INPUT_SHAPE',
+            `Input "${input.name}" has dynamic dims [${(input.dims ?? []).join(', ')}]; give the image shape with --shape CxHxW`,
+          );
         }
         shape = dims as number[];
       }
       const [base] = toImageFactoryOptions({ ...opts, shape: shape.join('x') }, images);
       const labelled = opts.labels ? await labelsFromDirectory(images) : undefined;
-      const factoryOptions: ImageBatchFactoryOptions = { ...base, name: input.name, lastBatch: 'pad', ...(labelled ? { images: labelled.files } : {}) };
+      const factoryOptions: ImageBatchFactoryOptions = {
+        ...base,
+        name: input.name,
+        lastBatch: 'pad',
+        ...(labelled ? { images: labelled.files } : {}),
+      };
       const worst = count('--worst', opts.worst, 10, 0);
 
       if (opts.compare) {
-        const { images: _i, name: _n, lastBatch: _l, limit, workers, recursive, batchSize, ...preprocess } = factoryOptions;
+        const {
+          images: _i,
+          name: _n,
+          lastBatch: _l,
+          limit,
+          workers,
+          recursive,
+          batchSize,
+          ...preprocess
+        } = factoryOptions;
         const evaluationSource = opts.calibration !== undefined ? new ImageBatchFactory(factoryOptions) : undefined;
         const calibrateOptions: CalibrateOptions = {
           ...preprocess,
@@ -113,11 +168,18 @@ export function registerEvaluate(program: Command): void {
           if (opts.json) {
             process.stdout.write(`${JSON.stringify({ ...shown, calibrationImages: result.images.used }, null, 2)}\n`);
           } else {
-            const lines = [`histograms from ${result.images.used} images${opts.calibration === undefined ? ` (the first of ${images}, sorted)` : ''}`, formatAlgorithmTable(shown).trimEnd()];
-            if (auto.labelAccuracy) lines.push(`  top-1 accuracy (${auto.labelAccuracy.samples} labelled): FP32 ${(auto.labelAccuracy.fp32 * 100).toFixed(2)} %, INT8 (${auto.chosen}) ${(auto.labelAccuracy.int8 * 100).toFixed(2)} %`);
+            const lines = [
+              `histograms from ${result.images.used} images${opts.calibration === undefined ? ` (the first of ${images}, sorted)` : ''}`,
+              formatAlgorithmTable(shown).trimEnd(),
+            ];
+            if (auto.labelAccuracy)
+              lines.push(
+                `  top-1 accuracy (${auto.labelAccuracy.samples} labelled): FP32 ${(auto.labelAccuracy.fp32 * 100).toFixed(2)} %, INT8 (${auto.chosen}) ${(auto.labelAccuracy.int8 * 100).toFixed(2)} %`,
+              );
             if (shown.worstTensors.length > 0) {
               lines.push(`  ${auto.chosen}: quantized tensors furthest from FP32 (relative L2 error)`);
-              for (const t of shown.worstTensors) lines.push(`    ${t.name}  ${t.error.toFixed(4)}  own ${t.ownError.toFixed(4)}`);
+              for (const t of shown.worstTensors)
+                lines.push(`    ${t.name}  ${t.error.toFixed(4)}  own ${t.ownError.toFixed(4)}`);
             }
             process.stdout.write(`${lines.join('\n')}\n`);
           }
@@ -136,9 +198,13 @@ export function registerEvaluate(program: Command): void {
         });
         if (opts.json) {
           const { qdq: _qdq, ...rest } = evaluation;
-          process.stdout.write(`${JSON.stringify({ ...rest, images: factory.stats.used, skipped: factory.stats.skipped, ...(labelled ? { classes: labelled.classes } : {}) }, null, 2)}\n`);
+          process.stdout.write(
+            `${JSON.stringify({ ...rest, images: factory.stats.used, skipped: factory.stats.skipped, ...(labelled ? { classes: labelled.classes } : {}) }, null, 2)}\n`,
+          );
         } else {
-          process.stdout.write(`${formatEvaluation(evaluation)}  images: ${factory.stats.used} (skipped ${factory.stats.skipped.length})${labelled ? `; classes: ${labelled.classes.join(', ')}` : ''}\n`);
+          process.stdout.write(
+            `${formatEvaluation(evaluation)}  images: ${factory.stats.used} (skipped ${factory.stats.skipped.length})${labelled ? `; classes: ${labelled.classes.join(', ')}` : ''}\n`,
+          );
         }
       } finally {
         await factory.close();

@@ -34,15 +34,28 @@ export function addPreprocessOptions(cmd: Command): Command {
     .option('--scale <S>', 'multiplier of the 0-255 pixel (y = (x*scale - mean) / std); default 1')
     .option('--mean <a,b,c>', 'per-channel mean, in --color order; default 0')
     .option('--std <a,b,c>', 'per-channel std, in --color order; default 1')
-    .addOption(new Option('--resize <mode>', 'fit to HxW; default stretch').choices(['stretch', 'letterbox', 'center-crop']))
-    .addOption(new Option('--interp <mode>', 'resize interpolation; default linear (cv2.INTER_LINEAR)').choices(['linear', 'area', 'nearest', 'cubic']))
+    .addOption(
+      new Option('--resize <mode>', 'fit to HxW; default stretch').choices(['stretch', 'letterbox', 'center-crop']),
+    )
+    .addOption(
+      new Option('--interp <mode>', 'resize interpolation; default linear (cv2.INTER_LINEAR)').choices([
+        'linear',
+        'area',
+        'nearest',
+        'cubic',
+      ]),
+    )
     .addOption(new Option('--layout <layout>', 'memory layout; default nchw').choices(['nchw', 'nhwc']))
     .option('--pad-value <v>', 'letterbox fill (0-255 pixel, one or per channel); default 0')
     .option('--batch <N>', 'images per batch; default 8')
     .option('--limit <N>', 'use at most N image files')
     .option('--recursive', 'list subdirectories too')
     .option('--workers <N>', 'decode/preprocess threads; default one per core (calibrate: one per 4 cores, 1 to 4)')
-    .option('--input <name:CxHxW[:key=value...]>', 'a named image input (repeatable); keys: color scale mean std resize interp layout images', (v: string, prev: string[] = []) => [...prev, v]);
+    .option(
+      '--input <name:CxHxW[:key=value...]>',
+      'a named image input (repeatable); keys: color scale mean std resize interp layout images',
+      (v: string, prev: string[] = []) => [...prev, v],
+    );
 }
 
 /** Parses a CLI number, or throws ERR_INVALID_OPTION (RangeError) naming the option. Shared by every command. */

@@ -41,7 +41,8 @@ function denormalize(f: ImageBatchFactory, tensor: Float32Array, index: number):
 /** Runs the preview; returns the files written. */
 export async function preview(imageDir: string, options: PreviewOptions): Promise<string[]> {
   const batches = options.batches === undefined ? 1 : Number(options.batches);
-  if (!Number.isInteger(batches) || batches < 1) throw invalidOption('--batches', 'an integer >= 1', options.batches, 'range');
+  if (!Number.isInteger(batches) || batches < 1)
+    throw invalidOption('--batches', 'an integer >= 1', options.batches, 'range');
   const factories = toImageFactoryOptions(options, imageDir).map((o) => new ImageBatchFactory(o));
   const combined = combineFactories(factories);
   const written: string[] = [];
@@ -62,11 +63,24 @@ export async function preview(imageDir: string, options: PreviewOptions): Promis
         const tiles = [];
         for (let i = 0; i < n; i++) {
           const { data, channels } = denormalize(f, buffers[spec.name] as Float32Array, i);
-          tiles.push({ input: await sharp(data, { raw: { width: W, height: H, channels } }).png().toBuffer(), left: (i % cols) * (W + 2), top: Math.floor(i / cols) * (H + 2) });
+          tiles.push({
+            input: await sharp(data, { raw: { width: W, height: H, channels } })
+              .png()
+              .toBuffer(),
+            left: (i % cols) * (W + 2),
+            top: Math.floor(i / cols) * (H + 2),
+          });
         }
         const sheet = path.join(options.out, `${spec.name}-batch${b}.png`);
         const rows = Math.ceil(n / cols);
-        await sharp({ create: { width: cols * (W + 2) - 2, height: rows * (H + 2) - 2, channels: 3, background: { r: 40, g: 40, b: 40 } } })
+        await sharp({
+          create: {
+            width: cols * (W + 2) - 2,
+            height: rows * (H + 2) - 2,
+            channels: 3,
+            background: { r: 40, g: 40, b: 40 },
+          },
+        })
           .composite(tiles)
           .png()
           .toFile(sheet);
@@ -75,7 +89,9 @@ export async function preview(imageDir: string, options: PreviewOptions): Promis
     }
     for (const f of factories) {
       const s = f.stats;
-      process.stdout.write(`${f.inputs[0].name} [${f.inputs[0].shape.join(', ')}] ${f.inputs[0].dtype}: ${s.used} images in ${s.batches} batch(es), ${s.skipped.length} skipped\n`);
+      process.stdout.write(
+        `${f.inputs[0].name} [${f.inputs[0].shape.join(', ')}] ${f.inputs[0].dtype}: ${s.used} images in ${s.batches} batch(es), ${s.skipped.length} skipped\n`,
+      );
       for (const k of s.skipped) process.stdout.write(`  skipped ${k.file}: ${k.reason}\n`);
     }
   } finally {
@@ -93,5 +109,7 @@ export function registerPreview(program: Command): void {
     .argument('<imageDir>', 'directory of calibration images')
     .requiredOption('--out <dir>', 'output directory')
     .option('--batches <N>', 'batches to write; default 1');
-  addPreprocessOptions(cmd).action((imageDir: string, opts: PreviewOptions) => runCommand(async () => void (await preview(imageDir, opts))));
+  addPreprocessOptions(cmd).action((imageDir: string, opts: PreviewOptions) =>
+    runCommand(async () => void (await preview(imageDir, opts))),
+  );
 }

@@ -29,7 +29,8 @@ export function registerSampleImages(program: Command): void {
         });
         const rotated = images.filter((i) => i.rotated180).length;
         process.stdout.write(
-          `wrote ${images.length} ${opts.kind} images to ${dir}` + (opts.kind === 'text-crops' ? ` (${rotated} turned 180°)\n` : '\n'),
+          `wrote ${images.length} ${opts.kind} images to ${dir}` +
+            (opts.kind === 'text-crops' ? ` (${rotated} turned 180°)\n` : '\n'),
         );
       }),
     );

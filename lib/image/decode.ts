@@ -46,7 +46,11 @@ export async function decodeImageBuffer(bytes: Buffer): Promise<DecodedImage> {
   let out: { data: Buffer; info: sharp.OutputInfo };
   try {
     // failOn 'error' refuses truncated and corrupt files (cv2 would return a partly grey image with a warning).
-    out = await sharp(bytes, { failOn: 'error', pages: 1 }).rotate().removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    out = await sharp(bytes, { failOn: 'error', pages: 1 })
+      .rotate()
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
   } catch (err) {
     throw new ImageDecodeFailure(`not a decodable image: ${(err as Error).message.split('\n')[0]}`);
   }

@@ -93,9 +93,12 @@ export class ImageWorkerPool {
         this.dispatch();
       }
     });
-    worker.on('error', (err) => this.fail(new TrtCalibratorError('ERR_INTERNAL', `image worker crashed: ${err.message}`, { cause: err })));
+    worker.on('error', (err) =>
+      this.fail(new TrtCalibratorError('ERR_INTERNAL', `image worker crashed: ${err.message}`, { cause: err })),
+    );
     worker.on('exit', (code) => {
-      if (!this.closed) this.fail(new TrtCalibratorError('ERR_INTERNAL', `image worker exited unexpectedly with code ${code}`));
+      if (!this.closed)
+        this.fail(new TrtCalibratorError('ERR_INTERNAL', `image worker exited unexpectedly with code ${code}`));
     });
     // Unref only now: adding the first 'message' listener to a Worker refs its port again (Node's
     // setupPortReferencing), so a worker that never gets a task would otherwise keep the process alive.
@@ -118,7 +121,8 @@ export class ImageWorkerPool {
   private dispatch(): void {
     while (this.queue.length > 0) {
       let best: Slot | undefined;
-      for (const s of this.slots) if (s.ready && s.inFlight.size < TASKS_PER_WORKER && (!best || s.inFlight.size < best.inFlight.size)) best = s;
+      for (const s of this.slots)
+        if (s.ready && s.inFlight.size < TASKS_PER_WORKER && (!best || s.inFlight.size < best.inFlight.size)) best = s;
       if (!best) return;
       const task = this.queue.shift() as Task;
       best.inFlight.set(task.id, task);

@@ -97,13 +97,25 @@ export function computeGeometry(w: number, h: number, cfg: PreprocessConfig): Om
     cropLeft = Math.floor((nw - W) / 2);
     cropTop = Math.floor((nh - H) / 2);
   }
-  return { width: w, height: h, resizedWidth: nw, resizedHeight: nh, scaleX: nw / w, scaleY: nh / h, padLeft, padTop, cropLeft, cropTop };
+  return {
+    width: w,
+    height: h,
+    resizedWidth: nw,
+    resizedHeight: nh,
+    scaleX: nw / w,
+    scaleY: nh / h,
+    padLeft,
+    padTop,
+    cropLeft,
+    cropTop,
+  };
 }
 
 /** The per-channel lookup table x (0–255) → fround((fround(x*scale) - mean) / std), plus the pad values. */
 export function buildTables(cfg: PreprocessConfig): { lut: Float32Array[]; pad: Float32Array } {
   const fs = Math.fround(cfg.scale);
-  const f = (x: number, c: number) => Math.fround(Math.fround(Math.fround(Math.fround(x) * fs) - Math.fround(cfg.mean[c])) / Math.fround(cfg.std[c]));
+  const f = (x: number, c: number) =>
+    Math.fround(Math.fround(Math.fround(Math.fround(x) * fs) - Math.fround(cfg.mean[c])) / Math.fround(cfg.std[c]));
   const lut: Float32Array[] = [];
   const pad = new Float32Array(cfg.channels);
   for (let c = 0; c < cfg.channels; c++) {
@@ -227,14 +239,14 @@ export function toFloat16(src: Float32Array, dst: Uint16Array): void {
           const half = 1 << (shift - 1);
           let m = mant >>> shift;
           const rest = mant & ((1 << shift) - 1);
-          if (rest > half || (rest === half && (m & 1))) m += 1;
+          if (rest > half || (rest === half && m & 1)) m += 1;
           h = sign | m;
         }
       } else {
         let m = mant >>> 13;
         const rest = mant & 0x1fff;
         let hh = (e << 10) | m;
-        if (rest > 0x1000 || (rest === 0x1000 && (m & 1))) hh += 1;
+        if (rest > 0x1000 || (rest === 0x1000 && m & 1)) hh += 1;
         m = hh;
         h = sign | m;
       }

@@ -4,10 +4,19 @@
  */
 import { decodeImage, ImageDecodeFailure } from './decode';
 import type { OpenCv } from './opencv';
-import { buildTables, imageElements, ImageSkip, preprocessInto, toFloat16, type ImageMeta, type PreprocessConfig } from './preprocess';
+import {
+  buildTables,
+  imageElements,
+  ImageSkip,
+  preprocessInto,
+  toFloat16,
+  type ImageMeta,
+  type PreprocessConfig,
+} from './preprocess';
 
 /** The outcome of one image: its tensor bytes and metadata, or the reason it was skipped. */
-export type ImageTaskResult = { ok: true; data: ArrayBuffer; meta: ImageMeta } | { ok: false; file: string; reason: string };
+export type ImageTaskResult =
+  { ok: true; data: ArrayBuffer; meta: ImageMeta } | { ok: false; file: string; reason: string };
 
 /** Preprocesses files with one config; holds the lookup tables so they are built once. */
 export class ImageTaskRunner {
@@ -34,7 +43,8 @@ export class ImageTaskRunner {
       }
       return { ok: true, data, meta: { file, ...geo } };
     } catch (err) {
-      if (err instanceof ImageDecodeFailure || err instanceof ImageSkip) return { ok: false, file, reason: err.message };
+      if (err instanceof ImageDecodeFailure || err instanceof ImageSkip)
+        return { ok: false, file, reason: err.message };
       // opencv-js throws numbers (C++ exception pointers) for its own errors, e.g. WASM heap exhausted.
       const reason = err instanceof Error ? err.message : `OpenCV exception ${String(err)}`;
       return { ok: false, file, reason: `preprocessing failed: ${reason}` };

@@ -27,6 +27,7 @@ if (port) {
       });
       port.postMessage({ ready: true });
     },
-    (err: unknown) => port.postMessage({ fatal: `opencv-js failed to load: ${err instanceof Error ? err.message : String(err)}` }),
+    (err: unknown) =>
+      port.postMessage({ fatal: `opencv-js failed to load: ${err instanceof Error ? err.message : String(err)}` }),
   );
 }

@@ -25,7 +25,16 @@ import { onnx } from 'onnx-proto';
 import type { InputSpec } from '../batch/factory';
 import { invalidOption, TrtCalibratorError } from '../errors';
 import { findDerivedTensors, type DerivedTensor } from './derived';
-import { cloneModelProto, encodeOnnxModel, formatDims, loadOnnxModel, modelInputs, type ModelInput, type OnnxDim, type OnnxModel } from './model';
+import {
+  cloneModelProto,
+  encodeOnnxModel,
+  formatDims,
+  loadOnnxModel,
+  modelInputs,
+  type ModelInput,
+  type OnnxDim,
+  type OnnxModel,
+} from './model';
 import { createCpuSession } from './session';
 
 /** Options of {@link prepareCalibrationModel}. */
@@ -60,10 +69,17 @@ export interface CalibrationModelOptions {
 }
 
 /** See {@link CalibrationModelOptions.probe}. */
-export type OutputTypeProbe = (probeBytes: Uint8Array, proto: OnnxNs.IModelProto) => Promise<ReadonlyMap<string, string>>;
+export type OutputTypeProbe = (
+  probeBytes: Uint8Array,
+  proto: OnnxNs.IModelProto,
+) => Promise<ReadonlyMap<string, string>>;
 
 /** The default probe: an onnxruntime-node session's output metadata. */
-async function onnxruntimeNodeProbe(bytes: Uint8Array, proto: OnnxNs.IModelProto, source: string): Promise<Map<string, string>> {
+async function onnxruntimeNodeProbe(
+  bytes: Uint8Array,
+  proto: OnnxNs.IModelProto,
+  source: string,
+): Promise<Map<string, string>> {
   const session = await createCpuSession(bytes, { proto, source });
   const types = new Map<string, string>();
   try {
@@ -129,7 +145,10 @@ export interface CalibrationModel {
  * (dynamic dims without a shape, or a shape that contradicts the model), ERR_INPUT_DTYPE (an input type a
  * BatchFactory cannot feed), ERR_INVALID_OPTION.
  */
-export async function prepareCalibrationModel(modelPath: string, options: CalibrationModelOptions = {}): Promise<CalibrationModel> {
+export async function prepareCalibrationModel(
+  modelPath: string,
+  options: CalibrationModelOptions = {},
+): Promise<CalibrationModel> {
   validateOptions(options);
   const model = options.loaded ?? (await loadOnnxModel(modelPath));
   const inputs = resolveInputs(modelInputs(model.proto), options, modelPath);
@@ -155,9 +174,12 @@ export async function prepareCalibrationModel(modelPath: string, options: Calibr
   const derivable = options.derive === false ? [] : findDerivedTensors(proto, candidates);
   const derivedByName = new Map(derivable.map((d) => [d.name, d]));
   const existing = new Set(modelOutputs);
-  for (const name of candidates) if (!existing.has(name) && !derivedByName.has(name)) graph.output.push(onnx.ValueInfoProto.create({ name }));
+  for (const name of candidates)
+    if (!existing.has(name) && !derivedByName.has(name)) graph.output.push(onnx.ValueInfoProto.create({ name }));
   const probeBytes = encodeOnnxModel(proto);
-  const types = options.probe ? await options.probe(probeBytes, proto) : await onnxruntimeNodeProbe(probeBytes, proto, modelPath);
+  const types = options.probe
+    ? await options.probe(probeBytes, proto)
+    : await onnxruntimeNodeProbe(probeBytes, proto, modelPath);
   const declared = declaredTypes(graph);
   const typeOf = (name: string) => types.get(name) ?? declared.get(name) ?? 'unknown type';
 
@@ -183,11 +205,28 @@ export async function prepareCalibrationModel(modelPath: string, options: Calibr
   const dropped = outputs.length !== graph.output.length;
   graph.output = outputs;
   const modelBytes = dropped ? encodeOnnxModel(proto) : probeBytes;
-  return { modelBytes, inputs, calibrationTensors, derivedTensors, fetchPlan, constantTensors, skippedTensors, modelOutputs, model };
+  return {
+    modelBytes,
+    inputs,
+    calibrationTensors,
+    derivedTensors,
+    fetchPlan,
+    constantTensors,
+    skippedTensors,
+    modelOutputs,
+    model,
+  };
 }
 
 function declaredTypes(graph: OnnxNs.GraphProto): Map<string, string> {
-  const names: Record<number, string> = { 1: 'float32', 10: 'float16', 11: 'float64', 7: 'int64', 6: 'int32', 9: 'bool' };
+  const names: Record<number, string> = {
+    1: 'float32',
+    10: 'float16',
+    11: 'float64',
+    7: 'int64',
+    6: 'int32',
+    9: 'bool',
+  };
   const result = new Map<string, string>();
   for (const vi of [...graph.valueInfo, ...graph.output]) {
     const elemType = vi.type?.tensorType?.elemType;
@@ -201,56 +240,84 @@ function validateOptions(options: CalibrationModelOptions): void {
   const { shapes, batchSize, derive } = options;
   if (derive !== undefined && typeof derive !== 'boolean') throw invalidOption('derive', 'a boolean', derive);
   if (shapes !== undefined) {
-    if (shapes === null || typeof shapes !== 'object' || Array.isArray(shapes)) throw invalidOption('shapes', 'an object of input name to shape', shapes);
+    if (shapes === null || typeof shapes !== 'object' || Array.isArray(shapes))
+      throw invalidOption('shapes', 'an object of input name to shape', shapes);
     for (const [name, shape] of Object.entries(shapes)) {
-      if (!Array.isArray(shape) || shape.length === 0) throw invalidOption(`shapes.${name}`, 'a non-empty array of positive integers', shape);
-      if (!shape.every((d) => Number.isSafeInteger(d) && d > 0)) throw invalidOption(`shapes.${name}`, 'a non-empty array of positive integers', shape, 'range');
+      if (!Array.isArray(shape) || shape.length === 0)
+        throw invalidOption(`shapes.${name}`, 'a non-empty array of positive integers', shape);
+      if (!shape.every((d) => Number.isSafeInteger(d) && d > 0))
+        throw invalidOption(`shapes.${name}`, 'a non-empty array of positive integers', shape, 'range');
     }
   }
   if (batchSize !== undefined) {
     if (typeof batchSize !== 'number') throw invalidOption('batchSize', 'a positive integer', batchSize);
-    if (!Number.isSafeInteger(batchSize) || batchSize <= 0) throw invalidOption('batchSize', 'a positive integer', batchSize, 'range');
+    if (!Number.isSafeInteger(batchSize) || batchSize <= 0)
+      throw invalidOption('batchSize', 'a positive integer', batchSize, 'range');
   }
 }
 
 /** Resolves every input's shape from the model, `shapes` and `batchSize` (exported for the CLI and tests). */
-export function resolveInputs(declared: readonly ModelInput[], options: CalibrationModelOptions, source: string): CalibrationInput[] {
+export function resolveInputs(
+  declared: readonly ModelInput[],
+  options: CalibrationModelOptions,
+  source: string,
+): CalibrationInput[] {
   const shapes = options.shapes ?? {};
   const names = declared.map((i) => i.name);
   for (const key of Object.keys(shapes)) {
     if (!names.includes(key)) {
-      throw new TrtCalibratorError('ERR_INPUT_NAME', `shapes names input "${key}", which ${source} does not have; its inputs are: ${names.map((n) => `"${n}"`).join(', ')}`, {
-        details: { input: key, inputs: names },
-      });
+      throw new TrtCalibratorError(
+        'ERR_INPUT_NAME',
+        `shapes names input "${key}", which ${source} does not have; its inputs are: ${names.map((n) => `"${n}"`).join(', ')}`,
+        {
+          details: { input: key, inputs: names },
+        },
+      );
     }
   }
   return declared.map((input) => {
     if (input.dtype === undefined) {
-      throw new TrtCalibratorError('ERR_INPUT_DTYPE', `Input "${input.name}" of ${source} has element type ${input.elemType}, which calibration cannot feed`, {
-        details: { input: input.name, elemType: input.elemType },
-      });
+      throw new TrtCalibratorError(
+        'ERR_INPUT_DTYPE',
+        `Input "${input.name}" of ${source} has element type ${input.elemType}, which calibration cannot feed`,
+        {
+          details: { input: input.name, elemType: input.elemType },
+        },
+      );
     }
     const given = shapes[input.name];
     const dims = input.dims;
     let shape: number[];
     if (given) {
       if (dims && dims.length !== given.length) {
-        throw new TrtCalibratorError('ERR_INPUT_SHAPE', `Shape [${given.join(', ')}] for input "${input.name}" has rank ${given.length} but the model declares ${formatDims(dims)}`, {
-          details: { input: input.name, expected: dims, given },
-        });
+        throw new TrtCalibratorError(
+          'ERR_INPUT_SHAPE',
+          `Shape [${given.join(', ')}] for input "${input.name}" has rank ${given.length} but the model declares ${formatDims(dims)}`,
+          {
+            details: { input: input.name, expected: dims, given },
+          },
+        );
       }
       dims?.forEach((d, i) => {
         if (typeof d === 'number' && d > 0 && d !== given[i]) {
-          throw new TrtCalibratorError('ERR_INPUT_SHAPE', `Shape [${given.join(', ')}] for input "${input.name}" disagrees with the model's ${formatDims(dims)} at dim ${i}`, {
-            details: { input: input.name, expected: dims, given },
-          });
+          throw new TrtCalibratorError(
+            'ERR_INPUT_SHAPE',
+            `Shape [${given.join(', ')}] for input "${input.name}" disagrees with the model's ${formatDims(dims)} at dim ${i}`,
+            {
+              details: { input: input.name, expected: dims, given },
+            },
+          );
         }
       });
       shape = [...given];
     } else {
-      const fixed = dims?.map((d, i) => (typeof d === 'number' && d > 0 ? d : i === 0 && options.batchSize !== undefined ? options.batchSize : undefined));
+      const fixed = dims?.map((d, i) =>
+        typeof d === 'number' && d > 0 ? d : i === 0 && options.batchSize !== undefined ? options.batchSize : undefined,
+      );
       if (!fixed || fixed.some((d) => d === undefined)) {
-        const example = dims ? `[${dims.map((d, i) => (typeof d === 'number' && d > 0 ? d : i === 0 ? (options.batchSize ?? 1) : typeof d === 'string' ? d : '?')).join(', ')}]` : '[…]';
+        const example = dims
+          ? `[${dims.map((d, i) => (typeof d === 'number' && d > 0 ? d : i === 0 ? (options.batchSize ?? 1) : typeof d === 'string' ? d : '?')).join(', ')}]`
+          : '[…]';
         throw new TrtCalibratorError(
           'ERR_INPUT_SHAPE',
           `Input "${input.name}" of ${source} has ${dims ? `dynamic dims ${formatDims(dims)}` : 'no declared shape'}; give its full shape, e.g. shapes: { ${JSON.stringify(input.name)}: ${example} } with numbers`,

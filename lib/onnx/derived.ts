@@ -61,7 +61,8 @@ function scalarConstants(graph: onnx.IGraphProto): Map<string, number> {
     if (node.opType !== 'Constant' || (node.domain && node.domain !== 'ai.onnx') || node.output?.length !== 1) continue;
     const attr = node.attribute?.[0];
     if (node.attribute?.length !== 1 || !attr) continue;
-    const value = attr.name === 'value' ? scalar(attr.t) : attr.name === 'value_float' ? Math.fround(attr.f ?? 0) : undefined;
+    const value =
+      attr.name === 'value' ? scalar(attr.t) : attr.name === 'value_float' ? Math.fround(attr.f ?? 0) : undefined;
     if (value !== undefined) result.set(node.output[0], value);
   }
   return result;
@@ -87,7 +88,13 @@ export function findDerivedTensors(proto: onnx.IModelProto, activations: readonl
     };
     const op = node.opType ?? '';
     const defaultDomain = !node.domain || node.domain === 'ai.onnx';
-    if (!defaultDomain || outputs.length !== 1 || node.output?.length !== 1 || !isActivation.has(outputs[0]) || !(BINARY.has(op) || op === 'Clip' || op === 'Relu')) {
+    if (
+      !defaultDomain ||
+      outputs.length !== 1 ||
+      node.output?.length !== 1 ||
+      !isActivation.has(outputs[0]) ||
+      !(BINARY.has(op) || op === 'Clip' || op === 'Relu')
+    ) {
       ownRoots();
       continue;
     }
@@ -122,7 +129,10 @@ export function findDerivedTensors(proto: onnx.IModelProto, activations: readonl
       operand(nodeInputs[0], false);
       if (opset >= 11) {
         if (nodeInputs.length > 3) ok = false;
-        for (const [i, fallback] of [[1, -FLOAT_MAX], [2, FLOAT_MAX]] as const) {
+        for (const [i, fallback] of [
+          [1, -FLOAT_MAX],
+          [2, FLOAT_MAX],
+        ] as const) {
           if (nodeInputs[i]) operand(nodeInputs[i], true);
           else inputs.push(fallback);
         }

@@ -16,7 +16,7 @@ import { DEFAULT_IMAGE_EXTENSIONS, ImageBatchFactory } from '../batch/image-fact
 import { invalidOption, rejectUnknownOptions, TrtCalibratorError } from '../errors';
 import { cloneModelProto, decodeOnnxModel, encodeOnnxModel, int64ToNumber, loadOnnxModel, modelInputs } from './model';
 import { buildQdqModel, type QdqOptions, type QdqResult, type ScaleMap } from './qdq';
-import { createCpuSession } from './session';
+import { createQdqSession } from './session';
 import { readFileOrThrow } from '../util/fs';
 
 /** Options shared by {@link evaluateQdq} and {@link evaluateQdqModels}. */
@@ -175,8 +175,20 @@ class Accumulator {
   }
 
   result(name: string): OutputAgreement {
-    const cosine = this.normA === 0 && this.normB === 0 ? 1 : this.normA === 0 || this.normB === 0 ? 0 : this.dot / Math.sqrt(this.normA * this.normB);
-    const base = { name, elements: this.elements, cosine, maxAbsError: this.maxAbs, meanAbsError: this.elements ? this.sumAbs / this.elements : 0, maxAbsReference: this.maxRef };
+    const cosine =
+      this.normA === 0 && this.normB === 0
+        ? 1
+        : this.normA === 0 || this.normB === 0
+          ? 0
+          : this.dot / Math.sqrt(this.normA * this.normB);
+    const base = {
+      name,
+      elements: this.elements,
+      cosine,
+      maxAbsError: this.maxAbs,
+      meanAbsError: this.elements ? this.sumAbs / this.elements : 0,
+      maxAbsReference: this.maxRef,
+    };
     return this.samples > 0 ? { ...base, top1Agreement: this.agree / this.samples, samples: this.samples } : base;
   }
 }
@@ -218,7 +230,12 @@ class TensorAccumulator {
 
   result(name: string): TensorError {
     const rel = (num: number, den: number): number => (den > 0 ? Math.sqrt(num / den) : num > 0 ? 1 : 0);
-    return { name, error: rel(this.diff, this.ref), ownError: rel(this.own, this.ownRef), clipped: this.count ? this.clipped / this.count : 0 };
+    return {
+      name,
+      error: rel(this.diff, this.ref),
+      ownError: rel(this.own, this.ownRef),
+      clipped: this.count ? this.clipped / this.count : 0,
+    };
   }
 }
 
@@ -252,7 +269,15 @@ function allocate(spec: InputSpec): ArrayBufferView {
   return new Uint8Array(n * DTYPE_BYTES[spec.dtype]);
 }
 
-const ORT_TYPES: Record<string, ort.Tensor.Type> = { float32: 'float32', float16: 'float16', int32: 'int32', int64: 'int64', int8: 'int8', uint8: 'uint8', bool: 'bool' };
+const ORT_TYPES: Record<string, ort.Tensor.Type> = {
+  float32: 'float32',
+  float16: 'float16',
+  int32: 'int32',
+  int64: 'int64',
+  int8: 'int8',
+  uint8: 'uint8',
+  bool: 'bool',
+};
 
 /** The per-tensor Q/DQ pairs of a Q/DQ model: activation tensor → the DQ output its consumers read, with its scale. */
 export function activationQdqPairs(proto: onnx.ModelProto): Map<string, { dq: string; scale: number }> {
@@ -270,7 +295,12 @@ export function activationQdqPairs(proto: onnx.ModelProto): Map<string, { dq: st
     if (!tensor || init.has(tensor) || producer?.opType === 'Constant') continue; // weights
     const s = init.get((q.input ?? [])[1] ?? '');
     if (!s || (s.dims ?? []).reduce<number>((a, d) => a * int64ToNumber(d), 1) !== 1) continue; // per-channel
-    const scale = s.floatData && s.floatData.length > 0 ? s.floatData[0] : s.rawData && s.rawData.length >= 4 ? new DataView(s.rawData.buffer, s.rawData.byteOffset, 4).getFloat32(0, true) : NaN;
+    const scale =
+      s.floatData && s.floatData.length > 0
+        ? s.floatData[0]
+        : s.rawData && s.rawData.length >= 4
+          ? new DataView(s.rawData.buffer, s.rawData.byteOffset, 4).getFloat32(0, true)
+          : NaN;
     if (!out.has(tensor)) out.set(tensor, { dq: (n.output ?? [])[0] ?? '', scale });
   }
   return out;
@@ -293,8 +323,10 @@ interface Prepared {
 }
 
 async function prepareCandidate(modelPath: string, c: QdqCandidate, qdqOptions: QdqOptions): Promise<Prepared> {
-  if (c === null || typeof c !== 'object') throw invalidOption('candidate', 'an object { label, qdqModel | scales }', c);
-  if ((c.qdqModel === undefined) === (c.scales === undefined)) throw invalidOption('qdqModel/scales', 'exactly one of qdqModel and scales', c.qdqModel ?? c.scales);
+  if (c === null || typeof c !== 'object')
+    throw invalidOption('candidate', 'an object { label, qdqModel | scales }', c);
+  if ((c.qdqModel === undefined) === (c.scales === undefined))
+    throw invalidOption('qdqModel/scales', 'exactly one of qdqModel and scales', c.qdqModel ?? c.scales);
   let bytes: Uint8Array;
   let qdq: QdqResult | undefined;
   if (c.scales !== undefined) {
@@ -314,11 +346,24 @@ async function prepareCandidate(modelPath: string, c: QdqCandidate, qdqOptions: 
 
 function positive(option: string, value: unknown, min = 1): void {
   if (value !== undefined && (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min)) {
-    throw invalidOption(option, min === 0 ? 'a non-negative integer' : 'a positive integer', value, typeof value === 'number' ? 'range' : 'type');
+    throw invalidOption(
+      option,
+      min === 0 ? 'a non-negative integer' : 'a positive integer',
+      value,
+      typeof value === 'number' ? 'range' : 'type',
+    );
   }
 }
 
-const PASS_KEYS = ['qdqOptions', 'maxBatches', 'worstTensors', 'worstTensorBatches', 'labels', 'signal', 'onProgress'] as const;
+const PASS_KEYS = [
+  'qdqOptions',
+  'maxBatches',
+  'worstTensors',
+  'worstTensorBatches',
+  'labels',
+  'signal',
+  'onProgress',
+] as const;
 
 /**
  * Runs the FP32 model at `modelPath` and its Q/DQ version on every batch of `factory` and compares each output:
@@ -327,12 +372,22 @@ const PASS_KEYS = ['qdqOptions', 'maxBatches', 'worstTensors', 'worstTensorBatch
  * Errors: ERR_INPUT_NAME when the factory's inputs do not match the model's, ERR_NO_DATA when the factory
  * delivers no batch, ERR_MODEL, ERR_ABORTED, ERR_INVALID_OPTION.
  */
-export async function evaluateQdq(modelPath: string, factory: BatchFactory, options: EvaluateOptions): Promise<Evaluation> {
+export async function evaluateQdq(
+  modelPath: string,
+  factory: BatchFactory,
+  options: EvaluateOptions,
+): Promise<Evaluation> {
   if (options === null || typeof options !== 'object') throw invalidOption('options', 'an object', options);
   rejectUnknownOptions('evaluateQdq', options, ['qdqModel', 'scales', ...PASS_KEYS]);
   const { qdqModel, scales, ...pass } = options;
-  if ((qdqModel === undefined) === (scales === undefined)) throw invalidOption('qdqModel/scales', 'exactly one of qdqModel and scales', qdqModel ?? scales);
-  const [result] = await evaluateQdqModels(modelPath, factory, [{ label: 'int8', ...(qdqModel !== undefined ? { qdqModel } : { scales: scales as ScaleMap }) }], pass);
+  if ((qdqModel === undefined) === (scales === undefined))
+    throw invalidOption('qdqModel/scales', 'exactly one of qdqModel and scales', qdqModel ?? scales);
+  const [result] = await evaluateQdqModels(
+    modelPath,
+    factory,
+    [{ label: 'int8', ...(qdqModel !== undefined ? { qdqModel } : { scales: scales as ScaleMap }) }],
+    pass,
+  );
   return result;
 }
 
@@ -340,16 +395,29 @@ export async function evaluateQdq(modelPath: string, factory: BatchFactory, opti
  * {@link evaluateQdq} for several Q/DQ models of the same FP32 model in one pass over `factory` (the FP32 model
  * runs once per batch). Returns one {@link Evaluation} per candidate, in order.
  */
-export async function evaluateQdqModels(modelPath: string, factory: BatchFactory, candidates: readonly QdqCandidate[], options: EvaluatePassOptions = {}): Promise<Evaluation[]> {
+export async function evaluateQdqModels(
+  modelPath: string,
+  factory: BatchFactory,
+  candidates: readonly QdqCandidate[],
+  options: EvaluatePassOptions = {},
+): Promise<Evaluation[]> {
   if (options === null || typeof options !== 'object') throw invalidOption('options', 'an object', options);
   rejectUnknownOptions('evaluateQdqModels', options, PASS_KEYS);
-  if (!Array.isArray(candidates) || candidates.length === 0) throw invalidOption('candidates', 'a non-empty array of { label, qdqModel | scales }', candidates);
+  if (!Array.isArray(candidates) || candidates.length === 0)
+    throw invalidOption('candidates', 'a non-empty array of { label, qdqModel | scales }', candidates);
   positive('maxBatches', options.maxBatches);
   positive('worstTensors', options.worstTensors, 0);
   positive('worstTensorBatches', options.worstTensorBatches);
-  if (options.labels !== undefined && !(options.labels instanceof Map)) throw invalidOption('labels', 'a Map of image file to class index', options.labels);
+  if (options.labels !== undefined && !(options.labels instanceof Map))
+    throw invalidOption('labels', 'a Map of image file to class index', options.labels);
   const images = factory instanceof ImageBatchFactory ? factory : undefined;
-  if (options.labels !== undefined && !images) throw invalidOption('labels', 'to be used with an ImageBatchFactory (it tells which file each sample is)', 'another BatchFactory', 'range');
+  if (options.labels !== undefined && !images)
+    throw invalidOption(
+      'labels',
+      'to be used with an ImageBatchFactory (it tells which file each sample is)',
+      'another BatchFactory',
+      'range',
+    );
   const worstCount = options.worstTensors ?? 10;
   const worstBatches = worstCount > 0 ? (options.worstTensorBatches ?? 2) : 0;
   const started = Date.now();
@@ -359,9 +427,13 @@ export async function evaluateQdqModels(modelPath: string, factory: BatchFactory
   const given = factory.inputs.map((i) => i.name);
   for (const name of declared) {
     if (!given.includes(name)) {
-      throw new TrtCalibratorError('ERR_INPUT_NAME', `The data has no input "${name}" of ${modelPath}; it gives ${given.map((g) => `"${g}"`).join(', ')} and the model's inputs are ${declared.map((d) => `"${d}"`).join(', ')}`, {
-        details: { input: name, inputs: declared, given },
-      });
+      throw new TrtCalibratorError(
+        'ERR_INPUT_NAME',
+        `The data has no input "${name}" of ${modelPath}; it gives ${given.map((g) => `"${g}"`).join(', ')} and the model's inputs are ${declared.map((d) => `"${d}"`).join(', ')}`,
+        {
+          details: { input: name, inputs: declared, given },
+        },
+      );
     }
   }
 
@@ -369,29 +441,44 @@ export async function evaluateQdqModels(modelPath: string, factory: BatchFactory
   for (const c of candidates) prepared.push(await prepareCandidate(modelPath, c, options.qdqOptions ?? {}));
   // Worst tensors: the quantized activations of each candidate, read from extra outputs of extra sessions (extra
   // outputs stop ONNX Runtime from fusing those Q/DQ pairs, so the main sessions stay unchanged).
-  const pairs = prepared.map((p) => (worstBatches > 0 ? activationQdqPairs(p.proto) : new Map<string, { dq: string; scale: number }>()));
+  const pairs = prepared.map((p) =>
+    worstBatches > 0 ? activationQdqPairs(p.proto) : new Map<string, { dq: string; scale: number }>(),
+  );
   const inputSet = new Set(declared);
   const fp32Extra = [...new Set(pairs.flatMap((m) => [...m.keys()]))].filter((t) => !inputSet.has(t));
 
   const sessions: ort.InferenceSession[] = [];
+  // FP32 and Q/DQ models run at the same optimization level (createQdqSession's: Q/DQ pairs computed in float,
+  // no int8 kernels), so that the differences measured are quantization's alone, not fusions' rounding.
   const open = async (bytes: Uint8Array, source: string, proto?: onnx.ModelProto): Promise<ort.InferenceSession> => {
-    const s = await createCpuSession(bytes, { source, ...(proto ? { proto } : {}) });
+    const s = await createQdqSession(bytes, { source, ...(proto ? { proto } : {}) });
     sessions.push(s);
     return s;
   };
   try {
     const fp32 = await open(encodeOnnxModel(model.proto), modelPath, model.proto);
-    const fp32Diag = fp32Extra.length > 0 ? await open(withOutputs(model.proto, fp32Extra), `${modelPath} (with activations as outputs)`) : undefined;
+    const fp32Diag =
+      fp32Extra.length > 0
+        ? await open(withOutputs(model.proto, fp32Extra), `${modelPath} (with activations as outputs)`)
+        : undefined;
     const int8: ort.InferenceSession[] = [];
     const int8Diag: Array<ort.InferenceSession | undefined> = [];
     for (let i = 0; i < prepared.length; i++) {
       const p = prepared[i];
       int8.push(await open(p.bytes, `the Q/DQ model (${p.label})`, p.proto));
       const extra = [...pairs[i].entries()].flatMap(([t, { dq }]) => (inputSet.has(t) ? [dq] : [t, dq]));
-      int8Diag.push(extra.length > 0 ? await open(withOutputs(p.proto, extra), `the Q/DQ model (${p.label}) with activations as outputs`) : undefined);
+      int8Diag.push(
+        extra.length > 0
+          ? await open(withOutputs(p.proto, extra), `the Q/DQ model (${p.label}) with activations as outputs`)
+          : undefined,
+      );
     }
     const outputs = fp32.outputNames.filter((n) => int8.every((s) => s.outputNames.includes(n)));
-    if (outputs.length === 0) throw new TrtCalibratorError('ERR_MODEL', 'The Q/DQ model has none of the FP32 model outputs; is it the same model?');
+    if (outputs.length === 0)
+      throw new TrtCalibratorError(
+        'ERR_MODEL',
+        'The Q/DQ model has none of the FP32 model outputs; is it the same model?',
+      );
     const acc = prepared.map(() => new Map(outputs.map((n) => [n, new Accumulator()])));
     const tensorAcc = prepared.map((_, i) => new Map([...pairs[i].keys()].map((t) => [t, new TensorAccumulator()])));
     const labelAcc = prepared.map(() => ({ fp32: 0, int8: 0, samples: 0 }));
@@ -401,7 +488,8 @@ export async function evaluateQdqModels(modelPath: string, factory: BatchFactory
     let batches = 0;
     let samples = 0;
     for (;;) {
-      if (options.signal?.aborted) throw new TrtCalibratorError('ERR_ABORTED', 'Evaluation aborted', { cause: options.signal.reason });
+      if (options.signal?.aborted)
+        throw new TrtCalibratorError('ERR_ABORTED', 'Evaluation aborted', { cause: options.signal.reason });
       if (options.maxBatches !== undefined && batches >= options.maxBatches) break;
       const usedBefore = images?.stats.used ?? 0;
       const more = await factory.fill(buffers, batches);
@@ -410,10 +498,12 @@ export async function evaluateQdqModels(modelPath: string, factory: BatchFactory
       const real = images ? images.stats.used - usedBefore : batchRows;
       const feeds: Record<string, ort.Tensor> = {};
       for (const spec of factory.inputs) {
-        if (inputSet.has(spec.name)) feeds[spec.name] = new ort.Tensor(ORT_TYPES[spec.dtype], buffers[spec.name] as never, [...spec.shape]);
+        if (inputSet.has(spec.name))
+          feeds[spec.name] = new ort.Tensor(ORT_TYPES[spec.dtype], buffers[spec.name] as never, [...spec.shape]);
       }
       const diag = batches < worstBatches;
-      const ra = diag && fp32Diag ? await fp32Diag.run(feeds, [...outputs, ...fp32Extra]) : await fp32.run(feeds, outputs);
+      const ra =
+        diag && fp32Diag ? await fp32Diag.run(feeds, [...outputs, ...fp32Extra]) : await fp32.run(feeds, outputs);
       const files = images ? images.lastBatchMeta.map((m) => m.file) : [];
       for (let c = 0; c < prepared.length; c++) {
         const rb = await int8[c].run(feeds, outputs);
@@ -442,8 +532,14 @@ export async function evaluateQdqModels(modelPath: string, factory: BatchFactory
           for (const [t, { dq, scale }] of pairs[c]) {
             const ref = inputSet.has(t) ? feeds[t] : ra[t];
             const raw = inputSet.has(t) ? feeds[t] : rd[t];
-            if (!ref || !raw || ref.type !== 'float32' || raw.type !== 'float32' || rd[dq]?.type !== 'float32') continue;
-            (tensorAcc[c].get(t) as TensorAccumulator).add(ref.data as Float32Array, rd[dq].data as Float32Array, raw.data as Float32Array, 127 * scale);
+            if (!ref || !raw || ref.type !== 'float32' || raw.type !== 'float32' || rd[dq]?.type !== 'float32')
+              continue;
+            (tensorAcc[c].get(t) as TensorAccumulator).add(
+              ref.data as Float32Array,
+              rd[dq].data as Float32Array,
+              raw.data as Float32Array,
+              127 * scale,
+            );
           }
         }
       }
@@ -456,7 +552,9 @@ export async function evaluateQdqModels(modelPath: string, factory: BatchFactory
     if (batches === 0) throw new TrtCalibratorError('ERR_NO_DATA', 'The data source delivered no batch to evaluate');
     const ms = Date.now() - started;
     return prepared.map((p, c) => {
-      const results = outputs.filter((n) => (acc[c].get(n) as Accumulator).elements > 0).map((n) => (acc[c].get(n) as Accumulator).result(n));
+      const results = outputs
+        .filter((n) => (acc[c].get(n) as Accumulator).elements > 0)
+        .map((n) => (acc[c].get(n) as Accumulator).result(n));
       const worst = [...tensorAcc[c].entries()]
         .filter(([, a]) => a.count > 0)
         .map(([t, a]) => a.result(t))
@@ -469,7 +567,16 @@ export async function evaluateQdqModels(modelPath: string, factory: BatchFactory
         samples,
         ...(p.qdq ? { qdq: p.qdq } : {}),
         ...(worstBatches > 0 ? { worstTensors: worst } : {}),
-        ...(options.labels && labelOutput && l.samples > 0 ? { labelAccuracy: { fp32: l.fp32 / l.samples, int8: l.int8 / l.samples, samples: l.samples, output: labelOutput } } : {}),
+        ...(options.labels && labelOutput && l.samples > 0
+          ? {
+              labelAccuracy: {
+                fp32: l.fp32 / l.samples,
+                int8: l.int8 / l.samples,
+                samples: l.samples,
+                output: labelOutput,
+              },
+            }
+          : {}),
         ms,
       };
     });
@@ -479,8 +586,15 @@ export async function evaluateQdqModels(modelPath: string, factory: BatchFactory
 }
 
 /** The first `real` rows of outputs whose leading dimension is the batch (padding repeats dropped). */
-function realRows(a: Float32Array, b: Float32Array, dims: readonly number[], batchRows: number, real: number): [Float32Array, Float32Array, number[]] {
-  if (real >= batchRows || dims.length === 0 || dims[0] !== batchRows || a.length !== b.length) return [a, b, [...dims]];
+function realRows(
+  a: Float32Array,
+  b: Float32Array,
+  dims: readonly number[],
+  batchRows: number,
+  real: number,
+): [Float32Array, Float32Array, number[]] {
+  if (real >= batchRows || dims.length === 0 || dims[0] !== batchRows || a.length !== b.length)
+    return [a, b, [...dims]];
   const per = a.length / batchRows;
   return [a.subarray(0, real * per), b.subarray(0, real * per), [real, ...dims.slice(1)]];
 }
@@ -492,19 +606,31 @@ function realRows(a: Float32Array, b: Float32Array, dims: readonly number[], bat
  * class names. Throws ERR_NO_DATA when there are no class subdirectories or no images in them.
  * @param extensions Defaults to {@link DEFAULT_IMAGE_EXTENSIONS}.
  */
-export async function labelsFromDirectory(dir: string, extensions: readonly string[] = DEFAULT_IMAGE_EXTENSIONS): Promise<{ files: string[]; labels: Map<string, number>; classes: string[] }> {
+export async function labelsFromDirectory(
+  dir: string,
+  extensions: readonly string[] = DEFAULT_IMAGE_EXTENSIONS,
+): Promise<{ files: string[]; labels: Map<string, number>; classes: string[] }> {
   if (typeof dir !== 'string' || dir === '') throw invalidOption('dir', 'a directory path', dir);
   let entries: import('node:fs').Dirent[];
   try {
     entries = await fsp.readdir(dir, { withFileTypes: true });
   } catch (err) {
-    throw new TrtCalibratorError((err as NodeJS.ErrnoException).code === 'ENOENT' ? 'ERR_NO_DATA' : 'ERR_IO', `Cannot read the labelled image directory ${dir}: ${(err as Error).message}`, { cause: err, details: { path: dir } });
+    throw new TrtCalibratorError(
+      (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'ERR_NO_DATA' : 'ERR_IO',
+      `Cannot read the labelled image directory ${dir}: ${(err as Error).message}`,
+      { cause: err, details: { path: dir } },
+    );
   }
   const classes = entries
     .filter((e) => e.isDirectory())
     .map((e) => e.name)
     .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-  if (classes.length === 0) throw new TrtCalibratorError('ERR_NO_DATA', `${dir} has no class subdirectories; with labels, put the images of class k in the k-th subdirectory (sorted by name)`, { details: { path: dir } });
+  if (classes.length === 0)
+    throw new TrtCalibratorError(
+      'ERR_NO_DATA',
+      `${dir} has no class subdirectories; with labels, put the images of class k in the k-th subdirectory (sorted by name)`,
+      { details: { path: dir } },
+    );
   const exts = extensions.map((e) => e.toLowerCase());
   const files: string[] = [];
   const labels = new Map<string, number>();
@@ -517,7 +643,12 @@ export async function labelsFromDirectory(dir: string, extensions: readonly stri
       labels.set(file, k);
     }
   }
-  if (files.length === 0) throw new TrtCalibratorError('ERR_NO_DATA', `No images in the class subdirectories of ${dir} (${classes.join(', ')})`, { details: { path: dir } });
+  if (files.length === 0)
+    throw new TrtCalibratorError(
+      'ERR_NO_DATA',
+      `No images in the class subdirectories of ${dir} (${classes.join(', ')})`,
+      { details: { path: dir } },
+    );
   return { files, labels, classes };
 }
 
@@ -525,22 +656,36 @@ const pct = (x: number): string => `${(x * 100).toFixed(2)} %`;
 
 /** Formats an {@link Evaluation} as the table the CLI prints. */
 export function formatEvaluation(e: Evaluation): string {
-  const lines = [`FP32 vs INT8 (Q/DQ) on ${e.samples} samples in ${e.batches} batches, ONNX Runtime CPU, ${(e.ms / 1000).toFixed(1)} s`];
+  const lines = [
+    `FP32 vs INT8 (Q/DQ) on ${e.samples} samples in ${e.batches} batches, ONNX Runtime CPU, ${(e.ms / 1000).toFixed(1)} s`,
+  ];
   for (const o of e.outputs) {
     lines.push(`  ${o.name}`);
-    if (o.top1Agreement !== undefined) lines.push(`    top-1 agreement   ${pct(o.top1Agreement)} (${Math.round(o.top1Agreement * (o.samples ?? 0))}/${o.samples})`);
+    if (o.top1Agreement !== undefined)
+      lines.push(
+        `    top-1 agreement   ${pct(o.top1Agreement)} (${Math.round(o.top1Agreement * (o.samples ?? 0))}/${o.samples})`,
+      );
     lines.push(`    cosine similarity ${o.cosine.toFixed(6)}`);
-    lines.push(`    max abs error     ${o.maxAbsError.toPrecision(4)} (max |FP32| ${o.maxAbsReference.toPrecision(4)})`);
+    lines.push(
+      `    max abs error     ${o.maxAbsError.toPrecision(4)} (max |FP32| ${o.maxAbsReference.toPrecision(4)})`,
+    );
     lines.push(`    mean abs error    ${o.meanAbsError.toPrecision(4)}`);
   }
   if (e.labelAccuracy) {
     const l = e.labelAccuracy;
-    lines.push(`  top-1 accuracy on ${l.samples} labelled samples (${l.output}): FP32 ${pct(l.fp32)}, INT8 ${pct(l.int8)}`);
+    lines.push(
+      `  top-1 accuracy on ${l.samples} labelled samples (${l.output}): FP32 ${pct(l.fp32)}, INT8 ${pct(l.int8)}`,
+    );
   }
   if (e.worstTensors && e.worstTensors.length > 0) {
-    lines.push('  quantized tensors furthest from FP32 (relative L2 error; own = its Q/DQ round trip; clipped = share beyond ±amax)');
+    lines.push(
+      '  quantized tensors furthest from FP32 (relative L2 error; own = its Q/DQ round trip; clipped = share beyond ±amax)',
+    );
     const width = Math.min(48, Math.max(...e.worstTensors.map((t) => t.name.length)));
-    for (const t of e.worstTensors) lines.push(`    ${t.name.padEnd(width)}  ${t.error.toFixed(4)}  own ${t.ownError.toFixed(4)}  clipped ${pct(t.clipped)}`);
+    for (const t of e.worstTensors)
+      lines.push(
+        `    ${t.name.padEnd(width)}  ${t.error.toFixed(4)}  own ${t.ownError.toFixed(4)}  clipped ${pct(t.clipped)}`,
+      );
   }
   return `${lines.join('\n')}\n`;
 }

@@ -94,7 +94,10 @@ export function int64ToNumber(value: number | { toNumber(): number } | null | un
  */
 export async function loadOnnxModel(file: string): Promise<OnnxModel> {
   if (typeof file !== 'string' || file.length === 0) {
-    throw new TrtCalibratorError('ERR_INVALID_OPTION', `Expected a path to an .onnx file but received ${JSON.stringify(file)}`);
+    throw new TrtCalibratorError(
+      'ERR_INVALID_OPTION',
+      `Expected a path to an .onnx file but received ${JSON.stringify(file)}`,
+    );
   }
   const absolute = path.resolve(file);
   const bytes = await readFileOrThrow(absolute, 'ONNX model');
@@ -111,17 +114,29 @@ export async function decodeOnnxModel(bytes: Uint8Array, options: { path?: strin
   try {
     proto = onnx.ModelProto.decode(bytes);
   } catch (err) {
-    throw new TrtCalibratorError('ERR_MODEL', `${where} is not an ONNX model: the protobuf could not be decoded (${(err as Error).message})`, {
-      cause: err,
-      details: { file: options.path },
-    });
+    throw new TrtCalibratorError(
+      'ERR_MODEL',
+      `${where} is not an ONNX model: the protobuf could not be decoded (${(err as Error).message})`,
+      {
+        cause: err,
+        details: { file: options.path },
+      },
+    );
   }
   const graph = proto.graph;
   if (!graph || int64ToNumber(proto.irVersion) <= 0 || (graph.node ?? []).length === 0) {
-    const why = !graph ? 'it has no graph' : int64ToNumber(proto.irVersion) <= 0 ? 'it has no ir_version' : 'its graph has no nodes';
-    throw new TrtCalibratorError('ERR_MODEL', `${where} is not an ONNX model (${why}); the file may be corrupt or of another format`, {
-      details: { file: options.path },
-    });
+    const why = !graph
+      ? 'it has no graph'
+      : int64ToNumber(proto.irVersion) <= 0
+        ? 'it has no ir_version'
+        : 'its graph has no nodes';
+    throw new TrtCalibratorError(
+      'ERR_MODEL',
+      `${where} is not an ONNX model (${why}); the file may be corrupt or of another format`,
+      {
+        details: { file: options.path },
+      },
+    );
   }
   const externalDataFiles = await inlineExternalData(proto, options.path);
   return { proto, path: options.path, externalDataFiles };
@@ -132,7 +147,9 @@ export function encodeOnnxModel(proto: onnx.ModelProto): Uint8Array {
   try {
     return onnx.ModelProto.encode(proto).finish();
   } catch (err) {
-    throw new TrtCalibratorError('ERR_MODEL', `Could not serialize the ONNX model: ${(err as Error).message}`, { cause: err });
+    throw new TrtCalibratorError('ERR_MODEL', `Could not serialize the ONNX model: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }
 
@@ -159,7 +176,9 @@ export function modelInputs(proto: onnx.ModelProto): ModelInput[] {
 function dimOf(dim: onnx.TensorShapeProto.IDimension): OnnxDim {
   // Decoded messages say which member of the oneof is set; a default dim_value of 0 would otherwise look fixed.
   const which = (dim as { value?: string }).value;
-  const hasValue = which === 'dimValue' || (which === undefined && Object.prototype.hasOwnProperty.call(dim, 'dimValue') && dim.dimValue !== null);
+  const hasValue =
+    which === 'dimValue' ||
+    (which === undefined && Object.prototype.hasOwnProperty.call(dim, 'dimValue') && dim.dimValue !== null);
   if (hasValue) return int64ToNumber(dim.dimValue);
   if (dim.dimParam) return dim.dimParam;
   return null;
@@ -175,12 +194,20 @@ export function defaultOpsetVersion(proto: onnx.ModelProto): number | undefined 
 export function floatValues(t: onnx.ITensorProto): Float32Array {
   const count = (t.dims ?? []).reduce<number>((a, d) => a * int64ToNumber(d), 1);
   if (t.rawData && t.rawData.length > 0) {
-    if (t.rawData.length !== count * 4) throw new TrtCalibratorError('ERR_MODEL', `Tensor "${t.name}" has ${t.rawData.length} bytes of data for ${count} floats`);
+    if (t.rawData.length !== count * 4)
+      throw new TrtCalibratorError(
+        'ERR_MODEL',
+        `Tensor "${t.name}" has ${t.rawData.length} bytes of data for ${count} floats`,
+      );
     const copy = new Uint8Array(t.rawData); // aligned copy: protobuf slices may start at odd offsets
     return new Float32Array(copy.buffer, copy.byteOffset, count);
   }
   const data = t.floatData ?? [];
-  if (data.length !== count) throw new TrtCalibratorError('ERR_MODEL', `Tensor "${t.name}" has ${data.length} values for shape [${(t.dims ?? []).join(', ')}]`);
+  if (data.length !== count)
+    throw new TrtCalibratorError(
+      'ERR_MODEL',
+      `Tensor "${t.name}" has ${data.length} values for shape [${(t.dims ?? []).join(', ')}]`,
+    );
   return Float32Array.from(data);
 }
 
@@ -208,10 +235,15 @@ function* allTensors(graph: onnx.IGraphProto): Generator<onnx.ITensorProto> {
  * onnxruntime-node creates sessions from a buffer without a model path, so external files would not be found.
  */
 async function inlineExternalData(proto: onnx.ModelProto, modelPath: string | undefined): Promise<string[]> {
-  const external = [...allTensors(proto.graph as onnx.IGraphProto)].filter((t) => t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL);
+  const external = [...allTensors(proto.graph as onnx.IGraphProto)].filter(
+    (t) => t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL,
+  );
   if (external.length === 0) return [];
   if (!modelPath) {
-    throw new TrtCalibratorError('ERR_MODEL', 'The model uses external data files but was given as bytes without its path; load it with loadOnnxModel(path)');
+    throw new TrtCalibratorError(
+      'ERR_MODEL',
+      'The model uses external data files but was given as bytes without its path; load it with loadOnnxModel(path)',
+    );
   }
   const dir = path.dirname(modelPath);
   const handles = new Map<string, fs.promises.FileHandle>();
@@ -220,13 +252,21 @@ async function inlineExternalData(proto: onnx.ModelProto, modelPath: string | un
       const info = new Map((tensor.externalData ?? []).map((e) => [e.key ?? '', e.value ?? '']));
       const location = info.get('location');
       if (!location) {
-        throw new TrtCalibratorError('ERR_MODEL', `${modelPath}: tensor "${tensor.name}" has external data without a location`, { details: { file: modelPath } });
+        throw new TrtCalibratorError(
+          'ERR_MODEL',
+          `${modelPath}: tensor "${tensor.name}" has external data without a location`,
+          { details: { file: modelPath } },
+        );
       }
       // ONNX resolves locations relative to the model's directory; absolute paths and ".." are not allowed there.
       if (path.isAbsolute(location) || location.split(/[\\/]/).includes('..')) {
-        throw new TrtCalibratorError('ERR_MODEL', `${modelPath}: tensor "${tensor.name}" has external data location "${location}" outside the model's directory`, {
-          details: { file: modelPath },
-        });
+        throw new TrtCalibratorError(
+          'ERR_MODEL',
+          `${modelPath}: tensor "${tensor.name}" has external data location "${location}" outside the model's directory`,
+          {
+            details: { file: modelPath },
+          },
+        );
       }
       const file = path.join(dir, location);
       let handle = handles.get(file);
@@ -234,24 +274,41 @@ async function inlineExternalData(proto: onnx.ModelProto, modelPath: string | un
         try {
           handle = await fs.promises.open(file, 'r');
         } catch (err) {
-          throw new TrtCalibratorError('ERR_IO', `Could not read external data file ${file} of tensor "${tensor.name}" (model ${modelPath}): ${(err as Error).message}`, {
-            cause: err,
-            details: { file },
-          });
+          throw new TrtCalibratorError(
+            'ERR_IO',
+            `Could not read external data file ${file} of tensor "${tensor.name}" (model ${modelPath}): ${(err as Error).message}`,
+            {
+              cause: err,
+              details: { file },
+            },
+          );
         }
         handles.set(file, handle);
       }
       const offset = Number(info.get('offset') ?? '0');
       const size = (await handle.stat()).size;
       const length = info.has('length') ? Number(info.get('length')) : size - offset;
-      if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
-        throw new TrtCalibratorError('ERR_MODEL', `${modelPath}: tensor "${tensor.name}" asks for bytes ${offset}..${offset + length} of ${file}, which has ${size} bytes`, {
-          details: { file },
-        });
+      if (
+        !Number.isSafeInteger(offset) ||
+        !Number.isSafeInteger(length) ||
+        offset < 0 ||
+        length < 0 ||
+        offset + length > size
+      ) {
+        throw new TrtCalibratorError(
+          'ERR_MODEL',
+          `${modelPath}: tensor "${tensor.name}" asks for bytes ${offset}..${offset + length} of ${file}, which has ${size} bytes`,
+          {
+            details: { file },
+          },
+        );
       }
       const data = Buffer.alloc(length);
       const { bytesRead } = await handle.read(data, 0, length, offset);
-      if (bytesRead !== length) throw new TrtCalibratorError('ERR_IO', `Short read of ${file}: ${bytesRead} of ${length} bytes`, { details: { file } });
+      if (bytesRead !== length)
+        throw new TrtCalibratorError('ERR_IO', `Short read of ${file}: ${bytesRead} of ${length} bytes`, {
+          details: { file },
+        });
       tensor.rawData = data;
       tensor.externalData = [];
       tensor.dataLocation = onnx.TensorProto.DataLocation.DEFAULT;

@@ -16,22 +16,153 @@ export const QDQ_OPSET = 13;
 
 /** Operators whose behaviour is the same from opset 7 up to 13 (later versions only added types or attributes with compatible defaults). */
 const UNCHANGED = new Set([
-  'Abs', 'Acos', 'Acosh', 'Add', 'And', 'ArgMax', 'ArgMin', 'Asin', 'Asinh', 'Atan', 'Atanh', 'AveragePool', 'BatchNormalization',
-  'BitShift', 'Cast', 'Ceil', 'Celu', 'Compress', 'Concat', 'Constant', 'ConstantOfShape', 'Conv', 'ConvInteger', 'ConvTranspose', 'Cos',
-  'Cosh', 'CumSum', 'DepthToSpace', 'DequantizeLinear', 'Det', 'Div', 'Einsum', 'Elu', 'Equal', 'Erf', 'Exp', 'Expand', 'EyeLike',
-  'Flatten', 'Floor', 'GRU', 'Gather', 'GatherElements', 'GatherND', 'Gemm', 'GlobalAveragePool', 'GlobalLpPool', 'GlobalMaxPool',
-  'Greater', 'GreaterOrEqual', 'HardSigmoid', 'Identity', 'If', 'InstanceNormalization', 'IsInf', 'IsNaN', 'LRN', 'LSTM', 'LeakyRelu',
-  'Less', 'LessOrEqual', 'Log', 'Loop', 'LpNormalization', 'LpPool', 'MatMul', 'MatMulInteger', 'Max', 'MaxPool', 'MaxRoiPool',
-  'MaxUnpool', 'Mean', 'MeanVarianceNormalization', 'Min', 'Mod', 'Mul', 'Multinomial', 'Neg', 'NonMaxSuppression', 'NonZero', 'Not',
-  'OneHot', 'Or', 'PRelu', 'Pow', 'QLinearConv', 'QLinearMatMul', 'QuantizeLinear', 'RNN', 'RandomNormal', 'RandomNormalLike',
-  'RandomUniform', 'RandomUniformLike', 'Range', 'Reciprocal', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceMax',
-  'ReduceMean', 'ReduceMin', 'ReduceProd', 'ReduceSumSquare', 'Relu', 'Reshape', 'Resize', 'ReverseSequence', 'RoiAlign', 'Round',
-  'Scan', 'ScatterElements', 'ScatterND', 'Selu', 'Shape', 'Shrink', 'Sigmoid', 'Sign', 'Sin', 'Sinh', 'Size', 'Softplus', 'Softsign',
-  'SpaceToDepth', 'Sqrt', 'Sub', 'Sum', 'Tan', 'Tanh', 'ThresholdedRelu', 'Tile', 'Transpose', 'Unique', 'Where', 'Xor',
+  'Abs',
+  'Acos',
+  'Acosh',
+  'Add',
+  'And',
+  'ArgMax',
+  'ArgMin',
+  'Asin',
+  'Asinh',
+  'Atan',
+  'Atanh',
+  'AveragePool',
+  'BatchNormalization',
+  'BitShift',
+  'Cast',
+  'Ceil',
+  'Celu',
+  'Compress',
+  'Concat',
+  'Constant',
+  'ConstantOfShape',
+  'Conv',
+  'ConvInteger',
+  'ConvTranspose',
+  'Cos',
+  'Cosh',
+  'CumSum',
+  'DepthToSpace',
+  'DequantizeLinear',
+  'Det',
+  'Div',
+  'Einsum',
+  'Elu',
+  'Equal',
+  'Erf',
+  'Exp',
+  'Expand',
+  'EyeLike',
+  'Flatten',
+  'Floor',
+  'GRU',
+  'Gather',
+  'GatherElements',
+  'GatherND',
+  'Gemm',
+  'GlobalAveragePool',
+  'GlobalLpPool',
+  'GlobalMaxPool',
+  'Greater',
+  'GreaterOrEqual',
+  'HardSigmoid',
+  'Identity',
+  'If',
+  'InstanceNormalization',
+  'IsInf',
+  'IsNaN',
+  'LRN',
+  'LSTM',
+  'LeakyRelu',
+  'Less',
+  'LessOrEqual',
+  'Log',
+  'Loop',
+  'LpNormalization',
+  'LpPool',
+  'MatMul',
+  'MatMulInteger',
+  'Max',
+  'MaxPool',
+  'MaxRoiPool',
+  'MaxUnpool',
+  'Mean',
+  'MeanVarianceNormalization',
+  'Min',
+  'Mod',
+  'Mul',
+  'Multinomial',
+  'Neg',
+  'NonMaxSuppression',
+  'NonZero',
+  'Not',
+  'OneHot',
+  'Or',
+  'PRelu',
+  'Pow',
+  'QLinearConv',
+  'QLinearMatMul',
+  'QuantizeLinear',
+  'RNN',
+  'RandomNormal',
+  'RandomNormalLike',
+  'RandomUniform',
+  'RandomUniformLike',
+  'Range',
+  'Reciprocal',
+  'ReduceL1',
+  'ReduceL2',
+  'ReduceLogSum',
+  'ReduceLogSumExp',
+  'ReduceMax',
+  'ReduceMean',
+  'ReduceMin',
+  'ReduceProd',
+  'ReduceSumSquare',
+  'Relu',
+  'Reshape',
+  'Resize',
+  'ReverseSequence',
+  'RoiAlign',
+  'Round',
+  'Scan',
+  'ScatterElements',
+  'ScatterND',
+  'Selu',
+  'Shape',
+  'Shrink',
+  'Sigmoid',
+  'Sign',
+  'Sin',
+  'Sinh',
+  'Size',
+  'Softplus',
+  'Softsign',
+  'SpaceToDepth',
+  'Sqrt',
+  'Sub',
+  'Sum',
+  'Tan',
+  'Tanh',
+  'ThresholdedRelu',
+  'Tile',
+  'Transpose',
+  'Unique',
+  'Where',
+  'Xor',
 ]);
 
 /** Operators that are unchanged only from a given opset on (older versions had another signature). */
-const UNCHANGED_FROM: Readonly<Record<string, number>> = { Resize: 11, ArgMax: 11, ArgMin: 11, Mod: 10, NonMaxSuppression: 10, Range: 11, Einsum: 12 };
+const UNCHANGED_FROM: Readonly<Record<string, number>> = {
+  Resize: 11,
+  ArgMax: 11,
+  ArgMin: 11,
+  Mod: 10,
+  NonMaxSuppression: 10,
+  Range: 11,
+  Einsum: 12,
+};
 
 /** What {@link upgradeOpset} did. */
 export interface OpsetUpgrade {
@@ -52,7 +183,10 @@ export function upgradeOpset(proto: onnx.ModelProto, target = QDQ_OPSET): OpsetU
   if (from === undefined) throw new TrtCalibratorError('ERR_MODEL', 'The model imports no default ONNX operator set');
   if (from >= target) return { from, to: from, rewritten: [] };
   if (from < 7) {
-    throw new TrtCalibratorError('ERR_MODEL', `The model uses ONNX opset ${from}; Q/DQ export needs opset ${target} and upgrades only from opset 7 on. Convert it first (python -m onnx.version_converter or re-export).`);
+    throw new TrtCalibratorError(
+      'ERR_MODEL',
+      `The model uses ONNX opset ${from}; Q/DQ export needs opset ${target} and upgrades only from opset 7 on. Convert it first (python -m onnx.version_converter or re-export).`,
+    );
   }
   const ctx = new UpgradeContext(proto, from);
   upgradeGraph(proto.graph as onnx.GraphProto, ctx);
@@ -82,7 +216,8 @@ class UpgradeContext {
 
 function collectNames(graph: onnx.IGraphProto, names: Set<string>): void {
   for (const t of graph.initializer ?? []) names.add(t.name ?? '');
-  for (const v of [...(graph.input ?? []), ...(graph.output ?? []), ...(graph.valueInfo ?? [])]) names.add(v.name ?? '');
+  for (const v of [...(graph.input ?? []), ...(graph.output ?? []), ...(graph.valueInfo ?? [])])
+    names.add(v.name ?? '');
   for (const n of graph.node ?? []) {
     for (const v of [...(n.input ?? []), ...(n.output ?? [])]) names.add(v);
     if (n.name) names.add(n.name);
@@ -113,12 +248,21 @@ function upgradeGraph(graph: onnx.GraphProto, ctx: UpgradeContext): void {
   const added: onnx.TensorProto[] = [];
   const int64Input = (base: string, values: number[]): string => {
     const name = ctx.unique(base);
-    added.push(onnx.TensorProto.create({ name, dataType: onnx.TensorProto.DataType.INT64, dims: [values.length], int64Data: values }));
+    added.push(
+      onnx.TensorProto.create({
+        name,
+        dataType: onnx.TensorProto.DataType.INT64,
+        dims: [values.length],
+        int64Data: values,
+      }),
+    );
     return name;
   };
   const floatScalar = (base: string, value: number): string => {
     const name = ctx.unique(base);
-    added.push(onnx.TensorProto.create({ name, dataType: onnx.TensorProto.DataType.FLOAT, dims: [], floatData: [value] }));
+    added.push(
+      onnx.TensorProto.create({ name, dataType: onnx.TensorProto.DataType.FLOAT, dims: [], floatData: [value] }),
+    );
     return name;
   };
   const ranks = declaredRanks(graph);
@@ -215,21 +359,45 @@ function upgradeGraph(graph: onnx.GraphProto, ctx: UpgradeContext): void {
         const axis = axisAttr ? int64ToNumber(axisAttr.i) : 1;
         const rank = ranks.get(inputs[0]) ?? ranks.get(out0);
         if (axis === -1 || (rank !== undefined && (axis === rank - 1 || axis === -1))) {
-          node.attribute = [...(node.attribute ?? []), { name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: -1 }];
+          node.attribute = [
+            ...(node.attribute ?? []),
+            { name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: -1 },
+          ];
           ctx.rewritten.push(`${label(node)}: axis ${axis} is the last axis → axis -1`);
         } else {
           const flat = ctx.unique(`${out0}_flat`);
           const shape = ctx.unique(`${out0}_shape`);
           const soft = ctx.unique(`${out0}_2d`);
           nodes.push(
-            onnx.NodeProto.create({ opType: 'Shape', input: [inputs[0]], output: [shape], name: ctx.unique(`${out0}_Shape`) }),
-            onnx.NodeProto.create({ opType: 'Flatten', input: [inputs[0]], output: [flat], name: ctx.unique(`${out0}_Flatten`), attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: axis }] }),
+            onnx.NodeProto.create({
+              opType: 'Shape',
+              input: [inputs[0]],
+              output: [shape],
+              name: ctx.unique(`${out0}_Shape`),
+            }),
+            onnx.NodeProto.create({
+              opType: 'Flatten',
+              input: [inputs[0]],
+              output: [flat],
+              name: ctx.unique(`${out0}_Flatten`),
+              attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: axis }],
+            }),
           );
           node.input = [flat];
           node.output = [soft];
           node.attribute = [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 }];
-          nodes.push(node, onnx.NodeProto.create({ opType: 'Reshape', input: [soft, shape], output: [out0], name: ctx.unique(`${out0}_Reshape`) }));
-          ctx.rewritten.push(`${label(node)}: opset<13 semantics kept with Flatten/${op}/Reshape (axis ${axis}, rank ${rank ?? 'unknown'})`);
+          nodes.push(
+            node,
+            onnx.NodeProto.create({
+              opType: 'Reshape',
+              input: [soft, shape],
+              output: [out0],
+              name: ctx.unique(`${out0}_Reshape`),
+            }),
+          );
+          ctx.rewritten.push(
+            `${label(node)}: opset<13 semantics kept with Flatten/${op}/Reshape (axis ${axis}, rank ${rank ?? 'unknown'})`,
+          );
           continue;
         }
         break;
@@ -237,12 +405,19 @@ function upgradeGraph(graph: onnx.GraphProto, ctx: UpgradeContext): void {
       case 'BatchNormalization':
         if (ctx.from < 9) {
           const spatial = takeAttr(node, 'spatial');
-          if (spatial && int64ToNumber(spatial.i) !== 1) throw cannot(node, ctx.from, 'spatial=0 has no opset 13 equivalent');
+          if (spatial && int64ToNumber(spatial.i) !== 1)
+            throw cannot(node, ctx.from, 'spatial=0 has no opset 13 equivalent');
         }
         break;
       default:
         if (!UNCHANGED.has(op) || ctx.from < (UNCHANGED_FROM[op] ?? 0)) {
-          throw cannot(node, ctx.from, op === 'Upsample' ? 'Upsample was removed; it needs a rewrite to Resize' : 'its definition changed and no automatic rewrite is known');
+          throw cannot(
+            node,
+            ctx.from,
+            op === 'Upsample'
+              ? 'Upsample was removed; it needs a rewrite to Resize'
+              : 'its definition changed and no automatic rewrite is known',
+          );
         }
     }
     nodes.push(node);

@@ -85,7 +85,8 @@ const POOL_OPS = new Set(['MaxPool', 'AveragePool', 'GlobalAveragePool']);
 export function insertQdq(proto: onnx.ModelProto, scales: ScaleMap, options: QdqOptions = {}): QdqResult {
   rejectUnknownOptions('Q/DQ export', options, ['quantizeResidualAdd', 'quantizePooling']);
   for (const key of ['quantizeResidualAdd', 'quantizePooling'] as const) {
-    if (options[key] !== undefined && typeof options[key] !== 'boolean') throw invalidOption(key, 'a boolean', options[key]);
+    if (options[key] !== undefined && typeof options[key] !== 'boolean')
+      throw invalidOption(key, 'a boolean', options[key]);
   }
   const scaleOf = toScaleLookup(scales);
   const opset = upgradeOpset(proto, QDQ_OPSET);
@@ -132,14 +133,31 @@ export function insertQdq(proto: onnx.ModelProto, scales: ScaleMap, options: Qdq
   const unquantized: UnquantizedInput[] = [];
   const newInitializers: onnx.ITensorProto[] = [];
 
-  const makePair = (tensor: string, scale: onnx.ITensorProto, zeroPoint: onnx.ITensorProto, axis: number | undefined): Pending => {
+  const makePair = (
+    tensor: string,
+    scale: onnx.ITensorProto,
+    zeroPoint: onnx.ITensorProto,
+    axis: number | undefined,
+  ): Pending => {
     const q = unique(`${tensor}_QuantizeLinear_Output`);
     const dq = unique(`${tensor}_DequantizeLinear_Output`);
     newInitializers.push(scale, zeroPoint);
     const axisAttr = axis === undefined ? [] : [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: axis }];
     const nodes = [
-      onnx.NodeProto.create({ opType: 'QuantizeLinear', name: unique(`${tensor}_QuantizeLinear`), input: [tensor, scale.name ?? '', zeroPoint.name ?? ''], output: [q], attribute: axisAttr }),
-      onnx.NodeProto.create({ opType: 'DequantizeLinear', name: unique(`${tensor}_DequantizeLinear`), input: [q, scale.name ?? '', zeroPoint.name ?? ''], output: [dq], attribute: axisAttr }),
+      onnx.NodeProto.create({
+        opType: 'QuantizeLinear',
+        name: unique(`${tensor}_QuantizeLinear`),
+        input: [tensor, scale.name ?? '', zeroPoint.name ?? ''],
+        output: [q],
+        attribute: axisAttr,
+      }),
+      onnx.NodeProto.create({
+        opType: 'DequantizeLinear',
+        name: unique(`${tensor}_DequantizeLinear`),
+        input: [q, scale.name ?? '', zeroPoint.name ?? ''],
+        output: [dq],
+        attribute: axisAttr,
+      }),
     ];
     return { tensor, dq, nodes };
   };
@@ -159,8 +177,18 @@ export function insertQdq(proto: onnx.ModelProto, scales: ScaleMap, options: Qdq
         unquantized.push({ tensor, consumer, reason: `scale ${scale} is not a finite positive number` });
         return;
       }
-      const s = onnx.TensorProto.create({ name: unique(`${tensor}_scale`), dataType: onnx.TensorProto.DataType.FLOAT, dims: [], floatData: [scale] });
-      const z = onnx.TensorProto.create({ name: unique(`${tensor}_zero_point`), dataType: onnx.TensorProto.DataType.INT8, dims: [], int32Data: [0] });
+      const s = onnx.TensorProto.create({
+        name: unique(`${tensor}_scale`),
+        dataType: onnx.TensorProto.DataType.FLOAT,
+        dims: [],
+        floatData: [scale],
+      });
+      const z = onnx.TensorProto.create({
+        name: unique(`${tensor}_zero_point`),
+        dataType: onnx.TensorProto.DataType.INT8,
+        dims: [],
+        int32Data: [0],
+      });
       pending = makePair(tensor, s, z, undefined);
       pendingByTensor.set(tensor, pending);
       activations.push({ name: tensor, scale: Math.fround(scale) });
@@ -191,8 +219,18 @@ export function insertQdq(proto: onnx.ModelProto, scales: ScaleMap, options: Qdq
     let pending = pendingByTensor.get(key);
     if (!pending) {
       const scales = perChannelScales(floatValues(t), dims, axis);
-      const s = onnx.TensorProto.create({ name: unique(`${tensor}_scale`), dataType: onnx.TensorProto.DataType.FLOAT, dims: [scales.length], floatData: Array.from(scales) });
-      const z = onnx.TensorProto.create({ name: unique(`${tensor}_zero_point`), dataType: onnx.TensorProto.DataType.INT8, dims: [scales.length], int32Data: new Array<number>(scales.length).fill(0) });
+      const s = onnx.TensorProto.create({
+        name: unique(`${tensor}_scale`),
+        dataType: onnx.TensorProto.DataType.FLOAT,
+        dims: [scales.length],
+        floatData: Array.from(scales),
+      });
+      const z = onnx.TensorProto.create({
+        name: unique(`${tensor}_zero_point`),
+        dataType: onnx.TensorProto.DataType.INT8,
+        dims: [scales.length],
+        int32Data: new Array<number>(scales.length).fill(0),
+      });
       pending = makePair(tensor, s, z, axis);
       pendingByTensor.set(key, pending);
       weights.push({ name: tensor, axis, channels: scales.length, consumer });
@@ -261,7 +299,8 @@ function producerKey(node: onnx.INodeProto): string {
 
 function toScaleLookup(scales: ScaleMap): (name: string) => number | undefined {
   if (scales instanceof Map) return (name) => scales.get(name);
-  if (scales === null || typeof scales !== 'object' || Array.isArray(scales)) throw invalidOption('scales', 'an object or Map of tensor name to scale', scales);
+  if (scales === null || typeof scales !== 'object' || Array.isArray(scales))
+    throw invalidOption('scales', 'an object or Map of tensor name to scale', scales);
   const record = scales as Readonly<Record<string, number>>;
   return (name) => (Object.prototype.hasOwnProperty.call(record, name) ? record[name] : undefined);
 }
@@ -299,7 +338,12 @@ export interface QdqExport extends QdqResult {
  * the result, and writes it atomically to `outPath`. Throws ERR_IO, ERR_MODEL (naming node and op when ONNX
  * Runtime refuses the result), ERR_NO_DATA when no compute-op input could be quantized.
  */
-export async function writeQdqModel(modelPath: string, scales: ScaleMap, outPath: string, options: QdqOptions = {}): Promise<QdqExport> {
+export async function writeQdqModel(
+  modelPath: string,
+  scales: ScaleMap,
+  outPath: string,
+  options: QdqOptions = {},
+): Promise<QdqExport> {
   const { bytes: data, result } = await buildQdqModel(modelPath, scales, options);
   await writeFileAtomic(outPath, data);
   return { ...result, path: outPath, bytes: data.length };
@@ -308,15 +352,26 @@ export async function writeQdqModel(modelPath: string, scales: ScaleMap, outPath
 /**
  * Like {@link writeQdqModel} but returns the Q/DQ model bytes instead of writing them (for evaluation in memory).
  */
-export async function buildQdqModel(modelPath: string, scales: ScaleMap, options: QdqOptions = {}): Promise<{ bytes: Uint8Array; result: QdqResult }> {
+export async function buildQdqModel(
+  modelPath: string,
+  scales: ScaleMap,
+  options: QdqOptions = {},
+): Promise<{ bytes: Uint8Array; result: QdqResult }> {
   const model = await loadOnnxModel(modelPath);
   const proto = cloneModelProto(model.proto);
   const result = insertQdq(proto, scales, options);
   if (result.activations.length === 0) {
-    const sample = result.unquantized.slice(0, 5).map((u) => `"${u.tensor}"`).join(', ');
-    throw new TrtCalibratorError('ERR_NO_DATA', `No compute-op input of ${modelPath} has a scale (first inputs looked up: ${sample}); is the cache for this model?`, {
-      details: { unquantized: result.unquantized.length },
-    });
+    const sample = result.unquantized
+      .slice(0, 5)
+      .map((u) => `"${u.tensor}"`)
+      .join(', ');
+    throw new TrtCalibratorError(
+      'ERR_NO_DATA',
+      `No compute-op input of ${modelPath} has a scale (first inputs looked up: ${sample}); is the cache for this model?`,
+      {
+        details: { unquantized: result.unquantized.length },
+      },
+    );
   }
   if (!proto.producerName) proto.producerName = 'trt-calibrator';
   const bytes = encodeOnnxModel(proto);

@@ -38,7 +38,10 @@ export interface OrtNodeProblem {
  * attribute, broken graph) rejects with ERR_MODEL naming the node and operator; `details` holds
  * {@link OrtNodeProblem} fields and `ortMessage`.
  */
-export async function createCpuSession(bytes: Uint8Array, options: CpuSessionOptions = {}): Promise<ort.InferenceSession> {
+export async function createCpuSession(
+  bytes: Uint8Array,
+  options: CpuSessionOptions = {},
+): Promise<ort.InferenceSession> {
   const sessionOptions: ort.InferenceSession.SessionOptions = {
     executionProviders: ['cpu'],
     graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
@@ -51,13 +54,33 @@ export async function createCpuSession(bytes: Uint8Array, options: CpuSessionOpt
   }
 }
 
+/**
+ * Creates a CPU session for a Q/DQ model that computes what the Q/DQ pairs mean: every QuantizeLinear →
+ * DequantizeLinear pair rounds and clamps in float, the compute ops run in FP32 ("fake quantization", the model
+ * TensorRT's INT8 layers are checked against). ONNX Runtime's 'extended' and 'all' levels instead fuse the pairs
+ * into its own int8 kernels (QGemm, MatMulIntegerToFloat, QLinearConv), whose results depend on the CPU: with
+ * onnxruntime-node 1.30 on an AVX2-only AMD EPYC, a Conv→Gemm→MatMul model gave outputs off by 80 % of their range
+ * at level 'all' and within 5 % at 'basic'. Graph optimizations that do not touch Q/DQ (constant folding,
+ * redundant node elimination) still run.
+ */
+export async function createQdqSession(
+  bytes: Uint8Array,
+  options: Omit<CpuSessionOptions, 'graphOptimizationLevel'> = {},
+): Promise<ort.InferenceSession> {
+  return createCpuSession(bytes, { ...options, graphOptimizationLevel: 'basic' });
+}
+
 /** Turns an ONNX Runtime session-creation error into ERR_MODEL naming the node and operator where it can. */
 export function ortLoadError(err: unknown, proto: onnx.IModelProto | undefined, source: string): TrtCalibratorError {
   const ortMessage = err instanceof Error ? err.message : String(err);
   const problem = describeOrtLoadError(ortMessage, proto);
   let what = '';
   if (problem.opType !== undefined || problem.nodeName !== undefined) {
-    const name = problem.nodeName ? `"${problem.nodeName}"` : problem.nodeIndex !== undefined ? `#${problem.nodeIndex} (unnamed)` : '(unnamed)';
+    const name = problem.nodeName
+      ? `"${problem.nodeName}"`
+      : problem.nodeIndex !== undefined
+        ? `#${problem.nodeIndex} (unnamed)`
+        : '(unnamed)';
     const op = problem.opType ? ` (op ${problem.domain ? `${problem.domain}:` : ''}${problem.opType})` : '';
     what = ` at node ${name}${op}`;
   }
@@ -100,7 +123,10 @@ export function describeOrtLoadError(message: string, proto?: onnx.IModelProto):
   }
   // Locate the node in the model: by name when it has one, else the first node of that op type.
   let index = found.nodeName ? nodes.findIndex((n) => n.name === found.nodeName) : -1;
-  if (index < 0 && found.opType) index = nodes.findIndex((n) => n.opType === found.opType && (found.domain === undefined || (n.domain ?? '') === found.domain));
+  if (index < 0 && found.opType)
+    index = nodes.findIndex(
+      (n) => n.opType === found.opType && (found.domain === undefined || (n.domain ?? '') === found.domain),
+    );
   if (index >= 0) return { ...fromNode(nodes[index], index), ...definedOnly(found) };
   return found;
 }

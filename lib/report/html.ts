@@ -5,14 +5,22 @@
 import { REPORT_ALGORITHMS, type CalibrationReport, type ReportAlgorithm, type ReportTensor } from './schema';
 
 /** Marker colours per algorithm (colour-blind-safe Tableau-like set). */
-const COLORS: Record<ReportAlgorithm, string> = { entropy: '#1f77b4', minmax: '#d62728', percentile: '#2ca02c', mse: '#9467bd' };
+const COLORS: Record<ReportAlgorithm, string> = {
+  entropy: '#1f77b4',
+  minmax: '#d62728',
+  percentile: '#2ca02c',
+  mse: '#9467bd',
+};
 
 /** Skipped images listed in the page; the rest are counted and left to report.json. */
 const MAX_SKIPPED_SHOWN = 1000;
 
 /** Escapes text for HTML/SVG element content and double- or single-quoted attribute values. */
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch] as string);
+  return text.replace(
+    /[&<>"']/g,
+    (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch] as string,
+  );
 }
 
 /** Formats a number for display: 4 significant digits, exponent form for very large/small magnitudes. */
@@ -86,14 +94,18 @@ export function renderHistogramSvg(t: ReportTensor, chosen: ReportAlgorithm): st
   const parts: string[] = [open];
   parts.push(`<rect x="${left}" y="${top}" width="${pw}" height="${ph}" class="frame"/>`);
   if (t.amax !== null && x(t.amax) < left + pw) {
-    parts.push(`<rect x="${r1(x(t.amax))}" y="${top}" width="${r1(left + pw - x(t.amax))}" height="${ph}" class="clip"><title>clipped: ${formatShare(t.clippedShare)} of values above amax</title></rect>`);
+    parts.push(
+      `<rect x="${r1(x(t.amax))}" y="${top}" width="${r1(left + pw - x(t.amax))}" height="${ph}" class="clip"><title>clipped: ${formatShare(t.clippedShare)} of values above amax</title></rect>`,
+    );
   }
   // y grid and labels at powers of ten
   const yStep = yHi > 6 ? 2 : 1;
   for (let e = 0; e <= yHi; e += yStep) {
     const yy = r1(y(10 ** e));
     parts.push(`<line x1="${left}" x2="${left + pw}" y1="${yy}" y2="${yy}" class="grid"/>`);
-    parts.push(`<text x="${left - 3}" y="${yy}" dy="3" text-anchor="end" class="tick">${e === 0 ? '1' : e <= 3 ? String(10 ** e) : `1e${e}`}</text>`);
+    parts.push(
+      `<text x="${left - 3}" y="${yy}" dy="3" text-anchor="end" class="tick">${e === 0 ? '1' : e <= 3 ? String(10 ** e) : `1e${e}`}</text>`,
+    );
   }
   for (const tv of niceTicks(xMax)) {
     const xx = r1(x(tv));
@@ -113,7 +125,9 @@ export function renderHistogramSvg(t: ReportTensor, chosen: ReportAlgorithm): st
     if (v === null) continue;
     const xx = r1(Math.min(x(v), left + pw - 0.5));
     const isChosen = a === chosen && t.amax !== null;
-    parts.push(`<line x1="${xx}" x2="${xx}" y1="${top}" y2="${base}" class="${isChosen ? 'marker chosen' : 'marker'}" stroke="${COLORS[a]}"><title>${a}${isChosen ? ' (chosen)' : ''}: amax ${formatNumber(v)}</title></line>`);
+    parts.push(
+      `<line x1="${xx}" x2="${xx}" y1="${top}" y2="${base}" class="${isChosen ? 'marker chosen' : 'marker'}" stroke="${COLORS[a]}"><title>${a}${isChosen ? ' (chosen)' : ''}: amax ${formatNumber(v)}</title></line>`,
+    );
   }
   parts.push('</svg>');
   return parts.join('');
@@ -125,7 +139,9 @@ function legendHtml(chosen: ReportAlgorithm, percentile: number | null): string 
     const cls = a === chosen ? 'legend-item chosen' : 'legend-item';
     return `<span class="${cls}"><svg width="22" height="10" aria-hidden="true"><line x1="1" x2="21" y1="5" y2="5" stroke="${COLORS[a]}" class="${a === chosen ? 'marker chosen' : 'marker'}"/></svg>${escapeHtml(name)}${a === chosen ? ' (chosen)' : ''}</span>`;
   });
-  items.push('<span class="legend-item"><span class="swatch bars-swatch"></span>count of |x| per bin (log scale)</span>');
+  items.push(
+    '<span class="legend-item"><span class="swatch bars-swatch"></span>count of |x| per bin (log scale)</span>',
+  );
   items.push('<span class="legend-item"><span class="swatch clip-swatch"></span>clipped (above amax)</span>');
   return `<div class="legend">${items.join('')}</div>`;
 }
@@ -144,7 +160,10 @@ function tensorRow(t: ReportTensor, index: number, chosen: ReportAlgorithm): str
     const cls = a === chosen ? ' class="chosen"' : '';
     return `<div${cls}><span class="dot" style="background:${COLORS[a]}"></span>${a} ${formatNumber(v)}</div>`;
   }).join('');
-  const nonFinite = t.nanCount + t.infCount > 0 ? `<div class="bad">NaN ${formatCount(t.nanCount)} · Inf ${formatCount(t.infCount)}</div>` : '';
+  const nonFinite =
+    t.nanCount + t.infCount > 0
+      ? `<div class="bad">NaN ${formatCount(t.nanCount)} · Inf ${formatCount(t.infCount)}</div>`
+      : '';
   return [
     `<tr id="tensor-${index}" data-name="${escapeHtml(t.name.toLowerCase())}">`,
     `<td data-v="${index}">${index + 1}</td>`,
@@ -164,13 +183,32 @@ function summaryHtml(r: CalibrationReport): string {
   const algorithm = r.requestedAlgorithm === 'auto' ? `${r.algorithm} (chosen by auto)` : r.algorithm;
   const items: Array<[string, string]> = [
     ['Model', `<code>${escapeHtml(r.model.path)}</code>`],
-    ['Inputs', r.model.inputs.map((i) => `<code>${escapeHtml(i.name)}</code> ${escapeHtml(i.dtype)}[${i.shape.join('×')}]`).join('<br>') || '—'],
+    [
+      'Inputs',
+      r.model.inputs
+        .map((i) => `<code>${escapeHtml(i.name)}</code> ${escapeHtml(i.dtype)}[${i.shape.join('×')}]`)
+        .join('<br>') || '—',
+    ],
     ['Backend', escapeHtml(r.backend)],
-    ['Algorithm', escapeHtml(algorithm) + (r.percentile !== null ? ` <span class="sub">(percentile ${formatNumber(r.percentile)})</span>` : '')],
+    [
+      'Algorithm',
+      escapeHtml(algorithm) +
+        (r.percentile !== null ? ` <span class="sub">(percentile ${formatNumber(r.percentile)})</span>` : ''),
+    ],
     ['Target TensorRT', escapeHtml(r.tensorrtVersion)],
     ['Batch size × batches', `${r.batchSize} × ${r.batches}`],
-    ['Images used', formatCount(r.imagesUsed) + (r.skippedImages.length ? ` <span class="bad">(${formatCount(r.skippedImages.length)} skipped)</span>` : '')],
-    ['Tensors with a scale', `${withScale} of ${r.tensors.length} calibrated` + (r.tensorsWithoutScale.length ? ` <span class="bad">(${r.tensorsWithoutScale.length} without scale)</span>` : '')],
+    [
+      'Images used',
+      formatCount(r.imagesUsed) +
+        (r.skippedImages.length ? ` <span class="bad">(${formatCount(r.skippedImages.length)} skipped)</span>` : ''),
+    ],
+    [
+      'Tensors with a scale',
+      `${withScale} of ${r.tensors.length} calibrated` +
+        (r.tensorsWithoutScale.length
+          ? ` <span class="bad">(${r.tensorsWithoutScale.length} without scale)</span>`
+          : ''),
+    ],
     ['Total time', formatMs(r.timings.totalMs)],
     ['Created', `${escapeHtml(r.createdAt)} by ${escapeHtml(r.tool.name)} ${escapeHtml(r.tool.version)}`],
   ];
@@ -188,7 +226,10 @@ function timingsHtml(r: CalibrationReport): string {
   ];
   const total = t.totalMs > 0 ? t.totalMs : 1;
   const body = rows
-    .map(([k, v]) => `<tr><td>${k}</td><td class="num">${formatMs(v)}</td><td><div class="bar" style="width:${Math.min(100, (v / total) * 100).toFixed(1)}%"></div></td></tr>`)
+    .map(
+      ([k, v]) =>
+        `<tr><td>${k}</td><td class="num">${formatMs(v)}</td><td><div class="bar" style="width:${Math.min(100, (v / total) * 100).toFixed(1)}%"></div></td></tr>`,
+    )
     .join('');
   return `<table class="timings"><tbody>${body}</tbody></table>`;
 }
@@ -196,11 +237,17 @@ function timingsHtml(r: CalibrationReport): string {
 function accuracyHtml(r: CalibrationReport): string {
   const a = r.accuracy;
   if (!a) return '';
-  const parts: string[] = [`<section id="accuracy"><h2>Accuracy: FP32 vs INT8 (${formatCount(a.images)} held-out images)</h2>`];
+  const parts: string[] = [
+    `<section id="accuracy"><h2>Accuracy: FP32 vs INT8 (${formatCount(a.images)} held-out images)</h2>`,
+  ];
   if (a.labelAccuracy) {
-    parts.push(`<p>Top-1 accuracy with labels: FP32 ${formatShare(a.labelAccuracy.fp32)}, INT8 ${formatShare(a.labelAccuracy.int8)}.</p>`);
+    parts.push(
+      `<p>Top-1 accuracy with labels: FP32 ${formatShare(a.labelAccuracy.fp32)}, INT8 ${formatShare(a.labelAccuracy.int8)}.</p>`,
+    );
   }
-  parts.push('<table><thead><tr><th>Output</th><th>Top-1 agreement</th><th>Cosine</th><th>Max |error|</th><th>Mean |error|</th></tr></thead><tbody>');
+  parts.push(
+    '<table><thead><tr><th>Output</th><th>Top-1 agreement</th><th>Cosine</th><th>Max |error|</th><th>Mean |error|</th></tr></thead><tbody>',
+  );
   for (const o of a.perOutput) {
     parts.push(
       `<tr><td><code>${escapeHtml(o.name)}</code></td><td class="num">${o.top1Agreement === undefined ? '—' : formatShare(o.top1Agreement)}</td><td class="num">${formatNumber(o.cosine)}</td><td class="num">${formatNumber(o.maxAbsError)}</td><td class="num">${formatNumber(o.meanAbsError)}</td></tr>`,
@@ -213,19 +260,25 @@ function accuracyHtml(r: CalibrationReport): string {
     parts.push(metricNames.map((m) => `<th>${escapeHtml(m)}</th>`).join(''));
     parts.push('<th>Why</th></tr></thead><tbody>');
     for (const c of a.algorithmComparison) {
-      parts.push(`<tr${c.chosen ? ' class="chosen-row"' : ''}><td><span class="dot" style="background:${COLORS[c.algorithm]}"></span>${escapeHtml(c.algorithm)}${c.chosen ? ' <b>(chosen)</b>' : ''}</td>`);
+      parts.push(
+        `<tr${c.chosen ? ' class="chosen-row"' : ''}><td><span class="dot" style="background:${COLORS[c.algorithm]}"></span>${escapeHtml(c.algorithm)}${c.chosen ? ' <b>(chosen)</b>' : ''}</td>`,
+      );
       parts.push(metricNames.map((m) => `<td class="num">${formatNumber(c.metrics[m])}</td>`).join(''));
       parts.push(`<td>${escapeHtml(c.why)}</td></tr>`);
     }
     parts.push('</tbody></table>');
   }
   if (a.worstTensors.length > 0) {
-    parts.push(`<h3>Tensors with the largest quantization error</h3><p class="sub">error = ${escapeHtml(a.errorMetric)}</p><table><thead><tr><th>Tensor</th><th>Error</th></tr></thead><tbody>`);
+    parts.push(
+      `<h3>Tensors with the largest quantization error</h3><p class="sub">error = ${escapeHtml(a.errorMetric)}</p><table><thead><tr><th>Tensor</th><th>Error</th></tr></thead><tbody>`,
+    );
     const index = new Map(r.tensors.map((t, i) => [t.name, i]));
     for (const w of a.worstTensors) {
       const i = index.get(w.name);
       const name = `<code>${escapeHtml(w.name)}</code>`;
-      parts.push(`<tr><td>${i === undefined ? name : `<a href="#tensor-${i}">${name}</a>`}</td><td class="num">${formatNumber(w.error)}</td></tr>`);
+      parts.push(
+        `<tr><td>${i === undefined ? name : `<a href="#tensor-${i}">${name}</a>`}</td><td class="num">${formatNumber(w.error)}</td></tr>`,
+      );
     }
     parts.push('</tbody></table>');
   }
@@ -315,19 +368,26 @@ export function renderReportHtml(report: CalibrationReport): string {
   const chosen = r.algorithm;
   const out: string[] = [];
   out.push('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">');
-  out.push('<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'; script-src \'unsafe-inline\'; img-src data:">');
+  out.push(
+    "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">",
+  );
   out.push('<meta name="viewport" content="width=device-width, initial-scale=1">');
   out.push(`<title>Calibration report — ${escapeHtml(r.model.path)}</title><style>${CSS}</style></head><body>`);
   out.push(`<h1>INT8 calibration report</h1><div class="sub"><code>${escapeHtml(r.model.path)}</code></div>`);
   out.push(summaryHtml(r));
-  if (r.warnings.length > 0) out.push(`<section id="warnings"><h2>Warnings (${r.warnings.length})</h2><ul class="warnings">${r.warnings.map((w) => `<li>${escapeHtml(w)}</li>`).join('')}</ul></section>`);
+  if (r.warnings.length > 0)
+    out.push(
+      `<section id="warnings"><h2>Warnings (${r.warnings.length})</h2><ul class="warnings">${r.warnings.map((w) => `<li>${escapeHtml(w)}</li>`).join('')}</ul></section>`,
+    );
   out.push(accuracyHtml(r));
   out.push(`<section id="tensors-section"><h2>Tensors (${r.tensors.length})</h2>`);
   out.push(
     `<p class="sub">Histograms are of |x| over all calibration data (at most 256 bins shown; adjacent bins summed). Markers show the amax each algorithm would pick; the scale is amax / 127 of the <b>${escapeHtml(chosen)}</b> algorithm. Click a column header to sort.</p>`,
   );
   out.push(legendHtml(chosen, r.percentile));
-  out.push('<input id="tensor-filter" class="filter" type="search" placeholder="Filter tensors by name…" aria-label="Filter tensors by name">');
+  out.push(
+    '<input id="tensor-filter" class="filter" type="search" placeholder="Filter tensors by name…" aria-label="Filter tensors by name">',
+  );
   out.push('<table id="tensors"><thead><tr>');
   const heads: Array<[string, string | null]> = [
     ['#', 'num'],
@@ -339,7 +399,11 @@ export function renderReportHtml(report: CalibrationReport): string {
     ['Thresholds (amax)', null],
     ['Histogram of |x| (log count)', null],
   ];
-  heads.forEach(([label, sort], col) => out.push(sort ? `<th data-sort="${sort}" data-col="${col}">${escapeHtml(label)}</th>` : `<th>${escapeHtml(label)}</th>`));
+  heads.forEach(([label, sort], col) =>
+    out.push(
+      sort ? `<th data-sort="${sort}" data-col="${col}">${escapeHtml(label)}</th>` : `<th>${escapeHtml(label)}</th>`,
+    ),
+  );
   out.push('</tr></thead><tbody>');
   r.tensors.forEach((t, i) => out.push(tensorRow(t, i, chosen)));
   out.push('</tbody></table></section>');
@@ -353,8 +417,16 @@ export function renderReportHtml(report: CalibrationReport): string {
   out.push(`<section id="skipped"><h2>Skipped images (${formatCount(r.skippedImages.length)})</h2>`);
   if (r.skippedImages.length === 0) out.push('<p>No image was skipped.</p>');
   else {
-    out.push(nameReasonTable(r.skippedImages.slice(0, MAX_SKIPPED_SHOWN).map((s) => ({ name: s.file, reason: s.reason })), 'File'));
-    if (r.skippedImages.length > MAX_SKIPPED_SHOWN) out.push(`<p class="sub">… and ${formatCount(r.skippedImages.length - MAX_SKIPPED_SHOWN)} more in report.json.</p>`);
+    out.push(
+      nameReasonTable(
+        r.skippedImages.slice(0, MAX_SKIPPED_SHOWN).map((s) => ({ name: s.file, reason: s.reason })),
+        'File',
+      ),
+    );
+    if (r.skippedImages.length > MAX_SKIPPED_SHOWN)
+      out.push(
+        `<p class="sub">… and ${formatCount(r.skippedImages.length - MAX_SKIPPED_SHOWN)} more in report.json.</p>`,
+      );
   }
   out.push('</section>');
   out.push(`<section id="timings"><h2>Timings</h2>${timingsHtml(r)}</section>`);

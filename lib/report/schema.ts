@@ -238,8 +238,13 @@ export type CountsLike = ArrayLike<number>;
  * (the last run may be shorter). The total count is preserved exactly.
  * @param maxBins Defaults to {@link REPORT_MAX_BINS}.
  */
-export function downsampleHistogram(counts: CountsLike, binWidth: number, maxBins: number = REPORT_MAX_BINS): ReportHistogram {
-  if (!Number.isInteger(maxBins) || maxBins < 1) throw new RangeError(`Expected a positive integer for maxBins but received ${maxBins}`);
+export function downsampleHistogram(
+  counts: CountsLike,
+  binWidth: number,
+  maxBins: number = REPORT_MAX_BINS,
+): ReportHistogram {
+  if (!Number.isInteger(maxBins) || maxBins < 1)
+    throw new RangeError(`Expected a positive integer for maxBins but received ${maxBins}`);
   const n = counts.length;
   const factor = Math.max(1, Math.ceil(n / maxBins));
   const out: number[] = new Array<number>(Math.ceil(n / factor)).fill(0);
@@ -328,7 +333,8 @@ export function buildTensorReport(stats: TensorStats, algorithm: ReportAlgorithm
     percentile: positiveOrNull(stats.thresholds.percentile),
     mse: positiveOrNull(stats.thresholds.mse),
   };
-  const maxAbs = min !== null && max !== null ? Math.max(Math.abs(min), Math.abs(max)) : (highestNonEmpty + 1) * stats.binWidth;
+  const maxAbs =
+    min !== null && max !== null ? Math.max(Math.abs(min), Math.abs(max)) : (highestNonEmpty + 1) * stats.binWidth;
   // finite values: from the counters when given (a native set keeps zeros seen before any bin width outside the bins)
   const finite = stats.count !== undefined ? count - nanCount - infCount : histTotal;
   let status: TensorStatus;
@@ -338,7 +344,8 @@ export function buildTensorReport(stats: TensorStats, algorithm: ReportAlgorithm
   else status = 'ok';
   let amax: number | null = null;
   if (stats.amax !== undefined) amax = positiveOrNull(stats.amax);
-  else if (status === 'ok' || status === 'constant') amax = thresholds[algorithm] ?? (status === 'constant' ? maxAbs : null);
+  else if (status === 'ok' || status === 'constant')
+    amax = thresholds[algorithm] ?? (status === 'constant' ? maxAbs : null);
   return {
     name: stats.name,
     kind: stats.kind ?? 'activation',
@@ -377,7 +384,10 @@ export function reasonWithoutScale(tensor: ReportTensor): string | undefined {
  * The `tensorsWithoutScale` list: every calibrated tensor without a scale (with its reason) followed by the
  * tensors that were never calibrated (`uncalibrated`, e.g. int64 shape tensors, with the reason the glue gives).
  */
-export function listTensorsWithoutScale(tensors: readonly ReportTensor[], uncalibrated: readonly ReportTensorWithoutScale[] = []): ReportTensorWithoutScale[] {
+export function listTensorsWithoutScale(
+  tensors: readonly ReportTensor[],
+  uncalibrated: readonly ReportTensorWithoutScale[] = [],
+): ReportTensorWithoutScale[] {
   const out: ReportTensorWithoutScale[] = [];
   for (const t of tensors) {
     const reason = reasonWithoutScale(t);
@@ -394,18 +404,31 @@ export const CLIPPED_WARNING_SHARE = 0.01;
  * tensors with NaN/Inf mixed into finite data, tensors whose chosen amax clips more than
  * {@link CLIPPED_WARNING_SHARE} of the values. The glue appends its own (e.g. a cache version override).
  */
-export function standardWarnings(report: Pick<CalibrationReport, 'skippedImages' | 'tensors' | 'tensorsWithoutScale' | 'imagesUsed'>): string[] {
+export function standardWarnings(
+  report: Pick<CalibrationReport, 'skippedImages' | 'tensors' | 'tensorsWithoutScale' | 'imagesUsed'>,
+): string[] {
   const out: string[] = [];
-  const list = (names: string[]): string => (names.length <= 3 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`);
-  if (report.skippedImages.length > 0) out.push(`${report.skippedImages.length} image(s) were skipped; ${report.imagesUsed} were used (see "Skipped images").`);
+  const list = (names: string[]): string =>
+    names.length <= 3 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`;
+  if (report.skippedImages.length > 0)
+    out.push(
+      `${report.skippedImages.length} image(s) were skipped; ${report.imagesUsed} were used (see "Skipped images").`,
+    );
   if (report.tensorsWithoutScale.length > 0) {
-    out.push(`${report.tensorsWithoutScale.length} tensor(s) have no scale and will run in higher precision: ${list(report.tensorsWithoutScale.map((t) => t.name))}.`);
+    out.push(
+      `${report.tensorsWithoutScale.length} tensor(s) have no scale and will run in higher precision: ${list(report.tensorsWithoutScale.map((t) => t.name))}.`,
+    );
   }
   const nonFinite = report.tensors.filter((t) => t.scale !== null && t.nanCount + t.infCount > 0);
-  if (nonFinite.length > 0) out.push(`${nonFinite.length} tensor(s) produced NaN/Inf values alongside finite ones (ignored by the histograms): ${list(nonFinite.map((t) => t.name))}.`);
+  if (nonFinite.length > 0)
+    out.push(
+      `${nonFinite.length} tensor(s) produced NaN/Inf values alongside finite ones (ignored by the histograms): ${list(nonFinite.map((t) => t.name))}.`,
+    );
   const clipped = report.tensors.filter((t) => t.clippedShare > CLIPPED_WARNING_SHARE);
   if (clipped.length > 0) {
-    out.push(`${clipped.length} tensor(s) clip more than ${CLIPPED_WARNING_SHARE * 100} % of their values at the chosen amax: ${list(clipped.map((t) => t.name))}.`);
+    out.push(
+      `${clipped.length} tensor(s) clip more than ${CLIPPED_WARNING_SHARE * 100} % of their values at the chosen amax: ${list(clipped.map((t) => t.name))}.`,
+    );
   }
   return out;
 }
@@ -423,7 +446,9 @@ class Checker {
     } catch {
       shown = String(value);
     }
-    throw new TrtCalibratorError('ERR_REPORT_FORMAT', `${this.where}: expected ${what} at ${path} but found ${shown}`, { details: { path } });
+    throw new TrtCalibratorError('ERR_REPORT_FORMAT', `${this.where}: expected ${what} at ${path} but found ${shown}`, {
+      details: { path },
+    });
   }
 
   object(v: unknown, path: string): Record<string, unknown> {
@@ -454,7 +479,8 @@ class Checker {
   }
 
   oneOf<T extends string>(v: unknown, path: string, values: readonly T[]): T {
-    if (typeof v !== 'string' || !(values as readonly string[]).includes(v)) this.fail(path, `one of ${values.join(', ')}`, v);
+    if (typeof v !== 'string' || !(values as readonly string[]).includes(v))
+      this.fail(path, `one of ${values.join(', ')}`, v);
     return v as T;
   }
 }
@@ -471,11 +497,13 @@ export function validateReport(value: unknown, where = 'calibration report'): Ca
   const c = new Checker(where);
   const r = c.object(value, '$');
   const version = c.number(r.schemaVersion, 'schemaVersion', { integer: true, min: 1 });
-  if (version > REPORT_SCHEMA_VERSION) c.fail('schemaVersion', `a schema version ≤ ${REPORT_SCHEMA_VERSION} (update trt-calibrator)`, version);
+  if (version > REPORT_SCHEMA_VERSION)
+    c.fail('schemaVersion', `a schema version ≤ ${REPORT_SCHEMA_VERSION} (update trt-calibrator)`, version);
   const tool = c.object(r.tool, 'tool');
   c.oneOf(tool.name, 'tool.name', ['trt-calibrator']);
   c.string(tool.version, 'tool.version');
-  if (Number.isNaN(Date.parse(c.string(r.createdAt, 'createdAt')))) c.fail('createdAt', 'an ISO 8601 date', r.createdAt);
+  if (Number.isNaN(Date.parse(c.string(r.createdAt, 'createdAt'))))
+    c.fail('createdAt', 'an ISO 8601 date', r.createdAt);
   const model = c.object(r.model, 'model');
   c.string(model.path, 'model.path');
   c.array(model.inputs, 'model.inputs').forEach((v, i) => {
@@ -499,7 +527,8 @@ export function validateReport(value: unknown, where = 'calibration report'): Ca
     c.string(s.reason, `skippedImages[${i}].reason`);
   });
   const timings = c.object(r.timings, 'timings');
-  for (const k of ['totalMs', 'inferenceMs', 'histogramMs', 'thresholdsMs']) c.number(timings[k], `timings.${k}`, { min: 0 });
+  for (const k of ['totalMs', 'inferenceMs', 'histogramMs', 'thresholdsMs'])
+    c.number(timings[k], `timings.${k}`, { min: 0 });
   c.array(r.tensors, 'tensors').forEach((v, i) => validateTensor(c, v, `tensors[${i}]`));
   c.array(r.tensorsWithoutScale, 'tensorsWithoutScale').forEach((v, i) => {
     const t = c.object(v, `tensorsWithoutScale[${i}]`);
@@ -518,7 +547,8 @@ function validateTensor(c: Checker, v: unknown, p: string): void {
   c.oneOf(t.status, `${p}.status`, TENSOR_STATUSES);
   const scale = c.numberOrNull(t.scale, `${p}.scale`, { min: 0 });
   const amax = c.numberOrNull(t.amax, `${p}.amax`, { min: 0 });
-  if ((scale === null) !== (amax === null)) c.fail(`${p}.scale`, 'scale and amax both set or both null', { scale, amax });
+  if ((scale === null) !== (amax === null))
+    c.fail(`${p}.scale`, 'scale and amax both set or both null', { scale, amax });
   c.numberOrNull(t.min, `${p}.min`);
   c.numberOrNull(t.max, `${p}.max`);
   c.number(t.count, `${p}.count`, COUNT);
@@ -528,7 +558,8 @@ function validateTensor(c: Checker, v: unknown, p: string): void {
   const h = c.object(t.histogram, `${p}.histogram`);
   c.number(h.binWidth, `${p}.histogram.binWidth`, { min: 0 });
   const counts = c.array(h.counts, `${p}.histogram.counts`);
-  if (counts.length > REPORT_MAX_BINS) c.fail(`${p}.histogram.counts`, `at most ${REPORT_MAX_BINS} bins`, counts.length);
+  if (counts.length > REPORT_MAX_BINS)
+    c.fail(`${p}.histogram.counts`, `at most ${REPORT_MAX_BINS} bins`, counts.length);
   counts.forEach((n, j) => c.number(n, `${p}.histogram.counts[${j}]`, { min: 0 }));
   c.number(h.originalBins, `${p}.histogram.originalBins`, COUNT);
   c.number(h.originalBinWidth, `${p}.histogram.originalBinWidth`, { min: 0 });

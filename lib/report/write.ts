@@ -26,7 +26,10 @@ export async function writeReport(dir: string, report: CalibrationReport): Promi
   try {
     await fs.promises.mkdir(root, { recursive: true });
   } catch (err) {
-    throw new TrtCalibratorError('ERR_IO', `Could not create report directory ${root}: ${(err as Error).message}`, { cause: err, details: { file: root } });
+    throw new TrtCalibratorError('ERR_IO', `Could not create report directory ${root}: ${(err as Error).message}`, {
+      cause: err,
+      details: { file: root },
+    });
   }
   const json = path.join(root, 'report.json');
   const html = path.join(root, 'report.html');
@@ -42,7 +45,10 @@ export async function readReport(file: string): Promise<CalibrationReport> {
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new TrtCalibratorError('ERR_REPORT_FORMAT', `${file} is not JSON: ${(err as Error).message}`, { cause: err, details: { file } });
+    throw new TrtCalibratorError('ERR_REPORT_FORMAT', `${file} is not JSON: ${(err as Error).message}`, {
+      cause: err,
+      details: { file },
+    });
   }
   return validateReport(parsed, file);
 }

@@ -39,7 +39,8 @@ export function cacheAccess(cache: CacheSource | undefined, option = 'cache'): C
     return { description: 'no cache', read: async () => null, write: async () => undefined };
   }
   if (typeof cache === 'string') {
-    if (cache.length === 0) throw invalidOption(option, 'a non-empty file path or a { read, write } cache store', cache, 'range');
+    if (cache.length === 0)
+      throw invalidOption(option, 'a non-empty file path or a { read, write } cache store', cache, 'range');
     return {
       description: cache,
       async read() {
@@ -48,10 +49,14 @@ export function cacheAccess(cache: CacheSource | undefined, option = 'cache'): C
           return bytes.length === 0 ? null : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-          throw new TrtCalibratorError('ERR_IO', `Could not read the calibration cache ${cache}: ${(err as Error).message}`, {
-            cause: err,
-            details: { file: cache },
-          });
+          throw new TrtCalibratorError(
+            'ERR_IO',
+            `Could not read the calibration cache ${cache}: ${(err as Error).message}`,
+            {
+              cause: err,
+              details: { file: cache },
+            },
+          );
         }
       },
       write: (bytes) => writeFileAtomic(cache, bytes),
@@ -65,11 +70,18 @@ export function cacheAccess(cache: CacheSource | undefined, option = 'cache'): C
       try {
         value = await cache.read();
       } catch (err) {
-        throw new TrtCalibratorError('ERR_IO', `The cache store's read() failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+        throw new TrtCalibratorError(
+          'ERR_IO',
+          `The cache store's read() failed: ${(err as Error)?.message ?? String(err)}`,
+          { cause: err },
+        );
       }
       if (value === null || value === undefined) return null;
       if (!(value instanceof Uint8Array)) {
-        throw new TrtCalibratorError('ERR_IO', `The cache store's read() must resolve with a Uint8Array or null but resolved with ${typeof value}`);
+        throw new TrtCalibratorError(
+          'ERR_IO',
+          `The cache store's read() must resolve with a Uint8Array or null but resolved with ${typeof value}`,
+        );
       }
       return value.length === 0 ? null : value;
     },
@@ -77,7 +89,11 @@ export function cacheAccess(cache: CacheSource | undefined, option = 'cache'): C
       try {
         await cache.write(bytes);
       } catch (err) {
-        throw new TrtCalibratorError('ERR_IO', `The cache store's write() failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+        throw new TrtCalibratorError(
+          'ERR_IO',
+          `The cache store's write() failed: ${(err as Error)?.message ?? String(err)}`,
+          { cause: err },
+        );
       }
     },
   };

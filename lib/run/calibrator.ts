@@ -6,7 +6,14 @@
  * views over the native host slots (pinned memory where a CUDA device exists). Write every element of the
  * views you are given; never keep them past the fill, and never transfer or detach them.
  */
-import { loadAddon, NativeEngineOptions, NativeHistogramSet, NativeLiveAllocations, NativeOrtSession, NativeRunResult } from '../binding';
+import {
+  loadAddon,
+  NativeEngineOptions,
+  NativeHistogramSet,
+  NativeLiveAllocations,
+  NativeOrtSession,
+  NativeRunResult,
+} from '../binding';
 import { BatchFactory, DTYPE_BYTES, DType, InputSpec } from '../batch/factory';
 import { TrtCalibratorError, describeValue, invalidOption, rejectUnknownOptions } from '../errors';
 import { CacheSource, cacheAccess } from './cache';
@@ -14,7 +21,12 @@ import { CacheSource, cacheAccess } from './cache';
 /** Calibration algorithms, as TensorRT names them. */
 export type CalibrationAlgorithm = 'entropy2' | 'entropy' | 'minmax' | 'legacy';
 
-const ALGORITHM_VALUES: Readonly<Record<CalibrationAlgorithm, number>> = { legacy: 0, entropy: 1, entropy2: 2, minmax: 3 };
+const ALGORITHM_VALUES: Readonly<Record<CalibrationAlgorithm, number>> = {
+  legacy: 0,
+  entropy: 1,
+  entropy2: 2,
+  minmax: 3,
+};
 
 /** One progress event: after each batch the builder received. */
 export interface CalibrationProgress {
@@ -118,20 +130,31 @@ function specText(spec: InputSpec): string {
 }
 
 function validateSpecs(specs: unknown, option: string): InputSpec[] {
-  if (!Array.isArray(specs) || specs.length === 0) throw invalidOption(option, 'a non-empty array of input specs', specs);
+  if (!Array.isArray(specs) || specs.length === 0)
+    throw invalidOption(option, 'a non-empty array of input specs', specs);
   const seen = new Set<string>();
   return specs.map((spec: unknown, i: number) => {
     const s = spec as Partial<InputSpec> | null;
-    if (typeof s !== 'object' || s === null) throw invalidOption(`${option}[${i}]`, 'an object { name, shape, dtype }', spec);
-    if (typeof s.name !== 'string' || s.name.length === 0) throw invalidOption(`${option}[${i}].name`, 'a non-empty string', s.name);
-    if (seen.has(s.name)) throw invalidOption(`${option}[${i}].name`, 'a name not used by another input', s.name, 'range');
+    if (typeof s !== 'object' || s === null)
+      throw invalidOption(`${option}[${i}]`, 'an object { name, shape, dtype }', spec);
+    if (typeof s.name !== 'string' || s.name.length === 0)
+      throw invalidOption(`${option}[${i}].name`, 'a non-empty string', s.name);
+    if (seen.has(s.name))
+      throw invalidOption(`${option}[${i}].name`, 'a name not used by another input', s.name, 'range');
     seen.add(s.name);
-    if (!Array.isArray(s.shape) || s.shape.length === 0) throw invalidOption(`${option}[${i}].shape`, 'a non-empty array of dimensions', s.shape);
+    if (!Array.isArray(s.shape) || s.shape.length === 0)
+      throw invalidOption(`${option}[${i}].shape`, 'a non-empty array of dimensions', s.shape);
     for (const d of s.shape) {
-      if (!Number.isInteger(d) || d < 1) throw invalidOption(`${option}[${i}].shape`, 'positive integer dimensions (no dynamic -1)', s.shape, 'range');
+      if (!Number.isInteger(d) || d < 1)
+        throw invalidOption(`${option}[${i}].shape`, 'positive integer dimensions (no dynamic -1)', s.shape, 'range');
     }
     if (typeof s.dtype !== 'string' || !(s.dtype in DTYPE_BYTES)) {
-      throw invalidOption(`${option}[${i}].dtype`, `one of ${Object.keys(DTYPE_BYTES).join(', ')}`, s.dtype, typeof s.dtype === 'string' ? 'range' : 'type');
+      throw invalidOption(
+        `${option}[${i}].dtype`,
+        `one of ${Object.keys(DTYPE_BYTES).join(', ')}`,
+        s.dtype,
+        typeof s.dtype === 'string' ? 'range' : 'type',
+      );
     }
     return { name: s.name, shape: [...s.shape], dtype: s.dtype as DType };
   });
@@ -144,22 +167,47 @@ function matchInputs(factoryInputs: InputSpec[], networkInputs: InputSpec[]): vo
   for (const net of networkInputs) {
     const given = byName.get(net.name);
     if (!given) {
-      throw new TrtCalibratorError('ERR_INPUT_NAME', `The network input ${specText(net)} is not filled by the batch factory; it fills ${fills}`, {
-        details: { input: net.name, expectedShape: net.shape, expectedDtype: net.dtype, given: factoryInputs.map((s) => s.name) },
-      });
+      throw new TrtCalibratorError(
+        'ERR_INPUT_NAME',
+        `The network input ${specText(net)} is not filled by the batch factory; it fills ${fills}`,
+        {
+          details: {
+            input: net.name,
+            expectedShape: net.shape,
+            expectedDtype: net.dtype,
+            given: factoryInputs.map((s) => s.name),
+          },
+        },
+      );
     }
     if (given.shape.length !== net.shape.length || given.shape.some((d, i) => d !== net.shape[i])) {
       throw new TrtCalibratorError(
         'ERR_INPUT_SHAPE',
         `Input "${net.name}": the network expects ${shapeText(net.shape)} ${net.dtype} but the batch factory declares ${shapeText(given.shape)} ${given.dtype}`,
-        { details: { input: net.name, expectedShape: net.shape, expectedDtype: net.dtype, givenShape: given.shape, givenDtype: given.dtype } },
+        {
+          details: {
+            input: net.name,
+            expectedShape: net.shape,
+            expectedDtype: net.dtype,
+            givenShape: given.shape,
+            givenDtype: given.dtype,
+          },
+        },
       );
     }
     if (given.dtype !== net.dtype) {
       throw new TrtCalibratorError(
         'ERR_INPUT_DTYPE',
         `Input "${net.name}": the network expects ${shapeText(net.shape)} ${net.dtype} but the batch factory declares ${given.dtype}`,
-        { details: { input: net.name, expectedShape: net.shape, expectedDtype: net.dtype, givenShape: given.shape, givenDtype: given.dtype } },
+        {
+          details: {
+            input: net.name,
+            expectedShape: net.shape,
+            expectedDtype: net.dtype,
+            givenShape: given.shape,
+            givenDtype: given.dtype,
+          },
+        },
       );
     }
   }
@@ -222,24 +270,32 @@ export async function runCalibration(options: CalibrationRunOptions): Promise<Ca
     throw invalidOption('factory', 'a BatchFactory (an object with inputs and fill())', factory);
   }
   const factoryInputs = validateSpecs(factory.inputs, 'factory.inputs');
-  const networkInputs = options.networkInputs === undefined ? factoryInputs : validateSpecs(options.networkInputs, 'networkInputs');
+  const networkInputs =
+    options.networkInputs === undefined ? factoryInputs : validateSpecs(options.networkInputs, 'networkInputs');
   const bindingOrder = options.bindingOrder ?? networkInputs.map((s) => s.name);
   if (!Array.isArray(bindingOrder) || bindingOrder.some((n) => typeof n !== 'string')) {
     throw invalidOption('bindingOrder', 'an array of input names', bindingOrder);
   }
   const algorithm = options.algorithm ?? 'entropy2';
-  if (!(algorithm in ALGORITHM_VALUES)) throw invalidOption('algorithm', `one of ${Object.keys(ALGORITHM_VALUES).join(', ')}`, algorithm, 'range');
+  if (!(algorithm in ALGORITHM_VALUES))
+    throw invalidOption('algorithm', `one of ${Object.keys(ALGORITHM_VALUES).join(', ')}`, algorithm, 'range');
   const memory = options.memory ?? 'auto';
   if (memory !== 'auto' && memory !== 'host') throw invalidOption('memory', '"auto" or "host"', memory, 'range');
   const device = options.device ?? 0;
-  if (!Number.isInteger(device) || device < 0) throw invalidOption('device', 'a non-negative integer', device, typeof device === 'number' ? 'range' : 'type');
+  if (!Number.isInteger(device) || device < 0)
+    throw invalidOption('device', 'a non-negative integer', device, typeof device === 'number' ? 'range' : 'type');
   for (const name of ['prefetch', 'copyBuffers', 'capture'] as const) {
-    if (options[name] !== undefined && typeof options[name] !== 'boolean') throw invalidOption(name, 'a boolean', options[name]);
+    if (options[name] !== undefined && typeof options[name] !== 'boolean')
+      throw invalidOption(name, 'a boolean', options[name]);
   }
   for (const name of ['onProgress', 'process'] as const) {
-    if (options[name] !== undefined && typeof options[name] !== 'function') throw invalidOption(name, 'a function', options[name]);
+    if (options[name] !== undefined && typeof options[name] !== 'function')
+      throw invalidOption(name, 'a function', options[name]);
   }
-  if (options.engine !== undefined && (typeof options.engine !== 'object' || options.engine === null || typeof options.engine.onnxPath !== 'string')) {
+  if (
+    options.engine !== undefined &&
+    (typeof options.engine !== 'object' || options.engine === null || typeof options.engine.onnxPath !== 'string')
+  ) {
     throw invalidOption('engine', 'an object with onnxPath', options.engine);
   }
   const { signal } = options;
@@ -248,9 +304,13 @@ export async function runCalibration(options: CalibrationRunOptions): Promise<Ca
   const batchSize = factoryInputs[0].shape[0];
   for (const spec of factoryInputs) {
     if (spec.shape[0] !== batchSize) {
-      throw new TrtCalibratorError('ERR_INPUT_SHAPE', `Input ${specText(spec)} has batch dimension ${spec.shape[0]} but ${specText(factoryInputs[0])} has ${batchSize}`, {
-        details: { input: spec.name, expectedShape: [batchSize, ...spec.shape.slice(1)], givenShape: spec.shape },
-      });
+      throw new TrtCalibratorError(
+        'ERR_INPUT_SHAPE',
+        `Input ${specText(spec)} has batch dimension ${spec.shape[0]} but ${specText(factoryInputs[0])} has ${batchSize}`,
+        {
+          details: { input: spec.name, expectedShape: [batchSize, ...spec.shape.slice(1)], givenShape: spec.shape },
+        },
+      );
     }
   }
   matchInputs(factoryInputs, networkInputs);
@@ -319,7 +379,12 @@ export async function runCalibration(options: CalibrationRunOptions): Promise<Ca
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const result = await handle.promise;
-    return { ...result, images: result.batches * batchSize, cache: written, seconds: (performance.now() - started) / 1000 };
+    return {
+      ...result,
+      images: result.batches * batchSize,
+      cache: written,
+      seconds: (performance.now() - started) / 1000,
+    };
   } catch (err) {
     if (signal?.aborted) throw signal.reason;
     throw nativeError(err);

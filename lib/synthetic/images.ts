@@ -33,9 +33,39 @@ export interface SyntheticImage {
 }
 
 const WORDS = [
-  'calibrate', 'TensorRT', 'INT8', 'Jetson', 'entropy', 'scale', 'batch', 'tensor', 'invoice', 'total', 'price',
-  'street', 'model', 'ONNX', 'range', 'kernel', 'DATE', '2026-11-25', 'No. 42', '$19.99', 'Hello', 'world',
-  'quantize', 'layer', 'output', 'FP16', 'engine', 'cache', 'depth', 'width', 'height', 'node', 'graph',
+  'calibrate',
+  'TensorRT',
+  'INT8',
+  'Jetson',
+  'entropy',
+  'scale',
+  'batch',
+  'tensor',
+  'invoice',
+  'total',
+  'price',
+  'street',
+  'model',
+  'ONNX',
+  'range',
+  'kernel',
+  'DATE',
+  '2026-11-25',
+  'No. 42',
+  '$19.99',
+  'Hello',
+  'world',
+  'quantize',
+  'layer',
+  'output',
+  'FP16',
+  'engine',
+  'cache',
+  'depth',
+  'width',
+  'height',
+  'node',
+  'graph',
 ];
 const FONTS = ['DejaVu Sans', 'DejaVu Serif', 'DejaVu Sans Mono', 'sans-serif', 'serif'];
 
@@ -60,10 +90,12 @@ function textCropSvg(rand: () => number, w: number, h: number): string {
   const size = Math.round(h * (0.4 + rand() * 0.2));
   const x = Math.round(rand() * w * 0.08);
   const y = Math.round(h * 0.5 + size * 0.35 + (rand() - 0.5) * h * 0.1);
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}">` +
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}">` +
     `<rect width="100%" height="100%" fill="${color(rand, 170, 255)}"/>` +
     `<text x="${x}" y="${y}" font-size="${size}" font-family="${pick(rand, FONTS)}" fill="${color(rand, 0, 90)}"` +
-    ` textLength="${Math.round(w * (0.6 + rand() * 0.35))}" lengthAdjust="spacingAndGlyphs">${escapeXml(words)}</text></svg>`;
+    ` textLength="${Math.round(w * (0.6 + rand() * 0.35))}" lengthAdjust="spacingAndGlyphs">${escapeXml(words)}</text></svg>`
+  );
 }
 
 function sceneSvg(rand: () => number, w: number, h: number): string {
@@ -84,7 +116,9 @@ function sceneSvg(rand: () => number, w: number, h: number): string {
     const size = Math.round(14 + rand() * h * 0.08);
     const x = Math.round(rand() * w * 0.4);
     const y = Math.round(size + rand() * (h - size * 1.5));
-    parts.push(`<text x="${x}" y="${y}" font-size="${size}" font-family="${pick(rand, FONTS)}" fill="${color(rand, 0, 80)}">${escapeXml(words)}</text>`);
+    parts.push(
+      `<text x="${x}" y="${y}" font-size="${size}" font-family="${pick(rand, FONTS)}" fill="${color(rand, 0, 80)}">${escapeXml(words)}</text>`,
+    );
   }
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}">${parts.join('')}</svg>`;
 }
@@ -105,7 +139,8 @@ function addNoise(data: Buffer, rand: () => number, amplitude: number): void {
  */
 export async function makeSyntheticImages(dir: string, options: SyntheticImageOptions = {}): Promise<SyntheticImage[]> {
   const kind = options.kind ?? 'text-crops';
-  if (kind !== 'text-crops' && kind !== 'scenes') throw invalidOption('kind', "'text-crops' or 'scenes'", kind, 'range');
+  if (kind !== 'text-crops' && kind !== 'scenes')
+    throw invalidOption('kind', "'text-crops' or 'scenes'", kind, 'range');
   const count = options.count ?? 64;
   if (!Number.isInteger(count) || count < 1) throw invalidOption('count', 'a positive integer', count, 'range');
   const format = options.format ?? 'jpeg';

@@ -47,18 +47,29 @@ export function resolveBackend(
   options: { engine?: string } = {},
 ): Backend {
   const backend = requested === undefined ? 'auto' : requested;
-  if (typeof backend !== 'string') throw invalidOption('backend', `one of ${BACKENDS.map((b) => `'${b}'`).join(', ')}`, backend);
+  if (typeof backend !== 'string')
+    throw invalidOption('backend', `one of ${BACKENDS.map((b) => `'${b}'`).join(', ')}`, backend);
   if (!(BACKENDS as readonly string[]).includes(backend)) {
     throw invalidOption('backend', `one of ${BACKENDS.map((b) => `'${b}'`).join(', ')}`, backend, 'range');
   }
   const usable = tensorrt.compiled && tensorrtSupport(tensorrt.version).supported;
   const needsTensorrt = backend === 'tensorrt' || options.engine !== undefined;
   if (backend === 'builtin' && options.engine !== undefined) {
-    throw invalidOption('engine', "no engine with backend 'builtin' (only TensorRT builds engines; use backend 'tensorrt' or 'auto')", options.engine, 'range');
+    throw invalidOption(
+      'engine',
+      "no engine with backend 'builtin' (only TensorRT builds engines; use backend 'tensorrt' or 'auto')",
+      options.engine,
+      'range',
+    );
   }
   if (needsTensorrt && !usable) {
-    const reason = tensorrt.compiled ? (tensorrtSupport(tensorrt.version) as { reason: string }).reason.replace(/\.$/, '') : tensorrt.reason;
-    throw tensorrtUnavailableError(reason, options.engine !== undefined && backend !== 'tensorrt' ? 'an engine output (--engine)' : "backend: 'tensorrt'");
+    const reason = tensorrt.compiled
+      ? (tensorrtSupport(tensorrt.version) as { reason: string }).reason.replace(/\.$/, '')
+      : tensorrt.reason;
+    throw tensorrtUnavailableError(
+      reason,
+      options.engine !== undefined && backend !== 'tensorrt' ? 'an engine output (--engine)' : "backend: 'tensorrt'",
+    );
   }
   if (backend === 'auto') return usable ? 'tensorrt' : 'builtin';
   return backend as Backend;

@@ -66,7 +66,14 @@ export function parseParserError(line: string): ParserError | undefined {
   };
 }
 
-const NATIVE_CODES: readonly ErrorCode[] = ['ERR_TENSORRT_UNAVAILABLE', 'ERR_TENSORRT_BUILD', 'ERR_INPUT_NAME', 'ERR_INPUT_SHAPE', 'ERR_MODEL', 'ERR_ABORTED'];
+const NATIVE_CODES: readonly ErrorCode[] = [
+  'ERR_TENSORRT_UNAVAILABLE',
+  'ERR_TENSORRT_BUILD',
+  'ERR_INPUT_NAME',
+  'ERR_INPUT_SHAPE',
+  'ERR_MODEL',
+  'ERR_ABORTED',
+];
 
 /**
  * Turns the native builder's `"<CODE>: <message>"` error into a TrtCalibratorError with that code (unknown

@@ -41,7 +41,8 @@ const UNITS: Readonly<Record<string, number>> = { B: 1, KiB: 2 ** 10, MiB: 2 ** 
 /** Parses a byte size: a non-negative integer, or `'<n>B|KiB|MiB|GiB'` (`'1.5GiB'` allowed). */
 export function parseByteSize(value: unknown, option = 'workspace'): number {
   if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value) || value < 0) throw invalidOption(option, 'a non-negative integer number of bytes', value, 'range');
+    if (!Number.isSafeInteger(value) || value < 0)
+      throw invalidOption(option, 'a non-negative integer number of bytes', value, 'range');
     return value;
   }
   if (typeof value !== 'string') throw invalidOption(option, "a number of bytes or a size such as '1GiB'", value);
@@ -59,7 +60,8 @@ export function builderSettings(options: TensorrtBuildOptions = {}): BuilderSett
   if (typeof allowGpuFallback !== 'boolean') throw invalidOption('allowGpuFallback', 'a boolean', allowGpuFallback);
   if (dlaCore !== undefined) {
     if (typeof dlaCore !== 'number') throw invalidOption('dlaCore', 'a DLA core index (0 or 1 on Jetson)', dlaCore);
-    if (!Number.isInteger(dlaCore) || dlaCore < 0) throw invalidOption('dlaCore', 'a DLA core index (0 or 1 on Jetson)', dlaCore, 'range');
+    if (!Number.isInteger(dlaCore) || dlaCore < 0)
+      throw invalidOption('dlaCore', 'a DLA core index (0 or 1 on Jetson)', dlaCore, 'range');
   }
   return {
     int8: true,
@@ -72,9 +74,19 @@ export function builderSettings(options: TensorrtBuildOptions = {}): BuilderSett
 }
 
 /** The TensorRT calibrator class (and cache header algorithm) for a calibration algorithm of this package. */
-export function tensorrtCalibrator(algorithm: unknown): { calibrator: 'IInt8EntropyCalibrator2' | 'IInt8MinMaxCalibrator'; cacheAlgorithm: 'EntropyCalibration2' | 'MinMaxCalibration' } {
-  if (algorithm === undefined || algorithm === 'entropy') return { calibrator: 'IInt8EntropyCalibrator2', cacheAlgorithm: 'EntropyCalibration2' };
+export function tensorrtCalibrator(algorithm: unknown): {
+  calibrator: 'IInt8EntropyCalibrator2' | 'IInt8MinMaxCalibrator';
+  cacheAlgorithm: 'EntropyCalibration2' | 'MinMaxCalibration';
+} {
+  if (algorithm === undefined || algorithm === 'entropy')
+    return { calibrator: 'IInt8EntropyCalibrator2', cacheAlgorithm: 'EntropyCalibration2' };
   if (algorithm === 'minmax') return { calibrator: 'IInt8MinMaxCalibrator', cacheAlgorithm: 'MinMaxCalibration' };
-  if (typeof algorithm !== 'string') throw invalidOption('algorithm', "'entropy' or 'minmax' with backend 'tensorrt'", algorithm);
-  throw invalidOption('algorithm', "'entropy' or 'minmax' with backend 'tensorrt' (use backend 'builtin' for the others)", algorithm, 'range');
+  if (typeof algorithm !== 'string')
+    throw invalidOption('algorithm', "'entropy' or 'minmax' with backend 'tensorrt'", algorithm);
+  throw invalidOption(
+    'algorithm',
+    "'entropy' or 'minmax' with backend 'tensorrt' (use backend 'builtin' for the others)",
+    algorithm,
+    'range',
+  );
 }

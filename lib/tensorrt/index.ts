@@ -4,7 +4,13 @@
  */
 export { resolveBackend, tensorrtUnavailableError } from './backend';
 export type { Backend, BackendOption, TensorrtAvailability } from './backend';
-export { assertTensorrtSupported, cacheHeader, cacheHeaderVersion, parseTensorrtVersion, tensorrtSupport } from './version';
+export {
+  assertTensorrtSupported,
+  cacheHeader,
+  cacheHeaderVersion,
+  parseTensorrtVersion,
+  tensorrtSupport,
+} from './version';
 export type { TensorrtSupport, TensorrtVersion } from './version';
 export { needsProfile, resolveInputProfiles, validateCalibrationShapes } from './profile';
 export type { DeclaredInput, InputProfile, InputShapesOption, ShapeRange } from './profile';

@@ -27,7 +27,10 @@ export interface ShapeRange {
  * The `inputShapes` option: per input name, one shape (min = opt = max) or `{ min, opt, max }`.
  * Needed for every input with symbolic or unknown dims. Defaults to none (all inputs fixed).
  */
-export type InputShapesOption = Record<string, readonly number[] | { min: readonly number[]; opt: readonly number[]; max: readonly number[] }>;
+export type InputShapesOption = Record<
+  string,
+  readonly number[] | { min: readonly number[]; opt: readonly number[]; max: readonly number[] }
+>;
 
 /** The profile of one input, as handed to the native builder (native/engine_builder.h InputShapeProfile). */
 export interface InputProfile extends ShapeRange {
@@ -64,9 +67,13 @@ export function resolveInputProfiles(inputs: readonly DeclaredInput[], inputShap
   const names = inputs.map((i) => i.name);
   for (const key of Object.keys(given)) {
     if (!names.includes(key)) {
-      throw new TrtCalibratorError('ERR_INPUT_NAME', `inputShapes names "${key}", which is not a model input (inputs: ${names.join(', ')})${suggest(key, names)}`, {
-        details: { input: key, inputs: names },
-      });
+      throw new TrtCalibratorError(
+        'ERR_INPUT_NAME',
+        `inputShapes names "${key}", which is not a model input (inputs: ${names.join(', ')})${suggest(key, names)}`,
+        {
+          details: { input: key, inputs: names },
+        },
+      );
     }
   }
   return inputs.map((input) => {
@@ -92,7 +99,11 @@ export function resolveInputProfiles(inputs: readonly DeclaredInput[], inputShap
       range = { min: shape, opt: shape, max: shape };
     } else if (user !== null && typeof user === 'object') {
       const r = user as Record<string, unknown>;
-      range = { min: checkShape(r.min, `${option}.min`), opt: checkShape(r.opt, `${option}.opt`), max: checkShape(r.max, `${option}.max`) };
+      range = {
+        min: checkShape(r.min, `${option}.min`),
+        opt: checkShape(r.opt, `${option}.opt`),
+        max: checkShape(r.max, `${option}.max`),
+      };
     } else {
       throw invalidOption(option, 'a shape array or { min, opt, max }', user);
     }
@@ -103,17 +114,28 @@ export function resolveInputProfiles(inputs: readonly DeclaredInput[], inputShap
 
 function checkRange(input: DeclaredInput, range: ShapeRange): void {
   const fail = (message: string): never => {
-    throw new TrtCalibratorError('ERR_INPUT_SHAPE', `Input "${input.name}": ${message}`, { details: { input: input.name, declared: input.dims, ...range } });
+    throw new TrtCalibratorError('ERR_INPUT_SHAPE', `Input "${input.name}": ${message}`, {
+      details: { input: input.name, declared: input.dims, ...range },
+    });
   };
   const rank = range.opt.length;
-  if (range.min.length !== rank || range.max.length !== rank) fail(`min, opt and max must have the same rank (got ${range.min.length}, ${rank}, ${range.max.length})`);
+  if (range.min.length !== rank || range.max.length !== rank)
+    fail(`min, opt and max must have the same rank (got ${range.min.length}, ${rank}, ${range.max.length})`);
   if (input.dims !== undefined && input.dims.length !== rank) {
-    fail(`the model declares rank ${input.dims.length} ${formatDeclared(input.dims)} but the given shapes have rank ${rank}`);
+    fail(
+      `the model declares rank ${input.dims.length} ${formatDeclared(input.dims)} but the given shapes have rank ${rank}`,
+    );
   }
   for (let i = 0; i < rank; i++) {
     const declared = input.dims?.[i];
-    if (typeof declared === 'number' && declared >= 0 && (range.min[i] !== declared || range.opt[i] !== declared || range.max[i] !== declared)) {
-      fail(`dimension ${i} is fixed at ${declared} in the model ${formatDeclared(input.dims)} but the given shapes use ${range.min[i]}/${range.opt[i]}/${range.max[i]}`);
+    if (
+      typeof declared === 'number' &&
+      declared >= 0 &&
+      (range.min[i] !== declared || range.opt[i] !== declared || range.max[i] !== declared)
+    ) {
+      fail(
+        `dimension ${i} is fixed at ${declared} in the model ${formatDeclared(input.dims)} but the given shapes use ${range.min[i]}/${range.opt[i]}/${range.max[i]}`,
+      );
     }
     if (!(range.min[i] <= range.opt[i] && range.opt[i] <= range.max[i])) {
       fail(`dimension ${i} must satisfy min <= opt <= max (got ${range.min[i]}, ${range.opt[i]}, ${range.max[i]})`);
@@ -131,13 +153,20 @@ export function needsProfile(profiles: readonly InputProfile[]): boolean {
  * profile: TensorRT calibrates at OPT only, and getBatch must deliver exactly that many elements. Throws
  * ERR_INPUT_NAME / ERR_INPUT_SHAPE naming the input, the OPT shape and what the factory delivers.
  */
-export function validateCalibrationShapes(profiles: readonly InputProfile[], batchInputs: readonly { name: string; shape: readonly number[] }[]): void {
+export function validateCalibrationShapes(
+  profiles: readonly InputProfile[],
+  batchInputs: readonly { name: string; shape: readonly number[] }[],
+): void {
   for (const p of profiles) {
     const spec = batchInputs.find((s) => s.name === p.name);
     if (!spec) {
-      throw new TrtCalibratorError('ERR_INPUT_NAME', `The calibration data does not feed input "${p.name}" (it feeds ${batchInputs.map((s) => s.name).join(', ') || 'nothing'})`, {
-        details: { input: p.name },
-      });
+      throw new TrtCalibratorError(
+        'ERR_INPUT_NAME',
+        `The calibration data does not feed input "${p.name}" (it feeds ${batchInputs.map((s) => s.name).join(', ') || 'nothing'})`,
+        {
+          details: { input: p.name },
+        },
+      );
     }
     if (spec.shape.length !== p.opt.length || spec.shape.some((d, i) => d !== p.opt[i])) {
       throw new TrtCalibratorError(
@@ -150,7 +179,11 @@ export function validateCalibrationShapes(profiles: readonly InputProfile[], bat
   }
   for (const s of batchInputs) {
     if (!profiles.some((p) => p.name === s.name)) {
-      throw new TrtCalibratorError('ERR_INPUT_NAME', `The calibration data feeds "${s.name}", which is not a model input`, { details: { input: s.name } });
+      throw new TrtCalibratorError(
+        'ERR_INPUT_NAME',
+        `The calibration data feeds "${s.name}", which is not a model input`,
+        { details: { input: s.name } },
+      );
     }
   }
 }

@@ -21,7 +21,8 @@ export interface TensorrtVersion {
 /** Parses `"10.7.0"` or `"8.6"` (patch 0). Throws ERR_INVALID_OPTION for anything else. */
 export function parseTensorrtVersion(version: unknown, option = 'tensorrtVersion'): TensorrtVersion {
   if (typeof version !== 'string') throw invalidOption(option, 'a TensorRT version string such as "10.7.0"', version);
-  if (!/^\s*\d{1,3}\.\d{1,3}(?:\.\d{1,3})?\s*$/.test(version)) throw invalidOption(option, 'a TensorRT version string such as "10.7.0"', version, 'range');
+  if (!/^\s*\d{1,3}\.\d{1,3}(?:\.\d{1,3})?\s*$/.test(version))
+    throw invalidOption(option, 'a TensorRT version string such as "10.7.0"', version, 'range');
   const { major, minor, patch } = parseTensorRTVersion(version.trim(), option);
   return { major, minor, patch };
 }
@@ -36,7 +37,10 @@ export function cacheHeaderVersion(version: TensorrtVersion | string): number {
 }
 
 /** The cache header line TensorRT writes for this version and algorithm, e.g. `TRT-8601-EntropyCalibration2`. */
-export function cacheHeader(version: TensorrtVersion | string, algorithm: 'EntropyCalibration2' | 'MinMaxCalibration'): string {
+export function cacheHeader(
+  version: TensorrtVersion | string,
+  algorithm: 'EntropyCalibration2' | 'MinMaxCalibration',
+): string {
   return `TRT-${cacheHeaderVersion(version)}-${algorithm}`;
 }
 
@@ -56,7 +60,10 @@ export function tensorrtSupport(version: TensorrtVersion | string): TensorrtSupp
     };
   }
   if (v.major < 8 || (v.major === 8 && v.minor < 6)) {
-    return { supported: false, reason: `TensorRT ${name} is older than 8.6, the oldest version the TensorRT backend supports.` };
+    return {
+      supported: false,
+      reason: `TensorRT ${name} is older than 8.6, the oldest version the TensorRT backend supports.`,
+    };
   }
   return { supported: true };
 }

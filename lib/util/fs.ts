@@ -10,7 +10,10 @@ import { TrtCalibratorError } from '../errors';
  */
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
   const dir = path.dirname(path.resolve(file));
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`);
+  const tmp = path.join(
+    dir,
+    `.${path.basename(file)}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`,
+  );
   let handle: fs.promises.FileHandle | undefined;
   try {
     handle = await fs.promises.open(tmp, 'wx');
@@ -22,7 +25,10 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
   } catch (err) {
     if (handle) await handle.close().catch(() => undefined);
     await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
-    throw new TrtCalibratorError('ERR_IO', `Could not write ${file}: ${(err as Error).message}`, { cause: err, details: { file } });
+    throw new TrtCalibratorError('ERR_IO', `Could not write ${file}: ${(err as Error).message}`, {
+      cause: err,
+      details: { file },
+    });
   }
 }
 
@@ -41,7 +47,10 @@ export function writeFileAtomicSync(file: string, data: string | Uint8Array): vo
     fs.renameSync(tmp, file);
   } catch (err) {
     fs.rmSync(tmp, { force: true });
-    throw new TrtCalibratorError('ERR_IO', `Could not write ${file}: ${(err as Error).message}`, { cause: err, details: { file } });
+    throw new TrtCalibratorError('ERR_IO', `Could not write ${file}: ${(err as Error).message}`, {
+      cause: err,
+      details: { file },
+    });
   }
 }
 

@@ -19,10 +19,12 @@ const DESCR: Record<string, string> = {
 /** Encodes an array as .npy bytes. `float16: true` labels a Uint16Array's bits as `<f2`. */
 export function encodeNpy(data: NpyArray, shape: readonly number[], options: { float16?: boolean } = {}): Buffer {
   const count = shape.reduce((a, b) => a * b, 1);
-  if (count !== data.length) throw new RangeError(`shape [${shape.join(', ')}] has ${count} elements, array has ${data.length}`);
+  if (count !== data.length)
+    throw new RangeError(`shape [${shape.join(', ')}] has ${count} elements, array has ${data.length}`);
   let descr = DESCR[data.constructor.name];
   if (options.float16) {
-    if (!(data instanceof Uint16Array)) throw new TypeError('float16 data must be a Uint16Array of half-precision bits');
+    if (!(data instanceof Uint16Array))
+      throw new TypeError('float16 data must be a Uint16Array of half-precision bits');
     descr = '<f2';
   }
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
@@ -35,11 +37,20 @@ export function encodeNpy(data: NpyArray, shape: readonly number[], options: { f
   head[6] = 1;
   head[7] = 0;
   head.writeUInt16LE(header.length, 8);
-  return Buffer.concat([head, Buffer.from(header, 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
+  return Buffer.concat([
+    head,
+    Buffer.from(header, 'latin1'),
+    Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+  ]);
 }
 
 /** Writes an array to a .npy file (atomically: temp file + rename). */
-export async function writeNpy(file: string, data: NpyArray, shape: readonly number[], options: { float16?: boolean } = {}): Promise<void> {
+export async function writeNpy(
+  file: string,
+  data: NpyArray,
+  shape: readonly number[],
+  options: { float16?: boolean } = {},
+): Promise<void> {
   await writeFileAtomic(file, encodeNpy(data, shape, options));
 }
 
@@ -59,7 +70,8 @@ export function decodeNpy(bytes: Buffer): NpyContent {
   const header = bytes.subarray(start, start + headerLen).toString('latin1');
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (!descr || shapeText === undefined || /'fortran_order':\s*True/.test(header)) throw new TypeError(`unsupported .npy header: ${header}`);
+  if (!descr || shapeText === undefined || /'fortran_order':\s*True/.test(header))
+    throw new TypeError(`unsupported .npy header: ${header}`);
   const shape = shapeText
     .split(',')
     .map((s) => s.trim())

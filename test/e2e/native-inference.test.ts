@@ -20,7 +20,15 @@ import { CLASSIFIER, DETECTOR } from '../helpers/models';
 
 const root = path.join(__dirname, '..', '..');
 const CLS = { shape: [3, 48, 192], scale: 1 / 255, mean: 0.5, std: 0.5, workers: 1, tensorrt: '10.3' } as const;
-const DET = { shape: [3, 96, 128], scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], batchSize: 4, workers: 1, tensorrt: '10.3' };
+const DET = {
+  shape: [3, 96, 128],
+  scale: 1 / 255,
+  mean: [0.485, 0.456, 0.406],
+  std: [0.229, 0.224, 0.225],
+  batchSize: 4,
+  workers: 1,
+  tensorrt: '10.3',
+};
 
 let dir: string;
 let crops: string;
@@ -46,7 +54,12 @@ describe('ONNX Runtime through its C API (inference: native)', () => {
 
   it('gives byte-identical caches to the onnxruntime-node worker (classifier; detector whole and in sub-batches)', async () => {
     for (const inference of ['native', 'worker'] as const) {
-      const r = await calibrate(CLASSIFIER, crops, { ...CLS, batchSize: 8, inference, cache: path.join(dir, `cls-${inference}.cache`) });
+      const r = await calibrate(CLASSIFIER, crops, {
+        ...CLS,
+        batchSize: 8,
+        inference,
+        cache: path.join(dir, `cls-${inference}.cache`),
+      });
       expect(r.inference).toBe(inference);
       expect(r.images.used).toBe(24);
       expect(r.timings.inferenceMs).toBeGreaterThan(0);
@@ -54,17 +67,29 @@ describe('ONNX Runtime through its C API (inference: native)', () => {
     expect(read(path.join(dir, 'cls-native.cache'))).toBe(read(path.join(dir, 'cls-worker.cache')));
     // 0: whole batches; 1 byte: image by image; 2.5 images' worth: sub-batches of 2 (the probe image decides).
     const perImage = 173e6 * ((96 * 128) / (320 * 320)); // the detector's activation bytes per image scale with H×W
-    for (const [label, limit] of [['whole', 0], ['single', 1], ['pairs', perImage * 2.5]] as const) {
+    for (const [label, limit] of [
+      ['whole', 0],
+      ['single', 1],
+      ['pairs', perImage * 2.5],
+    ] as const) {
       for (const inference of ['native', 'worker'] as const) {
-        await calibrate(DETECTOR, scenes, { ...DET, maxActivationBytes: limit, inference, cache: path.join(dir, `det-${label}-${inference}.cache`) });
+        await calibrate(DETECTOR, scenes, {
+          ...DET,
+          maxActivationBytes: limit,
+          inference,
+          cache: path.join(dir, `det-${label}-${inference}.cache`),
+        });
       }
-      expect({ label, cache: read(path.join(dir, `det-${label}-native.cache`)) }).toEqual({ label, cache: read(path.join(dir, `det-${label}-worker.cache`)) });
+      expect({ label, cache: read(path.join(dir, `det-${label}-native.cache`)) }).toEqual({
+        label,
+        cache: read(path.join(dir, `det-${label}-worker.cache`)),
+      });
     }
     expect(read(path.join(dir, 'det-single-native.cache'))).not.toBe(read(path.join(dir, 'det-whole-native.cache')));
     expect(liveNativeAllocations().runs).toBe(0);
   }, 180000);
 
-  it('a model that loads but fails at run time rejects with ERR_MODEL and ONNX Runtime\'s message, writing nothing', async () => {
+  it("a model that loads but fails at run time rejects with ERR_MODEL and ONNX Runtime's message, writing nothing", async () => {
     // Reshape to [3, 3] is only checked when the data comes: 8 values cannot become 9.
     const model = saveModel(
       buildModel({
@@ -77,7 +102,13 @@ describe('ONNX Runtime through its C API (inference: native)', () => {
     );
     for (const inference of ['native', 'worker'] as const) {
       const cache = path.join(dir, `reshape-${inference}.cache`);
-      await expect(calibrate(model, new FixedBatchFactory('x', [2, 4], [1, -2, 3, -4, 5, -6, 7, -8], 2), { cache, inference, tensorrt: '10.3' })).rejects.toMatchObject({
+      await expect(
+        calibrate(model, new FixedBatchFactory('x', [2, 4], [1, -2, 3, -4, 5, -6, 7, -8], 2), {
+          cache,
+          inference,
+          tensorrt: '10.3',
+        }),
+      ).rejects.toMatchObject({
         code: 'ERR_MODEL',
         message: expect.stringMatching(/ONNX Runtime failed to run the model: .*bad_reshape/s),
       });
@@ -91,30 +122,49 @@ describe('ONNX Runtime through its C API (inference: native)', () => {
       outputs: [valueInfo('y', [1, 4])],
       nodes: [node('NoSuchOp', ['x'], ['y'], [], 'mystery', 'com.example')],
     });
-    await expect(openOrtSession(encodeModel(model), { fetch: ['y'], source: 'mystery.onnx', proto: model })).rejects.toMatchObject({
+    await expect(
+      openOrtSession(encodeModel(model), { fetch: ['y'], source: 'mystery.onnx', proto: model }),
+    ).rejects.toMatchObject({
       code: 'ERR_MODEL',
       message: expect.stringContaining('ONNX Runtime cannot run mystery.onnx'),
     });
-    const fine = buildModel({ inputs: [valueInfo('x', [1, 4])], outputs: [valueInfo('y', [1, 4])], nodes: [node('Relu', ['x'], ['y'])] });
+    const fine = buildModel({
+      inputs: [valueInfo('x', [1, 4])],
+      outputs: [valueInfo('y', [1, 4])],
+      nodes: [node('Relu', ['x'], ['y'])],
+    });
     await expect(openOrtSession(encodeModel(fine), { fetch: ['nope'], source: 'relu.onnx' })).rejects.toMatchObject({
       code: 'ERR_MODEL',
       message: expect.stringContaining('the model has no output named "nope"'),
     });
     const session = await openOrtSession(encodeModel(fine), { fetch: ['y'], source: 'relu.onnx' });
-    expect({ inputs: session.inputs, outputs: session.outputs, fetched: session.fetched }).toEqual({ inputs: ['x'], outputs: [{ name: 'y', type: 'float32' }], fetched: ['y'] });
+    expect({ inputs: session.inputs, outputs: session.outputs, fetched: session.fetched }).toEqual({
+      inputs: ['x'],
+      outputs: [{ name: 'y', type: 'float32' }],
+      fetched: ['y'],
+    });
     session.close();
     session.close();
   });
 
   it('rejects an unknown inference mode', async () => {
-    await expect(calibrate(CLASSIFIER, crops, { ...CLS, inference: 'gpu' as never })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+    await expect(calibrate(CLASSIFIER, crops, { ...CLS, inference: 'gpu' as never })).rejects.toMatchObject({
+      code: 'ERR_INVALID_OPTION',
+    });
   });
 
   it('aborting mid-run stops ONNX Runtime, rejects with the reason and writes no cache', async () => {
     const cache = path.join(dir, 'aborted-native.cache');
     const controller = new AbortController();
     const reason = new Error('stop now');
-    const run = calibrate(DETECTOR, scenes, { ...DET, batchSize: 2, inference: 'native', cache, signal: controller.signal, onProgress: (p) => p.batchesDone === 1 && controller.abort(reason) });
+    const run = calibrate(DETECTOR, scenes, {
+      ...DET,
+      batchSize: 2,
+      inference: 'native',
+      cache,
+      signal: controller.signal,
+      onProgress: (p) => p.batchesDone === 1 && controller.abort(reason),
+    });
     await expect(run).rejects.toBe(reason);
     expect(fs.existsSync(cache)).toBe(false);
     expect(liveNativeAllocations().runs).toBe(0);
@@ -134,7 +184,11 @@ describe('ONNX Runtime through its C API (inference: native)', () => {
     // A race (the process ended between a worker's thread stopping and its 'exit' event): three tries.
     for (let attempt = 0; attempt < 3; attempt++) {
       const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60000 });
-      expect({ attempt, status: r.status, stdout: r.stdout.trim() }).toEqual({ attempt, status: 0, stdout: 'rejected: stop' });
+      expect({ attempt, status: r.status, stdout: r.stdout.trim() }).toEqual({
+        attempt,
+        status: 0,
+        stdout: 'rejected: stop',
+      });
     }
   }, 120000);
 
@@ -155,7 +209,12 @@ describe('ONNX Runtime through its C API (inference: native)', () => {
     // worker.terminate() mid-run: the run's teardown hook cancels ONNX Runtime and joins its thread (the 'worker'
     // path cannot do this: onnxruntime-node aborts the process, see README).
     const t = spawnSync(process.execPath, ['-e', script, 'terminate'], { encoding: 'utf8', timeout: 60000 });
-    expect({ status: t.status, signal: t.signal, stdout: t.stdout.trim(), stderr: t.stderr }).toEqual({ status: 0, signal: null, stdout: 'terminated 1', stderr: '' });
+    expect({ status: t.status, signal: t.signal, stdout: t.stdout.trim(), stderr: t.stderr }).toEqual({
+      status: 0,
+      signal: null,
+      stdout: 'terminated 1',
+      stderr: '',
+    });
   }, 120000);
 
   it('process.exit() in the middle of a native run exits cleanly (ONNX Runtime is quiesced first)', () => {

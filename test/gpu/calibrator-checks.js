@@ -95,7 +95,12 @@ const checks = [
         ['async', true],
       ]) {
         const f = factory([image, imInfo, ids], 4, mode);
-        const r = await runCalibration({ factory: f, capture: true, copyBuffers, bindingOrder: ['ids', 'image', 'im_info'] });
+        const r = await runCalibration({
+          factory: f,
+          capture: true,
+          copyBuffers,
+          bindingOrder: ['ids', 'image', 'im_info'],
+        });
         assert.equal(r.onDevice, true, 'run used device buffers');
         assert.equal(r.pinned, true, 'slots are pinned (cudaHostAlloc)');
         assert.equal(r.externalBuffers, !copyBuffers);
@@ -104,9 +109,15 @@ const checks = [
         for (const c of r.captures) {
           assert.equal(c.device, true, `binding ${c.name} is a device pointer`);
           const spec = [image, imInfo, ids].find((s) => s.name === c.name);
-          assert.ok(Buffer.from(c.bytes).equals(Buffer.from(bytesFor(spec, c.batch))), `device bytes of ${c.name} batch ${c.batch} (${mode}, copy=${copyBuffers})`);
+          assert.ok(
+            Buffer.from(c.bytes).equals(Buffer.from(bytesFor(spec, c.batch))),
+            `device bytes of ${c.name} batch ${c.batch} (${mode}, copy=${copyBuffers})`,
+          );
         }
-        assert.deepEqual(r.captures.slice(0, 3).map((c) => c.name), ['ids', 'image', 'im_info']);
+        assert.deepEqual(
+          r.captures.slice(0, 3).map((c) => c.name),
+          ['ids', 'image', 'im_info'],
+        );
         assert.deepEqual(liveNativeAllocations(), zero);
       }
     },
@@ -116,8 +127,20 @@ const checks = [
     async run({ runCalibration }) {
       const store = memoryStore();
       const progress = [];
-      const r = await runCalibration({ factory: factory([image], 3), cache: store, onProgress: (p) => progress.push(p.batchesDone) });
-      assert.deepEqual(r.trace, ['readCalibrationCache', 'getBatchSize', 'getBatch', 'getBatch', 'getBatch', 'getBatch', 'writeCalibrationCache']);
+      const r = await runCalibration({
+        factory: factory([image], 3),
+        cache: store,
+        onProgress: (p) => progress.push(p.batchesDone),
+      });
+      assert.deepEqual(r.trace, [
+        'readCalibrationCache',
+        'getBatchSize',
+        'getBatch',
+        'getBatch',
+        'getBatch',
+        'getBatch',
+        'writeCalibrationCache',
+      ]);
       assert.equal(store.writes.length, 1);
       assert.deepEqual(progress, [1, 2, 3]);
       const f = factory([image], 3);
@@ -177,7 +200,10 @@ const checks = [
         `if (i === 2) { report('started'); return new Promise(() => {}); } return true;`,
         `if (i === 2) { report('started'); for (;;) {} } return true;`,
       ]) {
-        const worker = new Worker(`const { parentPort } = require('node:worker_threads'); const report = (m) => parentPort.postMessage(m);\n${runScript(addonPath, body)}`, { eval: true });
+        const worker = new Worker(
+          `const { parentPort } = require('node:worker_threads'); const report = (m) => parentPort.postMessage(m);\n${runScript(addonPath, body)}`,
+          { eval: true },
+        );
         await new Promise((resolve, reject) => {
           worker.on('message', (m) => m === 'started' && resolve());
           worker.on('error', reject);
@@ -187,9 +213,16 @@ const checks = [
         assert.ok(Date.now() - t0 < 3000, 'terminate returned within 3 s');
         assert.deepEqual(liveNativeAllocations(), zero);
       }
-      for (const body of [`if (i === 2) { setTimeout(() => process.exit(7), 10); return new Promise(() => {}); } return true;`, `if (i === 2) process.exit(7); return true;`]) {
+      for (const body of [
+        `if (i === 2) { setTimeout(() => process.exit(7), 10); return new Promise(() => {}); } return true;`,
+        `if (i === 2) process.exit(7); return true;`,
+      ]) {
         const t0 = Date.now();
-        const child = spawn(process.execPath, ['-e', `const report = (m) => console.log(m);\n${runScript(addonPath, body)}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(
+          process.execPath,
+          ['-e', `const report = (m) => console.log(m);\n${runScript(addonPath, body)}`],
+          { stdio: ['ignore', 'pipe', 'pipe'] },
+        );
         let stderr = '';
         child.stderr.on('data', (d) => (stderr += d));
         const [code, signal] = await new Promise((resolve) => child.on('exit', (c, s) => resolve([c, s])));
@@ -215,7 +248,9 @@ const checks = [
       global.gc?.();
       const growth = (process.memoryUsage().rss - rss300) / 2 ** 20;
       assert.deepEqual(liveNativeAllocations(), zero);
-      console.log(`    1000 device runs: ${((Date.now() - t0) / 1000).toFixed(2)} ms per run, RSS growth over the last 700: ${growth.toFixed(1)} MiB`);
+      console.log(
+        `    1000 device runs: ${((Date.now() - t0) / 1000).toFixed(2)} ms per run, RSS growth over the last 700: ${growth.toFixed(1)} MiB`,
+      );
       assert.ok(growth < 32, `RSS grew ${growth.toFixed(1)} MiB`);
     },
   },

@@ -9,11 +9,17 @@ import { describeGpu } from '../helpers/cuda';
 
 interface GpuCheck {
   name: string;
-  run(lib: { runCalibration: typeof runCalibration; liveNativeAllocations: typeof liveNativeAllocations; addonPath: string }): Promise<void>;
+  run(lib: {
+    runCalibration: typeof runCalibration;
+    liveNativeAllocations: typeof liveNativeAllocations;
+    addonPath: string;
+  }): Promise<void>;
 }
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- plain JS shared with the jest-less GPU runner
 const { checks } = require('./calibrator-checks.js') as { checks: GpuCheck[] };
-const addonPath = path.resolve(process.env.TRT_CALIBRATOR_ADDON ?? path.join(__dirname, '..', '..', 'build', 'Release', 'trt_calibrator.node'));
+const addonPath = path.resolve(
+  process.env.TRT_CALIBRATOR_ADDON ?? path.join(__dirname, '..', '..', 'build', 'Release', 'trt_calibrator.node'),
+);
 
 describeGpu('native calibrator on a CUDA device', () => {
   for (const check of checks) {

@@ -8,7 +8,9 @@ const { runCalibration, liveNativeAllocations } = require(path.join(root, 'dist'
 const { capabilities } = require(path.join(root, 'dist', 'capabilities.js'));
 const { checks } = require('./calibrator-checks.js');
 
-const addonPath = path.resolve(process.env.TRT_CALIBRATOR_ADDON || path.join(root, 'build', 'Release', 'trt_calibrator.node'));
+const addonPath = path.resolve(
+  process.env.TRT_CALIBRATOR_ADDON || path.join(root, 'build', 'Release', 'trt_calibrator.node'),
+);
 
 (async () => {
   const caps = capabilities();

@@ -63,7 +63,10 @@ export interface PageLog {
 /** A headless Chromium process and its DevTools pipe. */
 export class ChromiumBrowser {
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (r: Record<string, unknown>) => void; reject: (e: Error) => void; method: string }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (r: Record<string, unknown>) => void; reject: (e: Error) => void; method: string }
+  >();
   private readonly listeners = new Map<string, Set<Listener>>();
   private buffer = Buffer.alloc(0);
   private exited = false;
@@ -139,8 +142,14 @@ export class ChromiumBrowser {
   }
 
   /** Sends one CDP command (to a page when `sessionId` is given) and waits for its result. */
-  send(method: string, params: Record<string, unknown> = {}, sessionId?: string, timeoutMs = 20_000): Promise<Record<string, unknown>> {
-    if (this.exited) return Promise.reject(new Error(`Chromium has exited; cannot send ${method}. stderr tail:\n${this.stderr}`));
+  send(
+    method: string,
+    params: Record<string, unknown> = {},
+    sessionId?: string,
+    timeoutMs = 20_000,
+  ): Promise<Record<string, unknown>> {
+    if (this.exited)
+      return Promise.reject(new Error(`Chromium has exited; cannot send ${method}. stderr tail:\n${this.stderr}`));
     const id = this.nextId++;
     const msg: CdpMessage = { id, method, params };
     if (sessionId) msg.sessionId = sessionId;
@@ -175,14 +184,20 @@ export class ChromiumBrowser {
   /** Opens a new page of the given viewport size, with error and request logging on. */
   async newPage(width = 1280, height = 900): Promise<ChromiumPage> {
     const { targetId } = (await this.send('Target.createTarget', { url: 'about:blank' })) as { targetId: string };
-    const { sessionId } = (await this.send('Target.attachToTarget', { targetId, flatten: true })) as { sessionId: string };
+    const { sessionId } = (await this.send('Target.attachToTarget', { targetId, flatten: true })) as {
+      sessionId: string;
+    };
     const page = new ChromiumPage(this, sessionId);
     await Promise.all([
       this.send('Page.enable', {}, sessionId),
       this.send('Runtime.enable', {}, sessionId),
       this.send('Log.enable', {}, sessionId),
       this.send('Network.enable', {}, sessionId),
-      this.send('Emulation.setDeviceMetricsOverride', { width, height, deviceScaleFactor: 1, mobile: false }, sessionId),
+      this.send(
+        'Emulation.setDeviceMetricsOverride',
+        { width, height, deviceScaleFactor: 1, mobile: false },
+        sessionId,
+      ),
     ]);
     return page;
   }
@@ -209,9 +224,11 @@ export class ChromiumPage {
     private readonly browser: ChromiumBrowser,
     private readonly sessionId: string,
   ) {
-    const mine = (fn: (p: Record<string, unknown>) => void): Listener => (p, s) => {
-      if (s === sessionId) fn(p);
-    };
+    const mine =
+      (fn: (p: Record<string, unknown>) => void): Listener =>
+      (p, s) => {
+        if (s === sessionId) fn(p);
+      };
     browser.on(
       'Runtime.exceptionThrown',
       mine((p) => {
@@ -223,7 +240,9 @@ export class ChromiumPage {
       'Runtime.consoleAPICalled',
       mine((p) => {
         if (p.type === 'error' || p.type === 'assert') {
-          const args = (p.args as Array<{ value?: unknown; description?: string }>).map((a) => a.description ?? String(a.value));
+          const args = (p.args as Array<{ value?: unknown; description?: string }>).map(
+            (a) => a.description ?? String(a.value),
+          );
           this.log.consoleErrors.push(`console.${String(p.type)}: ${args.join(' ')}`);
         }
       }),
@@ -263,18 +282,27 @@ export class ChromiumPage {
 
   /** Evaluates a JS expression in the page and returns its JSON value; a thrown exception rejects. */
   async evaluate<T>(expression: string): Promise<T> {
-    const r = (await this.browser.send('Runtime.evaluate', { expression, returnByValue: true, awaitPromise: true }, this.sessionId)) as {
+    const r = (await this.browser.send(
+      'Runtime.evaluate',
+      { expression, returnByValue: true, awaitPromise: true },
+      this.sessionId,
+    )) as {
       result: { value?: T };
       exceptionDetails?: { text: string; exception?: { description?: string } };
     };
-    if (r.exceptionDetails) throw new Error(`evaluate failed: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text}`);
+    if (r.exceptionDetails)
+      throw new Error(`evaluate failed: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text}`);
     return r.result.value as T;
   }
 
   /** Dispatches a left click at page coordinates (CSS pixels of the viewport). */
   async click(x: number, y: number): Promise<void> {
     for (const type of ['mousePressed', 'mouseReleased']) {
-      await this.browser.send('Input.dispatchMouseEvent', { type, x, y, button: 'left', clickCount: 1 }, this.sessionId);
+      await this.browser.send(
+        'Input.dispatchMouseEvent',
+        { type, x, y, button: 'left', clickCount: 1 },
+        this.sessionId,
+      );
     }
   }
 

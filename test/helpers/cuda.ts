@@ -5,7 +5,10 @@ import { capabilities } from '../../lib/capabilities';
 export function cudaDeviceOrSkipReason(): { available: true } | { available: false; reason: string } {
   const caps = capabilities();
   if (caps.cuda.devices.length > 0) return { available: true };
-  return { available: false, reason: caps.cuda.compiled ? caps.cuda.error ?? 'no CUDA device' : 'CUDA not compiled in' };
+  return {
+    available: false,
+    reason: caps.cuda.compiled ? (caps.cuda.error ?? 'no CUDA device') : 'CUDA not compiled in',
+  };
 }
 
 /** `describe` for GPU-only suites: runs them with a device, otherwise skips them and prints the reason. */

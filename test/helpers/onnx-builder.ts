@@ -9,7 +9,10 @@ export type Dim = number | string | null;
 /** A typed value_info (elemType 1 = float, 7 = int64…). */
 export function valueInfo(name: string, dims: readonly Dim[] | undefined, elemType = 1): onnx.ValueInfoProto {
   const tensorType: onnx.TypeProto.ITensor = { elemType };
-  if (dims) tensorType.shape = { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : typeof d === 'string' ? { dimParam: d } : {})) };
+  if (dims)
+    tensorType.shape = {
+      dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : typeof d === 'string' ? { dimParam: d } : {})),
+    };
   return onnx.ValueInfoProto.create({ name, type: { tensorType } });
 }
 
@@ -27,14 +30,40 @@ export function int64Tensor(name: string, dims: readonly number[], values: reado
 /** Attribute helpers. */
 export const attr = {
   int: (name: string, i: number): onnx.IAttributeProto => ({ name, type: onnx.AttributeProto.AttributeType.INT, i }),
-  float: (name: string, f: number): onnx.IAttributeProto => ({ name, type: onnx.AttributeProto.AttributeType.FLOAT, f }),
-  ints: (name: string, ints: number[]): onnx.IAttributeProto => ({ name, type: onnx.AttributeProto.AttributeType.INTS, ints }),
-  tensor: (name: string, t: onnx.ITensorProto): onnx.IAttributeProto => ({ name, type: onnx.AttributeProto.AttributeType.TENSOR, t }),
+  float: (name: string, f: number): onnx.IAttributeProto => ({
+    name,
+    type: onnx.AttributeProto.AttributeType.FLOAT,
+    f,
+  }),
+  ints: (name: string, ints: number[]): onnx.IAttributeProto => ({
+    name,
+    type: onnx.AttributeProto.AttributeType.INTS,
+    ints,
+  }),
+  tensor: (name: string, t: onnx.ITensorProto): onnx.IAttributeProto => ({
+    name,
+    type: onnx.AttributeProto.AttributeType.TENSOR,
+    t,
+  }),
 };
 
 /** A node. */
-export function node(opType: string, inputs: string[], outputs: string[], attributes: onnx.IAttributeProto[] = [], name?: string, domain?: string): onnx.NodeProto {
-  return onnx.NodeProto.create({ opType, input: inputs, output: outputs, attribute: attributes, name: name ?? outputs[0], domain: domain ?? '' });
+export function node(
+  opType: string,
+  inputs: string[],
+  outputs: string[],
+  attributes: onnx.IAttributeProto[] = [],
+  name?: string,
+  domain?: string,
+): onnx.NodeProto {
+  return onnx.NodeProto.create({
+    opType,
+    input: inputs,
+    output: outputs,
+    attribute: attributes,
+    name: name ?? outputs[0],
+    domain: domain ?? '',
+  });
 }
 
 /** A Constant node holding `t`. */
@@ -140,7 +169,10 @@ export function twoInputModel(): onnx.ModelProto {
   return buildModel({
     inputs: [valueInfo('image', ['N', 3, 'H', 'W']), valueInfo('im_info', ['N', 3])],
     outputs: [valueInfo('features', ['N', 4]), valueInfo('info_scaled', ['N', 3])],
-    initializers: [floatTensor('conv.w', [4, 3, 3, 3], randomValues(108, 1, 0.5)), floatTensor('conv.b', [4], [0.1, -0.1, 0.2, 0])],
+    initializers: [
+      floatTensor('conv.w', [4, 3, 3, 3], randomValues(108, 1, 0.5)),
+      floatTensor('conv.b', [4], [0.1, -0.1, 0.2, 0]),
+    ],
     nodes: [
       node('Conv', ['image', 'conv.w', 'conv.b'], ['conv_out'], [attr.ints('pads', [1, 1, 1, 1])]),
       node('Relu', ['conv_out'], ['relu_out']),

@@ -62,4 +62,3 @@ export function referenceEntropyBin(counts: Float64Array): number {
   }
   return bestI;
 }
-

@@ -14,13 +14,21 @@ const imInfo: InputSpec = { name: 'im_info', shape: [2, 3], dtype: 'float32' };
 const ids: InputSpec = { name: 'token ids: (x)', shape: [2, 7], dtype: 'int32' };
 
 function expectNoLiveAllocations(): void {
-  expect(liveNativeAllocations()).toEqual({ hostBuffers: 0, pinnedBuffers: 0, deviceBuffers: 0, streams: 0, bytes: 0, runs: 0 });
+  expect(liveNativeAllocations()).toEqual({
+    hostBuffers: 0,
+    pinnedBuffers: 0,
+    deviceBuffers: 0,
+    streams: 0,
+    bytes: 0,
+    runs: 0,
+  });
 }
 
 afterEach(() => expectNoLiveAllocations());
 
 /** The addon file the tests load (the node-gyp and ASan runs point TRT_CALIBRATOR_ADDON elsewhere). */
-const addonPath = (): string => process.env.TRT_CALIBRATOR_ADDON ?? path.join(__dirname, '..', '..', 'build', 'Release', 'trt_calibrator.node');
+const addonPath = (): string =>
+  process.env.TRT_CALIBRATOR_ADDON ?? path.join(__dirname, '..', '..', 'build', 'Release', 'trt_calibrator.node');
 
 describe('native calibrator: contract and order', () => {
   it.each(['sync', 'async'] as const)('calls the contract in TensorRT order with a %s factory', async (mode) => {
@@ -28,7 +36,15 @@ describe('native calibrator: contract and order', () => {
     const store = new MemoryStore();
     const progress: CalibrationProgress[] = [];
     const result = await runCalibration({ factory, cache: store, memory: 'host', onProgress: (p) => progress.push(p) });
-    expect(result.trace).toEqual(['readCalibrationCache', 'getBatchSize', 'getBatch', 'getBatch', 'getBatch', 'getBatch', 'writeCalibrationCache']);
+    expect(result.trace).toEqual([
+      'readCalibrationCache',
+      'getBatchSize',
+      'getBatch',
+      'getBatch',
+      'getBatch',
+      'getBatch',
+      'writeCalibrationCache',
+    ]);
     expect(factory.calls).toEqual([0, 1, 2, 3]);
     expect(store.reads).toBe(1);
     expect(store.writes).toHaveLength(1);
@@ -43,7 +59,13 @@ describe('native calibrator: contract and order', () => {
   it('binds multi-input batches by name when the builder passes names in another order than declared', async () => {
     for (const copyBuffers of [false, true]) {
       const factory = new PatternFactory([image, imInfo, ids], 3, 'async');
-      const result = await runCalibration({ factory, memory: 'host', bindingOrder: ['im_info', 'token ids: (x)', 'image'], capture: true, copyBuffers });
+      const result = await runCalibration({
+        factory,
+        memory: 'host',
+        bindingOrder: ['im_info', 'token ids: (x)', 'image'],
+        capture: true,
+        copyBuffers,
+      });
       expect(result.externalBuffers).toBe(!copyBuffers);
       expect(result.captures).toHaveLength(9);
       for (const c of result.captures) {
@@ -105,7 +127,9 @@ describe('native calibrator: contract and order', () => {
     expect(result.batches).toBe(2);
     const lines = Buffer.from(store.writes[0]).toString().trim().split('\n');
     expect(lines[0]).toBe('TRT-0-SumCalibration');
-    const values = Object.fromEntries(lines.slice(1).map((l) => [l.slice(0, l.lastIndexOf(': ')), Number(l.slice(l.lastIndexOf(': ') + 2))]));
+    const values = Object.fromEntries(
+      lines.slice(1).map((l) => [l.slice(0, l.lastIndexOf(': ')), Number(l.slice(l.lastIndexOf(': ') + 2))]),
+    );
     expect(values['/conv/Conv_output_0']).toBeCloseTo(expectedA, 2);
     expect(values['im info+1']).toBeCloseTo(expectedB, 3);
   });
@@ -126,7 +150,10 @@ describe('native calibrator: errors', () => {
     }
     for (const err of errors) {
       expect(err).toBeInstanceOf(TrtCalibratorError);
-      expect(err).toMatchObject({ code: 'ERR_BATCH_FACTORY', message: 'BatchFactory.fill failed on batch 2: decoder exploded' });
+      expect(err).toMatchObject({
+        code: 'ERR_BATCH_FACTORY',
+        message: 'BatchFactory.fill failed on batch 2: decoder exploded',
+      });
       expect((err as Error).cause).toBe(original);
     }
   });
@@ -134,19 +161,28 @@ describe('native calibrator: errors', () => {
   it('rejects a fill that returns a non-boolean', async () => {
     const factory = new PatternFactory([image], 1);
     factory.fill = () => 1 as unknown as boolean;
-    await expect(runCalibration({ factory, memory: 'host' })).rejects.toMatchObject({ code: 'ERR_BATCH_FACTORY', message: expect.stringContaining('must return a boolean') });
+    await expect(runCalibration({ factory, memory: 'host' })).rejects.toMatchObject({
+      code: 'ERR_BATCH_FACTORY',
+      message: expect.stringContaining('must return a boolean'),
+    });
   });
 
   it('names the input, the expected shape and dtype, and what was given', async () => {
     const factory = new PatternFactory([image], 1);
-    await expect(runCalibration({ factory, networkInputs: [{ ...image, shape: [2, 3, 8, 8] }] })).rejects.toMatchObject({
-      code: 'ERR_INPUT_SHAPE',
-      message: 'Input "image": the network expects [2,3,8,8] float32 but the batch factory declares [2,3,4,5] float32',
+    await expect(runCalibration({ factory, networkInputs: [{ ...image, shape: [2, 3, 8, 8] }] })).rejects.toMatchObject(
+      {
+        code: 'ERR_INPUT_SHAPE',
+        message:
+          'Input "image": the network expects [2,3,8,8] float32 but the batch factory declares [2,3,4,5] float32',
+      },
+    );
+    await expect(runCalibration({ factory, networkInputs: [{ ...image, dtype: 'float16' }] })).rejects.toMatchObject({
+      code: 'ERR_INPUT_DTYPE',
     });
-    await expect(runCalibration({ factory, networkInputs: [{ ...image, dtype: 'float16' }] })).rejects.toMatchObject({ code: 'ERR_INPUT_DTYPE' });
     await expect(runCalibration({ factory, networkInputs: [image, imInfo] })).rejects.toMatchObject({
       code: 'ERR_INPUT_NAME',
-      message: 'The network input "im_info" [2,3] float32 is not filled by the batch factory; it fills "image" [2,3,4,5] float32',
+      message:
+        'The network input "im_info" [2,3] float32 is not filled by the batch factory; it fills "image" [2,3,4,5] float32',
     });
     // The native re-check: the builder asks for a name the factory does not fill.
     await expect(runCalibration({ factory, memory: 'host', bindingOrder: ['images'] })).rejects.toMatchObject({
@@ -157,7 +193,11 @@ describe('native calibrator: errors', () => {
 
   it('reports a CUDA failure with the CUDA error name', async () => {
     const store = new MemoryStore();
-    const err = await runCalibration({ factory: new PatternFactory([image], 2), cache: store, injectCudaError: 'cudaErrorIllegalAddress' }).catch((e: unknown) => e);
+    const err = await runCalibration({
+      factory: new PatternFactory([image], 2),
+      cache: store,
+      injectCudaError: 'cudaErrorIllegalAddress',
+    }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'ERR_CUDA', message: expect.stringMatching(/^cudaErrorIllegalAddress: /) });
     expect(store.writes).toHaveLength(0);
   });
@@ -174,7 +214,10 @@ describe('native calibrator: errors', () => {
       const result = await runCalibration({ factory, memory: 'host', copyBuffers }).catch((e: unknown) => e);
       if (copyBuffers) {
         // A V8-owned buffer is detached by the transfer: the native side sees 0 bytes and refuses the batch.
-        expect(result).toMatchObject({ code: 'ERR_INPUT_SHAPE', message: expect.stringContaining('"image" ([2,3,4,5] float32, 480 bytes) was detached') });
+        expect(result).toMatchObject({
+          code: 'ERR_INPUT_SHAPE',
+          message: expect.stringContaining('"image" ([2,3,4,5] float32, 480 bytes) was detached'),
+        });
       } else {
         // Node copies external (native-memory) ArrayBuffers instead of detaching them: nothing dangles.
         expect(result).toMatchObject({ batches: 2 });
@@ -183,21 +226,33 @@ describe('native calibrator: errors', () => {
     }
   });
 
-  it('drives TensorRT\'s builder through the same calibrator, or says TensorRT is not compiled in', async () => {
+  it("drives TensorRT's builder through the same calibrator, or says TensorRT is not compiled in", async () => {
     const store = new MemoryStore();
-    const run = runCalibration({ factory: new PatternFactory([image], 2), cache: store, builder: 'tensorrt', engine: { onnxPath: 'missing.onnx' } });
+    const run = runCalibration({
+      factory: new PatternFactory([image], 2),
+      cache: store,
+      builder: 'tensorrt',
+      engine: { onnxPath: 'missing.onnx' },
+    });
     if (loadAddon().capabilities().tensorrt.compiled) {
       await expect(run).rejects.toMatchObject({ code: 'ERR_TENSORRT_BUILD' });
     } else {
-      await expect(run).rejects.toMatchObject({ code: 'ERR_TENSORRT_UNAVAILABLE', message: expect.stringContaining('built without TensorRT') });
+      await expect(run).rejects.toMatchObject({
+        code: 'ERR_TENSORRT_UNAVAILABLE',
+        message: expect.stringContaining('built without TensorRT'),
+      });
     }
     expect(store.writes).toHaveLength(0);
   });
 
   it('validates options with the house message', async () => {
     const factory = new PatternFactory([image], 1);
-    await expect(runCalibration({ factory, memroy: 'host' } as never)).rejects.toThrow('Unknown option "memroy" for runCalibration() (did you mean "memory"?)');
-    await expect(runCalibration({ factory, memory: 'gpu' as never })).rejects.toThrow('Expected "auto" or "host" for memory but received "gpu" of type string');
+    await expect(runCalibration({ factory, memroy: 'host' } as never)).rejects.toThrow(
+      'Unknown option "memroy" for runCalibration() (did you mean "memory"?)',
+    );
+    await expect(runCalibration({ factory, memory: 'gpu' as never })).rejects.toThrow(
+      'Expected "auto" or "host" for memory but received "gpu" of type string',
+    );
     await expect(runCalibration({ factory, cache: 42 as never })).rejects.toThrow(TypeError);
   });
 });
@@ -213,7 +268,9 @@ describe('native calibrator: abort, concurrency, threads', () => {
       if (i >= 3) await new Promise(() => undefined); // never settles: abort must not wait for it
     });
     const t0 = Date.now();
-    const err = await runCalibration({ factory, cache: file, memory: 'host', signal: controller.signal }).catch((e: unknown) => e);
+    const err = await runCalibration({ factory, cache: file, memory: 'host', signal: controller.signal }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBe(reason);
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(fs.readdirSync(dir)).toEqual([]);
@@ -230,16 +287,34 @@ describe('native calibrator: abort, concurrency, threads', () => {
     ]);
     expect(ra.batches).toBe(4);
     expect(rb.batches).toBe(3);
-    for (const c of ra.captures) expect(Buffer.from(c.bytes).equals(Buffer.from(expectedBytes(image, c.batch)))).toBe(true);
-    for (const c of rb.captures) expect(Buffer.from(c.bytes).equals(Buffer.from(expectedBytes({ ...image, name: 'other' }, c.batch)))).toBe(true);
+    for (const c of ra.captures)
+      expect(Buffer.from(c.bytes).equals(Buffer.from(expectedBytes(image, c.batch)))).toBe(true);
+    for (const c of rb.captures)
+      expect(Buffer.from(c.bytes).equals(Buffer.from(expectedBytes({ ...image, name: 'other' }, c.batch)))).toBe(true);
   });
 
   it('detects a bridge call made on the JS thread instead of deadlocking', async () => {
     const addon = loadAddon();
     let release: () => void = () => undefined;
     const handle = addon.startCalibration(
-      { inputs: [image], batchSize: 2, algorithm: 2, memory: 'host', deviceIndex: 0, prefetch: true, copyBuffers: false, builder: 'test', bindingNames: ['image'], capture: false, builderOptions: {} },
-      { fill: () => new Promise<boolean>((resolve) => (release = () => resolve(false))), readCache: () => null, writeCache: () => undefined },
+      {
+        inputs: [image],
+        batchSize: 2,
+        algorithm: 2,
+        memory: 'host',
+        deviceIndex: 0,
+        prefetch: true,
+        copyBuffers: false,
+        builder: 'test',
+        bindingNames: ['image'],
+        capture: false,
+        builderOptions: {},
+      },
+      {
+        fill: () => new Promise<boolean>((resolve) => (release = () => resolve(false))),
+        readCache: () => null,
+        writeCache: () => undefined,
+      },
     );
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(handle.callOnJsThread()).toBe('wrong-thread');
@@ -261,9 +336,12 @@ describe('native calibrator: abort, concurrency, threads', () => {
     ['waiting for an async fill', `if (i === 2) { report('started'); return new Promise(() => {}); } return true;`],
     ['inside a busy sync fill', `if (i === 2) { report('started'); for (;;) {} } return true;`],
   ])('terminates a worker_threads run %s without hanging or aborting', async (_title, fillBody) => {
-    const worker = new Worker(`const { parentPort } = require('node:worker_threads'); const report = (m) => parentPort.postMessage(m);\n${runScript(fillBody)}`, {
-      eval: true,
-    });
+    const worker = new Worker(
+      `const { parentPort } = require('node:worker_threads'); const report = (m) => parentPort.postMessage(m);\n${runScript(fillBody)}`,
+      {
+        eval: true,
+      },
+    );
     await new Promise<void>((resolve, reject) => {
       worker.on('message', (m) => m === 'started' && resolve());
       worker.on('error', reject);
@@ -275,14 +353,21 @@ describe('native calibrator: abort, concurrency, threads', () => {
   });
 
   it.each([
-    ['while the builder waits for an async fill', `if (i === 2) { setTimeout(() => process.exit(7), 10); return new Promise(() => {}); } return true;`],
+    [
+      'while the builder waits for an async fill',
+      `if (i === 2) { setTimeout(() => process.exit(7), 10); return new Promise(() => {}); } return true;`,
+    ],
     ['from inside a sync fill', `if (i === 2) process.exit(7); return true;`],
   ])('a child process that calls process.exit mid-run %s ends promptly', async (_title, fillBody) => {
     const t0 = Date.now();
-    const child = spawn(process.execPath, ['-e', `const report = (m) => console.log(m);\n${runScript(fillBody)}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['-e', `const report = (m) => console.log(m);\n${runScript(fillBody)}`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) =>
+      child.on('exit', (c, s) => resolve([c, s])),
+    );
     expect({ code, signal, stderr }).toEqual({ code: 7, signal: null, stderr: '' });
     expect(Date.now() - t0).toBeLessThan(5000);
   });
@@ -311,8 +396,15 @@ describe('native calibrator: memory', () => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     await new Promise((resolve) => child.on('exit', resolve));
-    const r = JSON.parse(out) as { msPerRun: number; growthMiB: number; liveAfterEach: number; live: Record<string, number> };
-    console.log(`1000 runs: ${r.msPerRun.toFixed(3)} ms per run, RSS growth over the last 700: ${r.growthMiB.toFixed(1)} MiB`);
+    const r = JSON.parse(out) as {
+      msPerRun: number;
+      growthMiB: number;
+      liveAfterEach: number;
+      live: Record<string, number>;
+    };
+    console.log(
+      `1000 runs: ${r.msPerRun.toFixed(3)} ms per run, RSS growth over the last 700: ${r.growthMiB.toFixed(1)} MiB`,
+    );
     expect(r.liveAfterEach).toBe(0);
     expect(r.live).toEqual({ hostBuffers: 0, pinnedBuffers: 0, deviceBuffers: 0, streams: 0, bytes: 0, runs: 0 });
     // Leaking a thread stack or the slot pair per run would show as tens of MiB over 700 runs. Under ASan (npm

@@ -17,7 +17,6 @@ import { seededRandom } from '../../lib/util/random';
 // makes the O(nbins^2) references below take seconds instead of milliseconds.
 const { floor, log, min, max, abs, sqrt, cos, PI } = Math;
 
-
 // ---- seeded data ----
 const rng = seededRandom;
 function gaussian(random: () => number): () => number {
@@ -88,13 +87,19 @@ function cases(): Case[] {
   const px = rng(6);
   return [
     { name: 'gaussian', batches: [0, 1, 2, 3].map(() => batch(20000, g)) },
-    { name: "relu'd gaussian (zero spike)", batches: [0, 1, 2].map(() => batch(20000, () => Math.max(0, r() * 0.8 + 0.1))) },
+    {
+      name: "relu'd gaussian (zero spike)",
+      batches: [0, 1, 2].map(() => batch(20000, () => Math.max(0, r() * 0.8 + 0.1))),
+    },
     {
       name: 'heavy tail (student-t like)',
       batches: [0, 1, 2].map(() => batch(20000, () => h() / Math.sqrt(Math.max(1e-3, -Math.log(1 - u()) * 0.5)))),
     },
     { name: 'uniform', batches: [0, 1].map(() => batch(30000, () => u() * 4 - 2)) },
-    { name: 'multi-batch growth (extends bins)', batches: [0, 1, 2, 3].map((k) => batch(15000, () => m() * (1 + 0.5 * k))) },
+    {
+      name: 'multi-batch growth (extends bins)',
+      batches: [0, 1, 2, 3].map((k) => batch(15000, () => m() * (1 + 0.5 * k))),
+    },
     {
       name: 'normalized 8-bit pixels (sparse bins)',
       batches: [0, 1].map(() => batch(30000, () => (Math.floor(px() * 256) / 255 - 0.485) / 0.229)),
@@ -115,15 +120,18 @@ describe('native histograms', () => {
     expect(grown.nbins).toBeGreaterThan(2048);
   });
 
-  it.each(all.map((c) => [c.name, c] as const))('entropy amax equals the plain reference implementation: %s', (_, c) => {
-    const counts = set.counts(c.name);
-    const stats = set.stats(c.name);
-    const result = set.computeAmax(c.name, 'entropy');
-    expect(result.status).toBe('ok');
-    const ref = referenceEntropyBin(counts);
-    expect(result.bin).toBe(ref);
-    expect(result.amax).toBe(ref * stats.binWidth);
-  });
+  it.each(all.map((c) => [c.name, c] as const))(
+    'entropy amax equals the plain reference implementation: %s',
+    (_, c) => {
+      const counts = set.counts(c.name);
+      const stats = set.stats(c.name);
+      const result = set.computeAmax(c.name, 'entropy');
+      expect(result.status).toBe('ok');
+      const ref = referenceEntropyBin(counts);
+      expect(result.bin).toBe(ref);
+      expect(result.amax).toBe(ref * stats.binWidth);
+    },
+  );
 
   it.each(all.map((c) => [c.name, c] as const))('minmax amax equals the true max|x|: %s', (_, c) => {
     expect(set.computeAmax(c.name, 'minmax')).toEqual({ status: 'ok', amax: absMaxOf(...c.batches), bin: -1 });
@@ -171,7 +179,11 @@ describe('native histograms', () => {
   it('addAll (tensors in parallel) builds exactly the histograms of one add per tensor, in the given order', () => {
     const random = rng(77);
     const g = gaussian(random);
-    const batches = [0, 1, 2].map((k) => ({ a: batch(5000, () => g() * (k + 1)), b: batch(300, () => random() * 4), c: batch(20000, () => max(0, g())) }));
+    const batches = [0, 1, 2].map((k) => ({
+      a: batch(5000, () => g() * (k + 1)),
+      b: batch(300, () => random() * 4),
+      c: batch(20000, () => max(0, g())),
+    }));
     const one = new HistogramSet();
     const all = new HistogramSet();
     for (const x of batches) {
@@ -209,7 +221,9 @@ describe('native histograms', () => {
     const b = new HistogramSet();
     b.add('t', Float32Array.of(3, 0.5));
     const before = a.counts('t');
-    expect(() => a.merge(b)).toThrow(expect.objectContaining({ code: 'ERR_HISTOGRAM', message: expect.stringContaining('"t"') }));
+    expect(() => a.merge(b)).toThrow(
+      expect.objectContaining({ code: 'ERR_HISTOGRAM', message: expect.stringContaining('"t"') }),
+    );
     expect(a.counts('t')).toEqual(before);
   });
 
@@ -267,7 +281,9 @@ describe('native histograms', () => {
     const histStart = 16 + 4 + Buffer.byteLength(firstName) + 8;
     tampered[histStart + 80] ^= 0x01;
     expect(bad(tampered)).toThrow(/do not add up/);
-    expect(() => new HistogramSet('x' as unknown as Uint8Array)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+    expect(() => new HistogramSet('x' as unknown as Uint8Array)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION' }),
+    );
   });
 
   it('reports degenerate tensors with a status instead of a 0 or NaN amax', () => {
@@ -284,7 +300,14 @@ describe('native histograms', () => {
     }
     expect(amaxUsable('constant')).toBe(true);
     expect(amaxUsable('all-zero')).toBe(false);
-    expect(d.stats('nan-inf')).toMatchObject({ count: 4, nanCount: 2, posInfCount: 1, negInfCount: 1, finiteCount: 0, nbins: 0 });
+    expect(d.stats('nan-inf')).toMatchObject({
+      count: 4,
+      nanCount: 2,
+      posInfCount: 1,
+      negInfCount: 1,
+      finiteCount: 0,
+      nbins: 0,
+    });
   });
 
   it('bins every value at min(floor(|x| * fround(1 / width)), last bin), as a per-value reference does', () => {
@@ -325,7 +348,16 @@ describe('native histograms', () => {
   it('counts NaN/Inf without binning them and keeps min/max over finite values', () => {
     const d = new HistogramSet();
     d.add('t', Float32Array.of(NaN, -2, Infinity, 1, 0, -Infinity, 0.5));
-    expect(d.stats('t')).toMatchObject({ count: 7, finiteCount: 4, nanCount: 1, posInfCount: 1, negInfCount: 1, min: -2, max: 1, absMax: 2 });
+    expect(d.stats('t')).toMatchObject({
+      count: 7,
+      finiteCount: 4,
+      nanCount: 1,
+      posInfCount: 1,
+      negInfCount: 1,
+      min: -2,
+      max: 1,
+      absMax: 2,
+    });
     expect(d.counts('t').reduce((x, y) => x + y, 0)).toBe(4);
     expect(d.computeAmax('t', 'minmax').amax).toBe(2);
   });
@@ -360,7 +392,9 @@ describe('native histograms', () => {
       expect.objectContaining({ code: 'ERR_INVALID_OPTION', name: 'RangeError' }),
     );
     expect(() => set.computeAmax(all[0].name, 'percentile', { percentile: 0 })).toThrow(RangeError);
-    expect(() => set.computeAmax(all[0].name, 'percentile', { percentil: 99 } as never)).toThrow(/did you mean "percentile"/);
+    expect(() => set.computeAmax(all[0].name, 'percentile', { percentil: 99 } as never)).toThrow(
+      /did you mean "percentile"/,
+    );
     expect(() => set.add('t', [1, 2] as never)).toThrow(/Expected a Float32Array for data/);
     expect(() => set.stats('nope')).toThrow(expect.objectContaining({ code: 'ERR_HISTOGRAM' }));
     try {
@@ -389,14 +423,19 @@ describe('native cache text', () => {
 
   it('matches the TypeScript cache toolkit for many amax values', () => {
     const random = rng(9);
-    const entries = Array.from({ length: 500 }, (_, i) => ({ name: `t${i}`, amax: random() * 10 ** (random() * 8 - 4) }));
+    const entries = Array.from({ length: 500 }, (_, i) => ({
+      name: `t${i}`,
+      amax: random() * 10 ** (random() * 8 - 4),
+    }));
     const lines = formatCacheText('100300', 'MinMaxCalibration', entries).split('\n');
     expect(lines[0]).toBe('TRT-100300-MinMaxCalibration');
     entries.forEach((e, i) => expect(lines[i + 1]).toBe(`${e.name}: ${scaleToHex(Math.fround(e.amax / 127))}`));
   });
 
   it('refuses NaN, negative or infinite amax and names with line breaks', () => {
-    expect(() => formatCacheText('8601', 'EntropyCalibration2', [{ name: 'x', amax: NaN }])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+    expect(() => formatCacheText('8601', 'EntropyCalibration2', [{ name: 'x', amax: NaN }])).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION' }),
+    );
     expect(() => formatCacheText('8601', 'EntropyCalibration2', [{ name: 'x', amax: -1 }])).toThrow(RangeError);
     expect(() => formatCacheText('8601', 'EntropyCalibration2', [{ name: 'x', amax: Infinity }])).toThrow(RangeError);
     expect(() => formatCacheText('8601', 'EntropyCalibration2', [{ name: 'a\nb', amax: 1 }])).toThrow(RangeError);
@@ -412,20 +451,35 @@ describe('HistogramSet.addAll with a plan', () => {
       [[{ name: 'y', root: 'r', op: 'Mul', inputs: ['r', 2] }], /root "r" is not a fetched tensor listed before it/],
       [['r', { name: 'y', root: 'r', op: 'Pow', inputs: ['r', 2] }], /unsupported op "Pow"/],
       [['r', { name: 'y', root: 'r', op: 'Mul', inputs: ['r'] }], /Mul takes 2 inputs, got 1/],
-      [['r', { name: 'y', root: 'r', op: 'Mul', inputs: ['z', 2] }], /input "z" is neither its root "r" nor a tensor derived from it before/],
+      [
+        ['r', { name: 'y', root: 'r', op: 'Mul', inputs: ['z', 2] }],
+        /input "z" is neither its root "r" nor a tensor derived from it before/,
+      ],
       [['r', { name: 'y', root: 'r', op: 'Clip', inputs: ['r', 'r', 6] }], /Clip bounds must be constants/],
       [['r', { name: 'y', root: 'r', op: 'Add', inputs: [1, 2] }], /every input is a constant/],
       [['r', 'r'], /tensor "r" is listed twice/],
-      [['r', { name: 'y', root: 'r', op: 'Add', inputs: ['r', {}] }], /item 1 has an input that is neither a name nor a number/],
+      [
+        ['r', { name: 'y', root: 'r', op: 'Add', inputs: ['r', {}] }],
+        /item 1 has an input that is neither a name nor a number/,
+      ],
       [['r', { root: 'r', op: 'Add', inputs: ['r', 1] }], /item 1 needs a string name/],
       [['r', 7], /item 1 is neither a name nor a derived tensor/],
     ];
     for (const [plan, message] of bad) {
-      expect(() => set.addAll(['r'], data, plan as string[])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(message) }));
+      expect(() => set.addAll(['r'], data, plan as string[])).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(message) }),
+      );
     }
-    expect(() => set.addAll(['r'], data, 'r' as unknown as string[])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
-    expect(() => set.addAll(['r', 'y'], [data[0], data[0]], ['r', { name: 'y', root: 'r', op: 'Relu', inputs: ['r'] }])).toThrow(
-      expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(/tensor "y" is derived by the plan/) }),
+    expect(() => set.addAll(['r'], data, 'r' as unknown as string[])).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION' }),
+    );
+    expect(() =>
+      set.addAll(['r', 'y'], [data[0], data[0]], ['r', { name: 'y', root: 'r', op: 'Relu', inputs: ['r'] }]),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'ERR_INVALID_OPTION',
+        message: expect.stringMatching(/tensor "y" is derived by the plan/),
+      }),
     );
     expect(set.names()).toEqual([]); // nothing added by a rejected call
     set.addAll(['r'], data, ['r', { name: 'y', root: 'r', op: 'Sub', inputs: [10, 'r'] }]);
@@ -457,12 +511,19 @@ describe('HistogramSet.addAll with a plan', () => {
     direct.add('r', r);
     direct.add('m', m);
     direct.add('c', c);
-    direct.add('c1', c.map((x) => f(x + 1)));
+    direct.add(
+      'c1',
+      c.map((x) => f(x + 1)),
+    );
     direct.add('q', q);
     direct.add('other', new Float32Array([1, 2]));
     expect(viaPlan.names()).toEqual(['r', 'm', 'c', 'c1', 'q', 'other']);
     for (const name of direct.names()) {
-      expect({ name, stats: viaPlan.stats(name), counts: Array.from(viaPlan.counts(name)) }).toEqual({ name, stats: direct.stats(name), counts: Array.from(direct.counts(name)) });
+      expect({ name, stats: viaPlan.stats(name), counts: Array.from(viaPlan.counts(name)) }).toEqual({
+        name,
+        stats: direct.stats(name),
+        counts: Array.from(direct.counts(name)),
+      });
     }
     expect(direct.stats('q').nanCount).toBeGreaterThan(0);
   });

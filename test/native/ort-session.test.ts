@@ -63,7 +63,13 @@ describe('C++ ONNX Runtime sessions', () => {
     }
     // max|x| = 9 * 3 = 27 (i = 15, batch 2); relu max = 27; y = 54.
     for (const maxActivationBytes of [0, 1]) {
-      const result = await calibrate(file, new Ramp(), { cache: path.join(dir, `relu-${maxActivationBytes}.cache`), algorithm: 'minmax', tensorrt: '10.3', inference: 'native', maxActivationBytes });
+      const result = await calibrate(file, new Ramp(), {
+        cache: path.join(dir, `relu-${maxActivationBytes}.cache`),
+        algorithm: 'minmax',
+        tensorrt: '10.3',
+        inference: 'native',
+        maxActivationBytes,
+      });
       expect(result.inference).toBe('native');
       expect(result.images.used).toBe(12);
       // The cache holds float32 scales: amax / 127 rounded to float32.
@@ -75,11 +81,20 @@ describe('C++ ONNX Runtime sessions', () => {
 
   it('a model without float activations calibrates its float input only, native and worker (no ONNX Runtime run is needed)', async () => {
     const file = saveModel(
-      buildModel({ inputs: [valueInfo('x', ['N', 4])], outputs: [valueInfo('shape', [2], 7)], nodes: [node('Shape', ['x'], ['shape'])] }),
+      buildModel({
+        inputs: [valueInfo('x', ['N', 4])],
+        outputs: [valueInfo('shape', [2], 7)],
+        nodes: [node('Shape', ['x'], ['shape'])],
+      }),
       path.join(dir, 'shape.onnx'),
     );
     for (const inference of ['native', 'worker'] as const) {
-      const result = await calibrate(file, new FixedBatchFactory('x', [2, 4], [1, -2, 3, -4, 5, -6, 7, -8], 2), { cache: path.join(dir, `shape-${inference}.cache`), algorithm: 'minmax', tensorrt: '10.3', inference });
+      const result = await calibrate(file, new FixedBatchFactory('x', [2, 4], [1, -2, 3, -4, 5, -6, 7, -8], 2), {
+        cache: path.join(dir, `shape-${inference}.cache`),
+        algorithm: 'minmax',
+        tensorrt: '10.3',
+        inference,
+      });
       expect(Object.keys(result.tensors)).toEqual(['x']);
       expect(result.tensors.x.scale).toBe(Math.fround(8 / 127));
     }

@@ -9,8 +9,24 @@ const SEED = { color: 'bgr', scale: 1.0, mean: [102.9801, 115.9465, 122.7717] } 
 
 describe('combineFactories', () => {
   it('feeds data and a derived im_info in lockstep, by name', async () => {
-    const data = new ImageBatchFactory({ images: IMAGES, name: 'data', shape: [3, 60, 100], resize: 'letterbox', batchSize: 2, workers: 0, ...SEED });
-    const alone = new ImageBatchFactory({ images: IMAGES, name: 'data', shape: [3, 60, 100], resize: 'letterbox', batchSize: 2, workers: 0, ...SEED });
+    const data = new ImageBatchFactory({
+      images: IMAGES,
+      name: 'data',
+      shape: [3, 60, 100],
+      resize: 'letterbox',
+      batchSize: 2,
+      workers: 0,
+      ...SEED,
+    });
+    const alone = new ImageBatchFactory({
+      images: IMAGES,
+      name: 'data',
+      shape: [3, 60, 100],
+      resize: 'letterbox',
+      batchSize: 2,
+      workers: 0,
+      ...SEED,
+    });
     const f = combineFactories([data], { derived: [{ name: 'im_info', shape: [3], from: data, compute: imInfo }] });
     expect(f.inputs).toEqual([
       { name: 'data', shape: [2, 3, 60, 100], dtype: 'float32' },
@@ -34,11 +50,21 @@ describe('combineFactories', () => {
     const a = new ImageBatchFactory({ images: IMAGES, name: 'a', shape: [3, 8, 8], batchSize: 2, workers: 0 });
     const a2 = new ImageBatchFactory({ images: IMAGES, name: 'a', shape: [3, 8, 8], batchSize: 2, workers: 0 });
     expect(() => combineFactories([a, a2])).toThrow(expect.objectContaining({ code: 'ERR_INPUT_NAME' }));
-    const b = new ImageBatchFactory({ images: IMAGES, name: 'b', shape: [3, 8, 8], batchSize: 2, workers: 0, limit: 2 });
+    const b = new ImageBatchFactory({
+      images: IMAGES,
+      name: 'b',
+      shape: [3, 8, 8],
+      batchSize: 2,
+      workers: 0,
+      limit: 2,
+    });
     const f = combineFactories([a, b]);
     const buffers = { a: new Float32Array(2 * 192), b: new Float32Array(2 * 192) };
     expect(await f.fill(buffers, 0)).toBe(true);
-    await expect(f.fill(buffers, 1)).rejects.toMatchObject({ code: 'ERR_BATCH_FACTORY', message: expect.stringContaining('out of step at batch 1 (a: batch, b: exhausted)') });
+    await expect(f.fill(buffers, 1)).rejects.toMatchObject({
+      code: 'ERR_BATCH_FACTORY',
+      message: expect.stringContaining('out of step at batch 1 (a: batch, b: exhausted)'),
+    });
   });
 });
 

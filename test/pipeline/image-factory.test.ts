@@ -58,7 +58,14 @@ describe('ImageBatchFactory', () => {
   it('delivers byte-identical batches with 0, 1 and 2 workers', async () => {
     const results: Float32Array[][] = [];
     for (const workers of [0, 1, 2]) {
-      const f = factory({ workers, prefetch: 1, color: 'rgb', scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
+      const f = factory({
+        workers,
+        prefetch: 1,
+        color: 'rgb',
+        scale: 1 / 255,
+        mean: [0.485, 0.456, 0.406],
+        std: [0.229, 0.224, 0.225],
+      });
       try {
         results.push(await drain(f));
       } finally {
@@ -75,7 +82,9 @@ describe('ImageBatchFactory', () => {
   it('lists in byte order, filters extensions, recurses on request, limits and shuffles reproducibly', async () => {
     const plain = factory({ workers: 0 });
     await plain.open();
-    expect(plain.fileList?.map((f) => path.relative(path.join(dir, 'good'), f))).toEqual([...Array(10).keys()].map((i) => `img${i}.${i % 2 ? 'png' : 'jpg'}`));
+    expect(plain.fileList?.map((f) => path.relative(path.join(dir, 'good'), f))).toEqual(
+      [...Array(10).keys()].map((i) => `img${i}.${i % 2 ? 'png' : 'jpg'}`),
+    );
     expect(plain.totalBatches).toBe(3);
     const deep = factory({ workers: 0, recursive: true, lastBatch: 'pad' });
     await deep.open();
@@ -115,7 +124,14 @@ describe('ImageBatchFactory', () => {
   it('skips unusable files with their reasons, through the event, onSkip and stats', async () => {
     const seen: SkippedImage[] = [];
     const viaOption: string[] = [];
-    const f = new ImageBatchFactory({ images: path.join(dir, 'bad'), shape: SHAPE, batchSize: 2, workers: 2, maxSkipped: 3, onSkip: (s) => viaOption.push(s.file) });
+    const f = new ImageBatchFactory({
+      images: path.join(dir, 'bad'),
+      shape: SHAPE,
+      batchSize: 2,
+      workers: 2,
+      maxSkipped: 3,
+      onSkip: (s) => viaOption.push(s.file),
+    });
     f.on('skip', (s) => seen.push(s));
     try {
       const batches = await drain(f);
@@ -135,26 +151,54 @@ describe('ImageBatchFactory', () => {
   it('fails with ERR_IMAGE_DECODE naming the files past maxSkipped (1 % of a directory by default)', async () => {
     const f = new ImageBatchFactory({ images: path.join(dir, 'bad'), shape: SHAPE, batchSize: 2, workers: 1 });
     try {
-      await expect(drain(f)).rejects.toMatchObject({ code: 'ERR_IMAGE_DECODE', message: expect.stringContaining('empty.png (empty file)') });
+      await expect(drain(f)).rejects.toMatchObject({
+        code: 'ERR_IMAGE_DECODE',
+        message: expect.stringContaining('empty.png (empty file)'),
+      });
     } finally {
       await f.close();
     }
-    const list = new ImageBatchFactory({ images: [path.join(dir, 'bad', 'ok1.jpg'), path.join(dir, 'bad', 'missing.jpg')], shape: SHAPE, batchSize: 1, workers: 0 });
-    await expect(drain(list)).rejects.toMatchObject({ code: 'ERR_IMAGE_DECODE', message: expect.stringMatching(/missing\.jpg \(unreadable: ENOENT\)/) });
+    const list = new ImageBatchFactory({
+      images: [path.join(dir, 'bad', 'ok1.jpg'), path.join(dir, 'bad', 'missing.jpg')],
+      shape: SHAPE,
+      batchSize: 1,
+      workers: 0,
+    });
+    await expect(drain(list)).rejects.toMatchObject({
+      code: 'ERR_IMAGE_DECODE',
+      message: expect.stringMatching(/missing\.jpg \(unreadable: ENOENT\)/),
+    });
   });
 
   it('skips images smaller than the crop', async () => {
-    const f = new ImageBatchFactory({ images: [path.join(dir, 'good', 'img0.jpg')], shape: [3, 16, 64], resize: 'center-crop', resizeShorter: 20, batchSize: 1, workers: 0, maxSkipped: 1 });
+    const f = new ImageBatchFactory({
+      images: [path.join(dir, 'good', 'img0.jpg')],
+      shape: [3, 16, 64],
+      resize: 'center-crop',
+      resizeShorter: 20,
+      batchSize: 1,
+      workers: 0,
+      maxSkipped: 1,
+    });
     await expect(f.fill({ input: new Float32Array(3 * 16 * 64) }, 0)).rejects.toMatchObject({ code: 'ERR_NO_DATA' });
     expect(f.stats.skipped[0].reason).toMatch(/smaller than the crop: 48x36 resized to 27x20 < 64x16/);
   });
 
   it('rejects a missing or empty directory and a batch larger than the data with ERR_NO_DATA', async () => {
-    await expect(ImageBatchFactory.create({ images: path.join(dir, 'nope'), shape: SHAPE })).rejects.toMatchObject({ code: 'ERR_NO_DATA', message: expect.stringContaining('not found') });
-    await expect(ImageBatchFactory.create({ images: path.join(dir, 'empty'), shape: SHAPE })).rejects.toMatchObject({ code: 'ERR_NO_DATA', message: expect.stringContaining('no images') });
+    await expect(ImageBatchFactory.create({ images: path.join(dir, 'nope'), shape: SHAPE })).rejects.toMatchObject({
+      code: 'ERR_NO_DATA',
+      message: expect.stringContaining('not found'),
+    });
+    await expect(ImageBatchFactory.create({ images: path.join(dir, 'empty'), shape: SHAPE })).rejects.toMatchObject({
+      code: 'ERR_NO_DATA',
+      message: expect.stringContaining('no images'),
+    });
     await expect(ImageBatchFactory.create({ images: [], shape: SHAPE })).rejects.toMatchObject({ code: 'ERR_NO_DATA' });
     const f = factory({ workers: 0, batchSize: 16 });
-    await expect(f.fill({ input: new Float32Array(PER * 16) }, 0)).rejects.toMatchObject({ code: 'ERR_NO_DATA', message: expect.stringContaining('only 10 usable images of 10') });
+    await expect(f.fill({ input: new Float32Array(PER * 16) }, 0)).rejects.toMatchObject({
+      code: 'ERR_NO_DATA',
+      message: expect.stringContaining('only 10 usable images of 10'),
+    });
   });
 
   it('checks the buffers it is handed', async () => {
@@ -163,13 +207,18 @@ describe('ImageBatchFactory', () => {
     await expect(f.fill({ input: new Float32Array(PER * 3) }, 0)).rejects.toMatchObject({ code: 'ERR_INPUT_NAME' });
     await expect(f.fill({ data: new Float64Array(PER * 3) }, 0)).rejects.toMatchObject({ code: 'ERR_INPUT_DTYPE' });
     await expect(f.fill({ data: new Float32Array(PER * 2) }, 0)).rejects.toMatchObject({ code: 'ERR_INPUT_SHAPE' });
-    expect(factory({ layout: 'nhwc', dtype: 'float16' }).inputs[0]).toMatchObject({ shape: [3, 16, 20, 3], dtype: 'float16' });
+    expect(factory({ layout: 'nhwc', dtype: 'float16' }).inputs[0]).toMatchObject({
+      shape: [3, 16, 20, 3],
+      dtype: 'float16',
+    });
   });
 
   it('validates options with the house message and hints for misspelled names', () => {
     const bad = (o: Record<string, unknown>) => () => factory(o as Partial<ImageBatchFactoryOptions>);
     expect(bad({ limt: 3 })).toThrow(/Unknown option "limt" for ImageBatchFactory \(did you mean "limit"\?\)/);
-    expect(bad({ color: 'hsv' })).toThrow(new RangeError('Expected one of bgr, rgb, gray for color but received "hsv" of type string'));
+    expect(bad({ color: 'hsv' })).toThrow(
+      new RangeError('Expected one of bgr, rgb, gray for color but received "hsv" of type string'),
+    );
     expect(bad({ color: 'gray' })).toThrow(/Expected C = 1 for color "gray" for shape/);
     expect(bad({ mean: [1, 2] })).toThrow(/Expected 3 values \(one per channel\) for mean/);
     expect(bad({ std: [1, 0, 1] })).toThrow(RangeError);
@@ -180,7 +229,9 @@ describe('ImageBatchFactory', () => {
     expect(bad({ maxSkipped: '5' })).toThrow(/count or a percentage/);
     expect(bad({ resizeShorter: 256 })).toThrow(/resize "center-crop"/);
     expect(bad({ workers: -1 })).toThrow(/workers/);
-    expect(() => new ImageBatchFactory({ images: 3 } as unknown as ImageBatchFactoryOptions)).toThrow(/Expected a directory path or an array of file paths for images/);
+    expect(() => new ImageBatchFactory({ images: 3 } as unknown as ImageBatchFactoryOptions)).toThrow(
+      /Expected a directory path or an array of file paths for images/,
+    );
   });
 
   it('does not keep the process alive: a script that never closes its factory exits', () => {

@@ -15,7 +15,10 @@ interface Case {
   shape: number[];
   dtype: string;
 }
-const manifest = JSON.parse(fs.readFileSync(path.join(GOLDEN, 'manifest.json'), 'utf8')) as { opencv: string; cases: Case[] };
+const manifest = JSON.parse(fs.readFileSync(path.join(GOLDEN, 'manifest.json'), 'utf8')) as {
+  opencv: string;
+  cases: Case[];
+};
 
 function halfToFloat(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
@@ -27,7 +30,12 @@ function halfToFloat(h: number): number {
 }
 
 async function tensorFor(c: Case): Promise<Float32Array | Uint16Array> {
-  const f = new ImageBatchFactory({ ...c.options, images: [path.join(GOLDEN, 'images', c.image)], batchSize: 1, workers: 0 });
+  const f = new ImageBatchFactory({
+    ...c.options,
+    images: [path.join(GOLDEN, 'images', c.image)],
+    batchSize: 1,
+    workers: 0,
+  });
   const n = c.shape.reduce((a, b) => a * b, 1);
   const buf = c.options.dtype === 'float16' ? new Uint16Array(n) : new Float32Array(n);
   try {
@@ -43,38 +51,43 @@ describe(`parity with cv2 ${manifest.opencv} + numpy golden tensors`, () => {
   const worst = { rel: 0, exact: 0, total: 0, file: '' };
   const cubic: string[] = [];
   afterAll(() => {
-    console.log(`parity: ${worst.exact}/${worst.total} non-cubic cases bit-identical; max |error| / value range = ${worst.rel.toExponential(2)} (${worst.file || 'none'})\ncubic (1 level allowed): ${cubic.join('; ')}`);
+    console.log(
+      `parity: ${worst.exact}/${worst.total} non-cubic cases bit-identical; max |error| / value range = ${worst.rel.toExponential(2)} (${worst.file || 'none'})\ncubic (1 level allowed): ${cubic.join('; ')}`,
+    );
   });
 
-  it.each(manifest.cases.map((c) => [`${c.image} ${JSON.stringify(c.options)}`, c] as const))('matches %s', async (_label, c) => {
-    const golden = decodeNpy(fs.readFileSync(path.join(GOLDEN, c.npy)));
-    expect(golden.shape).toEqual(c.shape);
-    const ours = await tensorFor(c);
-    const g = golden.descr === '<f2' ? Array.from(golden.data, halfToFloat) : Array.from(golden.data);
-    const o = ours instanceof Uint16Array ? Array.from(ours, halfToFloat) : Array.from(ours);
-    let min = Infinity;
-    let max = -Infinity;
-    let err = 0;
-    let same = true;
-    for (let i = 0; i < g.length; i++) {
-      min = Math.min(min, g[i]);
-      max = Math.max(max, g[i]);
-      err = Math.max(err, Math.abs(g[i] - o[i]));
-      if (!Object.is(g[i], o[i])) same = false;
-    }
-    const rel = err / Math.max(max - min, 1e-12);
-    if (c.options.interp === 'cubic') {
-      // Not bit-exact: native cv2's SIMD path rounds the vertical cubic pass in float, the WASM build (no SIMD)
-      // in fixed point. Pixels may differ by one gray level (these cases use scale 1, mean 0, std 1).
-      let off = 0;
-      for (let i = 0; i < g.length; i++) if (g[i] !== o[i]) off += 1;
-      cubic.push(`${c.image}: ${off}/${g.length} values differ, max ${err}`);
-      expect(err).toBeLessThanOrEqual(1);
-      return;
-    }
-    worst.total += 1;
-    if (same) worst.exact += 1;
-    if (rel > worst.rel) Object.assign(worst, { rel, file: c.npy });
-    expect(rel).toBeLessThanOrEqual(1e-5);
-  });
+  it.each(manifest.cases.map((c) => [`${c.image} ${JSON.stringify(c.options)}`, c] as const))(
+    'matches %s',
+    async (_label, c) => {
+      const golden = decodeNpy(fs.readFileSync(path.join(GOLDEN, c.npy)));
+      expect(golden.shape).toEqual(c.shape);
+      const ours = await tensorFor(c);
+      const g = golden.descr === '<f2' ? Array.from(golden.data, halfToFloat) : Array.from(golden.data);
+      const o = ours instanceof Uint16Array ? Array.from(ours, halfToFloat) : Array.from(ours);
+      let min = Infinity;
+      let max = -Infinity;
+      let err = 0;
+      let same = true;
+      for (let i = 0; i < g.length; i++) {
+        min = Math.min(min, g[i]);
+        max = Math.max(max, g[i]);
+        err = Math.max(err, Math.abs(g[i] - o[i]));
+        if (!Object.is(g[i], o[i])) same = false;
+      }
+      const rel = err / Math.max(max - min, 1e-12);
+      if (c.options.interp === 'cubic') {
+        // Not bit-exact: native cv2's SIMD path rounds the vertical cubic pass in float, the WASM build (no SIMD)
+        // in fixed point. Pixels may differ by one gray level (these cases use scale 1, mean 0, std 1).
+        let off = 0;
+        for (let i = 0; i < g.length; i++) if (g[i] !== o[i]) off += 1;
+        cubic.push(`${c.image}: ${off}/${g.length} values differ, max ${err}`);
+        expect(err).toBeLessThanOrEqual(1);
+        return;
+      }
+      worst.total += 1;
+      if (same) worst.exact += 1;
+      if (rel > worst.rel) Object.assign(worst, { rel, file: c.npy });
+      expect(rel).toBeLessThanOrEqual(1e-5);
+    },
+  );
 });

@@ -40,7 +40,9 @@ describeBrowser('calibration report in headless Chromium', () => {
   });
 
   test('draws one histogram plot per tensor, each with a non-zero size and its threshold markers', async () => {
-    const plots = await page.evaluate<Array<{ w: number; h: number; barsW: number; barsH: number; markers: number; chosen: number; empty: boolean }>>(`
+    const plots = await page.evaluate<
+      Array<{ w: number; h: number; barsW: number; barsH: number; markers: number; chosen: number; empty: boolean }>
+    >(`
       Array.from(document.querySelectorAll('#tensors svg.plot')).map(function (svg) {
         var r = svg.getBoundingClientRect();
         var bars = svg.querySelector('path.bars');
@@ -87,7 +89,9 @@ describeBrowser('calibration report in headless Chromium', () => {
   });
 
   test('takes a screenshot that shows the plots', async () => {
-    const top = await page.evaluate<number>(`document.getElementById('tensors-section').getBoundingClientRect().top + window.scrollY`);
+    const top = await page.evaluate<number>(
+      `document.getElementById('tensors-section').getBoundingClientRect().top + window.scrollY`,
+    );
     const png = await page.screenshot({ x: 0, y: 0, width: 1280, height: Math.round(top) + 640 });
     expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
     expect(png.readUInt32BE(16)).toBe(1280);

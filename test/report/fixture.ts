@@ -4,7 +4,16 @@
  * the way the algorithms do (entropy KL per TENSORRT.md §4, minmax, percentile, mse), plus degenerate tensors
  * and hostile names. Deterministic (seeded).
  */
-import { buildTensorReport, listTensorsWithoutScale, REPORT_SCHEMA_VERSION, standardWarnings, type CalibrationReport, type ReportAlgorithm, type ReportTensor, type TensorStats } from '../../lib/report/schema';
+import {
+  buildTensorReport,
+  listTensorsWithoutScale,
+  REPORT_SCHEMA_VERSION,
+  standardWarnings,
+  type CalibrationReport,
+  type ReportAlgorithm,
+  type ReportTensor,
+  type TensorStats,
+} from '../../lib/report/schema';
 
 import { seededRandom } from '../../lib/util/random';
 
@@ -18,7 +27,11 @@ function erf(x: number): number {
   const s = Math.sign(x);
   const ax = Math.abs(x);
   const t = 1 / (1 + 0.3275911 * ax);
-  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496735) * t + 0.254829592) * t * Math.exp(-ax * ax);
+  const y =
+    1 -
+    ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496735) * t + 0.254829592) *
+      t *
+      Math.exp(-ax * ax);
   return s * y;
 }
 
@@ -36,7 +49,11 @@ function histogramFromCdf(cdf: (v: number) => number, maxAbs: number, n: number)
 }
 
 /** amax per algorithm over a |x| histogram (what the calibrator computes; simple reference versions). */
-export function thresholdsOf(counts: ArrayLike<number>, binWidth: number, percentile: number): Record<ReportAlgorithm, number> {
+export function thresholdsOf(
+  counts: ArrayLike<number>,
+  binWidth: number,
+  percentile: number,
+): Record<ReportAlgorithm, number> {
   const n = counts.length;
   let total = 0;
   let last = 0;
@@ -64,7 +81,7 @@ export function thresholdsOf(counts: ArrayLike<number>, binWidth: number, percen
     for (let i = 0; i < n; i++) {
       if (counts[i] === 0) continue;
       const c = (i + 0.5) * binWidth;
-      err += counts[i] * (c > amax ? (c - amax) ** 2 : step * step / 12);
+      err += counts[i] * (c > amax ? (c - amax) ** 2 : (step * step) / 12);
     }
     if (err < best) {
       best = err;
@@ -117,7 +134,12 @@ export function thresholdsOf(counts: ArrayLike<number>, binWidth: number, percen
 const SHAPES = ['gaussian', 'relu', 'heavy'] as const;
 
 /** Hostile and realistic tensor names (ONNX exporters and the TensorRT parser produce the first kinds). */
-export const SPECIAL_NAMES = ['</script><b>x', '(Unnamed Layer* 22) [Constant]_output', "/model.0/conv/Conv_output_0 & 'q' \"dq\"", 'ns:tensor<int>'];
+export const SPECIAL_NAMES = [
+  '</script><b>x',
+  '(Unnamed Layer* 22) [Constant]_output',
+  '/model.0/conv/Conv_output_0 & \'q\' "dq"',
+  'ns:tensor<int>',
+];
 
 /** Distinct synthetic distributions; tensor i uses distribution i % DISTINCT (keeps big reports cheap to make). */
 const DISTINCT = 48;
@@ -185,17 +207,55 @@ export function syntheticReport(options: SyntheticReportOptions = {}): Calibrati
   const tensors: ReportTensor[] = [];
   for (let i = 0; i < n; i++) {
     const special = i >= 1 && i <= SPECIAL_NAMES.length ? SPECIAL_NAMES[i - 1] : undefined;
-    const name = i === 0 ? 'x' : special ?? `/backbone/stage${Math.floor(i / 8)}/block${i % 8}/${SHAPES[i % 3] === 'relu' ? 'Relu' : 'Conv'}_output_0`;
+    const name =
+      i === 0
+        ? 'x'
+        : (special ??
+          `/backbone/stage${Math.floor(i / 8)}/block${i % 8}/${SHAPES[i % 3] === 'relu' ? 'Relu' : 'Conv'}_output_0`);
     if (i === n - 4) {
-      tensors.push(buildTensorReport({ ...syntheticStats(i, '/head/Div_output_0', percentile), nanCount: 3 }, algorithm));
+      tensors.push(
+        buildTensorReport({ ...syntheticStats(i, '/head/Div_output_0', percentile), nanCount: 3 }, algorithm),
+      );
     } else if (i === n - 3) {
-      tensors.push(buildTensorReport({ name: '/head/mask/Mul_output_0', counts: [1000], binWidth: 0, min: 0, max: 0, thresholds: {} }, algorithm));
+      tensors.push(
+        buildTensorReport(
+          { name: '/head/mask/Mul_output_0', counts: [1000], binWidth: 0, min: 0, max: 0, thresholds: {} },
+          algorithm,
+        ),
+      );
     } else if (i === n - 2) {
       const counts = new Float64Array(BINS);
       counts[BINS - 1] = 4096;
-      tensors.push(buildTensorReport({ name: '/head/ConstantOfShape_output_0', counts, binWidth: 0.5 / BINS, min: 0.5, max: 0.5, thresholds: { minmax: 0.5, entropy: 0.5, percentile: 0.5, mse: 0.5 } }, algorithm));
+      tensors.push(
+        buildTensorReport(
+          {
+            name: '/head/ConstantOfShape_output_0',
+            counts,
+            binWidth: 0.5 / BINS,
+            min: 0.5,
+            max: 0.5,
+            thresholds: { minmax: 0.5, entropy: 0.5, percentile: 0.5, mse: 0.5 },
+          },
+          algorithm,
+        ),
+      );
     } else if (i === n - 1) {
-      tensors.push(buildTensorReport({ name: '/head/Log_output_0', counts: [], binWidth: 0, min: null, max: null, count: 4096, nanCount: 4000, infCount: 96, thresholds: {} }, algorithm));
+      tensors.push(
+        buildTensorReport(
+          {
+            name: '/head/Log_output_0',
+            counts: [],
+            binWidth: 0,
+            min: null,
+            max: null,
+            count: 4096,
+            nanCount: 4000,
+            infCount: 96,
+            thresholds: {},
+          },
+          algorithm,
+        ),
+      );
     } else {
       tensors.push(buildTensorReport(syntheticStats(i, name, percentile), algorithm));
     }

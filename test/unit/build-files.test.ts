@@ -37,7 +37,7 @@ describe('build files', () => {
     expect(header).toContain(`kADDON_VERSION[] = "${pkg.version}"`);
   });
 
-  it('skips onnxruntime-node\'s GPU download in the project\'s own .npmrc', () => {
+  it("skips onnxruntime-node's GPU download in the project's own .npmrc", () => {
     expect(fs.readFileSync(path.join(root, '.npmrc'), 'utf8')).toMatch(/^onnxruntime-node-install=skip$/m);
   });
 });

@@ -10,9 +10,12 @@ function cli(args: string[]): { status: number | null; stdout: string; stderr: s
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const EXCERPT = 'TRT-8601-EntropyCalibration2\ninput: 3c010a14\n/model.0/conv/Conv_output_0: 3e6e18b7\n(Unnamed Layer* 22) [Constant]_output: 3a4b050c\n';
-const SPECIAL = 'TRT-8601-EntropyCalibration2\ninput: 3c010a14\n/model.0/conv/Conv_output_0: 3e6e18b7\nzeros: 0\nlog: 7f800000\nmask: 7c010204\n';
-const CHANGED = 'TRT-8601-EntropyCalibration2\ninput: 3c010a14\n/model.0/conv/Conv_output_0: 3e70a3d7\nzeros: 0\nlog: 7f800000\nnew, tensor: 3d000000\n';
+const EXCERPT =
+  'TRT-8601-EntropyCalibration2\ninput: 3c010a14\n/model.0/conv/Conv_output_0: 3e6e18b7\n(Unnamed Layer* 22) [Constant]_output: 3a4b050c\n';
+const SPECIAL =
+  'TRT-8601-EntropyCalibration2\ninput: 3c010a14\n/model.0/conv/Conv_output_0: 3e6e18b7\nzeros: 0\nlog: 7f800000\nmask: 7c010204\n';
+const CHANGED =
+  'TRT-8601-EntropyCalibration2\ninput: 3c010a14\n/model.0/conv/Conv_output_0: 3e70a3d7\nzeros: 0\nlog: 7f800000\nnew, tensor: 3d000000\n';
 
 let dir: string;
 const file = (name: string, text: string): string => {
@@ -51,12 +54,25 @@ describe('trt-calibrator decode', () => {
     const json = cli(['decode', '--json', path.join(dir, 'special.cache')]);
     expect(json.status).toBe(0);
     const parsed = JSON.parse(json.stdout);
-    expect(parsed).toMatchObject({ tensorrt: '8.6.1', header: '8601', algorithm: 'EntropyCalibration2', summary: { tensors: 5, zero: 1, inf: 1, huge: 1 } });
-    expect(parsed.tensors[0]).toEqual({ name: 'input', hex: '3c010a14', scale: 0.007875937968492508, dynamicRange: 1.0002441219985485 });
+    expect(parsed).toMatchObject({
+      tensorrt: '8.6.1',
+      header: '8601',
+      algorithm: 'EntropyCalibration2',
+      summary: { tensors: 5, zero: 1, inf: 1, huge: 1 },
+    });
+    expect(parsed.tensors[0]).toEqual({
+      name: 'input',
+      hex: '3c010a14',
+      scale: 0.007875937968492508,
+      dynamicRange: 1.0002441219985485,
+    });
     expect(parsed.tensors[3]).toEqual({ name: 'log', hex: '7f800000', scale: 'Infinity', dynamicRange: 'Infinity' });
     const csv = cli(['decode', '--csv', path.join(dir, 'special.cache')]);
     expect(csv.status).toBe(0);
-    expect(csv.stdout.split('\n').slice(0, 2)).toEqual(['tensor,hex,scale,dynamic_range', 'input,3c010a14,0.007875938,1.0002441219985485']);
+    expect(csv.stdout.split('\n').slice(0, 2)).toEqual([
+      'tensor,hex,scale,dynamic_range',
+      'input,3c010a14,0.007875938,1.0002441219985485',
+    ]);
     expect(cli(['decode', '--csv', '--json', path.join(dir, 'special.cache')]).status).toBe(2);
   });
 
@@ -65,7 +81,9 @@ describe('trt-calibrator decode', () => {
     const r = cli(['decode', bad]);
     expect(r.status).toBe(4);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe(`trt-calibrator: ERR_CACHE_FORMAT: Invalid calibration cache ${bad} line 3: duplicate tensor name "input" (first on line 2)\n`);
+    expect(r.stderr).toBe(
+      `trt-calibrator: ERR_CACHE_FORMAT: Invalid calibration cache ${bad} line 3: duplicate tensor name "input" (first on line 2)\n`,
+    );
     const missing = cli(['decode', path.join(dir, 'missing.cache')]);
     expect(missing.status).toBe(3);
     expect(missing.stderr).toContain('ERR_IO: Could not read calibration cache');
@@ -79,7 +97,9 @@ describe('trt-calibrator diff', () => {
     expect(r.stdout).toContain('only in a (1): mask\n');
     expect(r.stdout).toContain('only in b (1): new, tensor\n');
     expect(r.stdout).toMatch(/^\/model\.0\/conv\/Conv_output_0\s+0\.232516\s+0\.235\s+\+1\.068%$/m);
-    expect(r.stdout).toMatch(/4 tensors in both, 1 changed, 1 beyond tolerance 0; largest change \+1\.068% \(\/model\.0\/conv\/Conv_output_0\): DIFFERENT\n$/);
+    expect(r.stdout).toMatch(
+      /4 tensors in both, 1 changed, 1 beyond tolerance 0; largest change \+1\.068% \(\/model\.0\/conv\/Conv_output_0\): DIFFERENT\n$/,
+    );
   });
 
   it('exits 0 for identical caches and for changes within --tolerance', () => {
@@ -92,7 +112,11 @@ describe('trt-calibrator diff', () => {
     expect(within.stdout).toContain('+0.7813% (within tolerance)');
     const json = cli(['diff', a, b, '--tolerance', '0.001', '--json']);
     expect(json.status).toBe(1);
-    expect(JSON.parse(json.stdout)).toMatchObject({ differ: true, tolerance: 0.001, changes: [{ name: 'x', a: 1, b: 1.0078125, relative: 0.0078125 }] });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      differ: true,
+      tolerance: 0.001,
+      changes: [{ name: 'x', a: 1, b: 1.0078125, relative: 0.0078125 }],
+    });
     expect(cli(['diff', a, b, '--tolerance', 'lots']).status).toBe(2);
   });
 });
@@ -120,10 +144,23 @@ describe('trt-calibrator convert', () => {
   it('amax list (CSV or JSON) -> cache for a chosen TensorRT version, written atomically with -o', () => {
     const csv = file('amax.csv', 'tensor,amax\ninput,1.0002441219985485\nzeros,0\nlog,inf\n');
     const out = path.join(dir, 'from-amax.cache');
-    const r = cli(['convert', csv, '--to', 'cache', '--tensorrt', '10.3', '--algorithm', 'MinMaxCalibration', '-o', out]);
+    const r = cli([
+      'convert',
+      csv,
+      '--to',
+      'cache',
+      '--tensorrt',
+      '10.3',
+      '--algorithm',
+      'MinMaxCalibration',
+      '-o',
+      out,
+    ]);
     expect(r.status).toBe(0);
     expect(r.stderr).toBe(`wrote ${out} (3 tensors, TensorRT 10.3.0, MinMaxCalibration)\n`);
-    expect(fs.readFileSync(out, 'utf8')).toBe('TRT-100300-MinMaxCalibration\ninput: 3c010a14\nzeros: 0\nlog: 7f800000\n');
+    expect(fs.readFileSync(out, 'utf8')).toBe(
+      'TRT-100300-MinMaxCalibration\ninput: 3c010a14\nzeros: 0\nlog: 7f800000\n',
+    );
     const json = cli(['convert', file('amax.json', '{ "2": 127, "1": 0 }'), '--to', 'cache', '--tensorrt', '8.6.1']);
     expect(json.stdout).toBe('TRT-8601-EntropyCalibration2\n2: 3f800000\n1: 0\n');
     expect(cli(['convert', csv, '--to', 'cache']).status).toBe(2);
@@ -136,7 +173,15 @@ describe('trt-calibrator convert', () => {
     const relabel = cli(['convert', path.join(dir, 'excerpt.cache'), '--to', 'cache', '--tensorrt', '10.3.0']);
     expect(relabel.status).toBe(4);
     expect(relabel.stderr).toContain('ERR_CACHE_VERSION');
-    const forced = cli(['convert', path.join(dir, 'excerpt.cache'), '--to', 'cache', '--tensorrt', '10.3.0', '--force']);
+    const forced = cli([
+      'convert',
+      path.join(dir, 'excerpt.cache'),
+      '--to',
+      'cache',
+      '--tensorrt',
+      '10.3.0',
+      '--force',
+    ]);
     expect(forced.stdout).toBe(EXCERPT.replace('TRT-8601', 'TRT-100300'));
     expect(cli(['convert', path.join(dir, 'excerpt.cache'), '--to', 'yaml']).status).toBe(2);
   });

@@ -19,7 +19,8 @@ import {
 } from '../../lib/cache';
 import { TrtCalibratorError } from '../../lib/errors';
 
-const EXCERPT = 'TRT-8601-EntropyCalibration2\ninput: 3c010a14\n/model.0/conv/Conv_output_0: 3e6e18b7\n(Unnamed Layer* 22) [Constant]_output: 3a4b050c\n';
+const EXCERPT =
+  'TRT-8601-EntropyCalibration2\ninput: 3c010a14\n/model.0/conv/Conv_output_0: 3e6e18b7\n(Unnamed Layer* 22) [Constant]_output: 3a4b050c\n';
 const SPECIAL = 'TRT-100300-MinMaxCalibration\n2: 3c010a14\n1: 0\nlog: 7f800000\nmask: 7c010204\n';
 
 describe('checkCacheCompatibility', () => {
@@ -27,7 +28,10 @@ describe('checkCacheCompatibility', () => {
 
   it('accepts the same major.minor whatever the patch, and the same algorithm', () => {
     expect(checkCacheCompatibility(cache, { tensorrt: '8.6' })).toEqual({ compatible: true, warnings: [] });
-    expect(checkCacheCompatibility(cache, { tensorrt: '8.6.3', algorithm: 'EntropyCalibration2' })).toEqual({ compatible: true, warnings: [] });
+    expect(checkCacheCompatibility(cache, { tensorrt: '8.6.3', algorithm: 'EntropyCalibration2' })).toEqual({
+      compatible: true,
+      warnings: [],
+    });
   });
 
   it('rejects a cache written by another TensorRT version, naming both', () => {
@@ -35,14 +39,20 @@ describe('checkCacheCompatibility', () => {
     try {
       checkCacheCompatibility(cache, { tensorrt: '10.3.0' });
     } catch (err) {
-      expect(err).toMatchObject({ code: 'ERR_CACHE_VERSION', details: { cacheVersion: '8.6.1', expectedVersion: '10.3' } });
+      expect(err).toMatchObject({
+        code: 'ERR_CACHE_VERSION',
+        details: { cacheVersion: '8.6.1', expectedVersion: '10.3' },
+      });
       expect((err as Error).message).toMatch(/TensorRT 8\.6\.1 \(header TRT-8601\) but TensorRT 10\.3 will read it/);
     }
   });
 
   it('rejects a cache written by another algorithm, naming both', () => {
     expect(() => checkCacheCompatibility(cache, { tensorrt: '8.6', algorithm: 'MinMaxCalibration' })).toThrow(
-      expect.objectContaining({ code: 'ERR_CACHE_ALGORITHM', message: expect.stringMatching(/written by EntropyCalibration2 but the calibrator is MinMaxCalibration/) }),
+      expect.objectContaining({
+        code: 'ERR_CACHE_ALGORITHM',
+        message: expect.stringMatching(/written by EntropyCalibration2 but the calibrator is MinMaxCalibration/),
+      }),
     );
   });
 
@@ -56,8 +66,12 @@ describe('checkCacheCompatibility', () => {
 
   it('validates its options', () => {
     expect(() => checkCacheCompatibility(cache, { tensorrt: '8.x' })).toThrow(RangeError);
-    expect(() => checkCacheCompatibility(cache, { tensorrt: '8.6', algorithm: 'Entropy' as never })).toThrow(/one of EntropyCalibration2, EntropyCalibration, MinMaxCalibration, LegacyCalibration/);
-    expect(() => checkCacheCompatibility(cache, { tensorrt: '8.6', froce: true } as never)).toThrow(/did you mean "force"/);
+    expect(() => checkCacheCompatibility(cache, { tensorrt: '8.6', algorithm: 'Entropy' as never })).toThrow(
+      /one of EntropyCalibration2, EntropyCalibration, MinMaxCalibration, LegacyCalibration/,
+    );
+    expect(() => checkCacheCompatibility(cache, { tensorrt: '8.6', froce: true } as never)).toThrow(
+      /did you mean "force"/,
+    );
     expect(() => checkCacheCompatibility(cache, { tensorrt: '8.6', force: 'yes' as never })).toThrow(TypeError);
   });
 });
@@ -108,7 +122,9 @@ describe('JSON conversion', () => {
   });
 
   it('computes hex from scale, or from amax, when hex is absent', () => {
-    const cache = cacheFromJson('{ "tensorrt": "8.6.1", "tensors": { "a": { "scale": 0.007875938 }, "b": { "amax": 1.00024412 }, "c": { "amax": "Infinity" } } }');
+    const cache = cacheFromJson(
+      '{ "tensorrt": "8.6.1", "tensors": { "a": { "scale": 0.007875938 }, "b": { "amax": 1.00024412 }, "c": { "amax": "Infinity" } } }',
+    );
     expect(cache.algorithm).toBe('EntropyCalibration2');
     expect(cache.entries.map((e) => e.hex)).toEqual(['3c010a14', '3c010a14', '7f800000']);
   });
@@ -116,24 +132,43 @@ describe('JSON conversion', () => {
   it('needs a TensorRT version from the JSON or the options, and refuses a different one without force', () => {
     const json = '{ "tensors": { "a": { "scale": 0.5 } } }';
     expect(() => cacheFromJson(json)).toThrow(/the JSON has no "tensorrt"/);
-    expect(formatCache(cacheFromJson(json, { tensorrt: '10.3.0' }))).toBe('TRT-100300-EntropyCalibration2\na: 3f000000\n');
-    const withVersion = '{ "tensorrt": "8.6.1", "algorithm": "MinMaxCalibration", "tensors": { "a": { "scale": 0.5 } } }';
-    expect(() => cacheFromJson(withVersion, { tensorrt: '10.3.0' })).toThrow(expect.objectContaining({ code: 'ERR_CACHE_VERSION' }));
-    expect(() => cacheFromJson(withVersion, { algorithm: 'EntropyCalibration2' })).toThrow(expect.objectContaining({ code: 'ERR_CACHE_ALGORITHM' }));
+    expect(formatCache(cacheFromJson(json, { tensorrt: '10.3.0' }))).toBe(
+      'TRT-100300-EntropyCalibration2\na: 3f000000\n',
+    );
+    const withVersion =
+      '{ "tensorrt": "8.6.1", "algorithm": "MinMaxCalibration", "tensors": { "a": { "scale": 0.5 } } }';
+    expect(() => cacheFromJson(withVersion, { tensorrt: '10.3.0' })).toThrow(
+      expect.objectContaining({ code: 'ERR_CACHE_VERSION' }),
+    );
+    expect(() => cacheFromJson(withVersion, { algorithm: 'EntropyCalibration2' })).toThrow(
+      expect.objectContaining({ code: 'ERR_CACHE_ALGORITHM' }),
+    );
     expect(cacheFromJson(withVersion, { tensorrt: '10.3.0', force: true }).tensorrt.raw).toBe('100300');
   });
 
   it('refuses malformed JSON with file and line', () => {
     const cases: [string, RegExp, number | undefined][] = [
-      ['{ "tensorrt": "8.6.1", "tensors": {\n "a": { "scale": 0.5 },\n "a": { "scale": 0.25 } } }', /duplicate tensor name "a" \(first on line 2\)/, 3],
-      ['{ "tensorrt": "8.6.1", "tensors": {\n "a": { "hex": "3c010a14", "scale": 0.5 } } }', /"hex" 3c010a14 is scale .* but "scale" is 0.5/, 2],
+      [
+        '{ "tensorrt": "8.6.1", "tensors": {\n "a": { "scale": 0.5 },\n "a": { "scale": 0.25 } } }',
+        /duplicate tensor name "a" \(first on line 2\)/,
+        3,
+      ],
+      [
+        '{ "tensorrt": "8.6.1", "tensors": {\n "a": { "hex": "3c010a14", "scale": 0.5 } } }',
+        /"hex" 3c010a14 is scale .* but "scale" is 0.5/,
+        2,
+      ],
       ['{ "tensorrt": "8.6.1", "tensors": {\n "a": { "scale": 0.5, "amax": 1 } } }', /"amax" 1 does not match/, 2],
       ['{ "tensorrt": "8.6.1", "tensors": {\n "a": { "hex": "xyz" } } }', /1 to 8 hexadecimal digits/, 2],
       ['{ "tensorrt": "8.6.1", "tensors": {\n "a": { "scale": "big" } } }', /"scale" must be a number/, 2],
       ['{ "tensorrt": "8.6.1", "tensors": {\n "a": {} } }', /none of "hex", "scale", "amax"/, 2],
       ['{ "tensorrt": "8.6.1", "tensor": {} }', /unknown key "tensor"/, 1],
       ['{ "tensorrt": "8.60.1", "tensors": {} }', /not a TensorRT version/, 1],
-      ['{ "tensorrt": "8.6.1",\n  "algorithm": "Entropy", "tensors": {} }', /unknown calibration algorithm "Entropy"/, 2],
+      [
+        '{ "tensorrt": "8.6.1",\n  "algorithm": "Entropy", "tensors": {} }',
+        /unknown calibration algorithm "Entropy"/,
+        2,
+      ],
       ['[]', /expected an object/, 1],
     ];
     for (const [text, reason, line] of cases) {
@@ -147,32 +182,59 @@ describe('JSON conversion', () => {
       expect((err as Error).message).toMatch(reason);
       expect((err as Error).message).toContain(`x.json line ${line}`);
     }
-    expect(() => cacheFromJson('{ "tensors": ', { file: 'x.json' })).toThrow(expect.objectContaining({ code: 'ERR_CACHE_FORMAT', message: expect.stringContaining('Invalid JSON in x.json') }));
+    expect(() => cacheFromJson('{ "tensors": ', { file: 'x.json' })).toThrow(
+      expect.objectContaining({ code: 'ERR_CACHE_FORMAT', message: expect.stringContaining('Invalid JSON in x.json') }),
+    );
   });
 });
 
 describe('dynamic ranges and amax lists', () => {
   it('lists name and amax = scale x 127 in file order', () => {
     const ranges = toDynamicRanges(parseCache(EXCERPT));
-    expect(ranges.map((r) => r.name)).toEqual(['input', '/model.0/conv/Conv_output_0', '(Unnamed Layer* 22) [Constant]_output']);
+    expect(ranges.map((r) => r.name)).toEqual([
+      'input',
+      '/model.0/conv/Conv_output_0',
+      '(Unnamed Layer* 22) [Constant]_output',
+    ]);
     expect(ranges[0].amax.toPrecision(6)).toBe('1.00024');
   });
 
   it('builds a cache from amax values for a chosen TensorRT version: scale = float32(amax / 127)', () => {
-    const cache = cacheFromAmax({ input: 1.0002441219985485, zeros: 0, log: Infinity, mask: 3.4028234663852886e38 }, { tensorrt: '10.3.0' });
-    expect(formatCache(cache)).toBe('TRT-100300-EntropyCalibration2\ninput: 3c010a14\nzeros: 0\nlog: 7f800000\nmask: 7c010204\n');
-    expect(formatCache(cacheFromAmax([['a', 127]], { tensorrt: '8.6.1', algorithm: 'MinMaxCalibration' }))).toBe('TRT-8601-MinMaxCalibration\na: 3f800000\n');
-    expect(formatCache(cacheFromAmax(new Map([['a', 127]]), { tensorrt: '8.6' }))).toBe('TRT-8600-EntropyCalibration2\na: 3f800000\n');
-    expect(() => cacheFromAmax({ a: -1 }, { tensorrt: '8.6.1' })).toThrow(/Expected a number >= 0 for amax\["a"\] but received -1/);
+    const cache = cacheFromAmax(
+      { input: 1.0002441219985485, zeros: 0, log: Infinity, mask: 3.4028234663852886e38 },
+      { tensorrt: '10.3.0' },
+    );
+    expect(formatCache(cache)).toBe(
+      'TRT-100300-EntropyCalibration2\ninput: 3c010a14\nzeros: 0\nlog: 7f800000\nmask: 7c010204\n',
+    );
+    expect(formatCache(cacheFromAmax([['a', 127]], { tensorrt: '8.6.1', algorithm: 'MinMaxCalibration' }))).toBe(
+      'TRT-8601-MinMaxCalibration\na: 3f800000\n',
+    );
+    expect(formatCache(cacheFromAmax(new Map([['a', 127]]), { tensorrt: '8.6' }))).toBe(
+      'TRT-8600-EntropyCalibration2\na: 3f800000\n',
+    );
+    expect(() => cacheFromAmax({ a: -1 }, { tensorrt: '8.6.1' })).toThrow(
+      /Expected a number >= 0 for amax\["a"\] but received -1/,
+    );
     expect(() => cacheFromAmax({ a: NaN }, { tensorrt: '8.6.1' })).toThrow(RangeError);
-    expect(() => cacheFromAmax([{ name: 'a', amax: 1 }, { name: 'a', amax: 2 }], { tensorrt: '8.6.1' })).toThrow(expect.objectContaining({ code: 'ERR_CACHE_FORMAT' }));
+    expect(() =>
+      cacheFromAmax(
+        [
+          { name: 'a', amax: 1 },
+          { name: 'a', amax: 2 },
+        ],
+        { tensorrt: '8.6.1' },
+      ),
+    ).toThrow(expect.objectContaining({ code: 'ERR_CACHE_FORMAT' }));
   });
 
   it('cache -> ranges CSV -> cache reproduces every hex', () => {
     const cache = parseCache(SPECIAL);
     const csv = dynamicRangesToCsv(toDynamicRanges(cache));
     expect(csv.split('\n')[0]).toBe('tensor,amax');
-    expect(formatCache(cacheFromAmax(parseAmaxList(csv), { tensorrt: '10.3.0', algorithm: 'MinMaxCalibration' }))).toBe(SPECIAL);
+    expect(formatCache(cacheFromAmax(parseAmaxList(csv), { tensorrt: '10.3.0', algorithm: 'MinMaxCalibration' }))).toBe(
+      SPECIAL,
+    );
   });
 
   it('reads JSON { name: amax } in order and CSV with quoted names', () => {
@@ -184,7 +246,12 @@ describe('dynamic ranges and amax lists', () => {
       { name: 'a, "b"', amax: 1.5 },
       { name: 'x,y', amax: 0.002 },
     ]);
-    expect(() => parseAmaxList('a,1\nb,foo\n', 'r.csv')).toThrow(expect.objectContaining({ code: 'ERR_CACHE_FORMAT', details: expect.objectContaining({ file: 'r.csv', line: 2 }) }));
+    expect(() => parseAmaxList('a,1\nb,foo\n', 'r.csv')).toThrow(
+      expect.objectContaining({
+        code: 'ERR_CACHE_FORMAT',
+        details: expect.objectContaining({ file: 'r.csv', line: 2 }),
+      }),
+    );
     expect(() => parseAmaxList('a,1\na,2\n')).toThrow(/duplicate tensor name "a" \(first on line 1\)/);
     expect(() => parseAmaxList('{ "a": -1 }')).toThrow(/must be a number >= 0/);
     expect(() => parseAmaxList('')).toThrow(/no name,amax lines/);
@@ -216,7 +283,9 @@ describe('diffCaches', () => {
     expect(cachesDiffer(diff, 0)).toBe(true);
     expect(cachesDiffer(diff, 0.01)).toBe(false);
     expect(cachesDiffer(diffCaches(c, c))).toBe(false);
-    expect(cachesDiffer(diffCaches(c, parseCache('TRT-100300-EntropyCalibration2\nx: 3f800000\ny: 40000000\n')), 1)).toBe(true);
+    expect(
+      cachesDiffer(diffCaches(c, parseCache('TRT-100300-EntropyCalibration2\nx: 3f800000\ny: 40000000\n')), 1),
+    ).toBe(true);
     expect(() => cachesDiffer(diff, -1)).toThrow(RangeError);
   });
 

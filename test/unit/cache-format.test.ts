@@ -20,7 +20,8 @@ import {
 import { TrtCalibratorError } from '../../lib/errors';
 
 /** The excerpt of a real cache in shared/TENSORRT.md section 3. */
-const EXCERPT = 'TRT-8601-EntropyCalibration2\ninput: 3c010a14\n/model.0/conv/Conv_output_0: 3e6e18b7\n(Unnamed Layer* 22) [Constant]_output: 3a4b050c\n';
+const EXCERPT =
+  'TRT-8601-EntropyCalibration2\ninput: 3c010a14\n/model.0/conv/Conv_output_0: 3e6e18b7\n(Unnamed Layer* 22) [Constant]_output: 3a4b050c\n';
 
 function formatError(fn: () => unknown): TrtCalibratorError {
   try {
@@ -71,7 +72,11 @@ describe('parseCache / formatCache', () => {
     const cache = parseCache(EXCERPT);
     expect(cache.tensorrt).toEqual({ major: 8, minor: 6, patch: 1, raw: '8601' });
     expect(cache.algorithm).toBe('EntropyCalibration2');
-    expect(cache.entries.map((e) => e.name)).toEqual(['input', '/model.0/conv/Conv_output_0', '(Unnamed Layer* 22) [Constant]_output']);
+    expect(cache.entries.map((e) => e.name)).toEqual([
+      'input',
+      '/model.0/conv/Conv_output_0',
+      '(Unnamed Layer* 22) [Constant]_output',
+    ]);
     const [input] = decodeCache(cache).tensors;
     expect(input.hex).toBe('3c010a14');
     expect(input.scale.toPrecision(5)).toBe('0.0078759');
@@ -94,14 +99,23 @@ describe('parseCache / formatCache', () => {
     expect(scaleToHex(Math.fround(3.4028234663852886e38 / 127))).toBe('7c010204');
     expect(scaleToHex(1e-40)).toBe('116c2'); // a subnormal: fewer than 8 digits
     expect(hexToScale('116c2')).toBe(Math.fround(1e-40));
-    expect(makeCacheEntry('x', 1.00024 / 127)).toEqual({ name: 'x', hex: scaleToHex(1.00024 / 127), scale: Math.fround(1.00024 / 127) });
+    expect(makeCacheEntry('x', 1.00024 / 127)).toEqual({
+      name: 'x',
+      hex: scaleToHex(1.00024 / 127),
+      scale: Math.fround(1.00024 / 127),
+    });
   });
 
   it('splits at the last ": " so names keep colons, spaces, parentheses and slashes', () => {
-    const text = 'TRT-100300-EntropyCalibration2\nblock: 1/attn: q (proj): x: 3e6e18b7\n: : 0\n(Unnamed Layer* 4) [Fully Connected]_output: 3a4b050c\n';
+    const text =
+      'TRT-100300-EntropyCalibration2\nblock: 1/attn: q (proj): x: 3e6e18b7\n: : 0\n(Unnamed Layer* 4) [Fully Connected]_output: 3a4b050c\n';
     const cache = parseCache(text);
     expect(cache.tensorrt).toEqual({ major: 10, minor: 3, patch: 0, raw: '100300' });
-    expect(cache.entries.map((e) => e.name)).toEqual(['block: 1/attn: q (proj): x', ': ', '(Unnamed Layer* 4) [Fully Connected]_output']);
+    expect(cache.entries.map((e) => e.name)).toEqual([
+      'block: 1/attn: q (proj): x',
+      ': ',
+      '(Unnamed Layer* 4) [Fully Connected]_output',
+    ]);
     expect(formatCache(cache)).toBe(text);
   });
 
@@ -131,7 +145,11 @@ describe('parseCache / formatCache', () => {
       ['input: 3c010a14\n', 1, /expected a "TRT-<version>-<Algorithm>" header/],
       ['\uFEFFTRT-8601-EntropyCalibration2\n', 1, /byte order mark/],
       ['TRT-86010-EntropyCalibration2\n', 1, /not a TensorRT version token/],
-      ['TRT-8601-Entropy\n', 1, /unknown calibration algorithm "Entropy" \(known: EntropyCalibration2, EntropyCalibration, MinMaxCalibration, LegacyCalibration\)/],
+      [
+        'TRT-8601-Entropy\n',
+        1,
+        /unknown calibration algorithm "Entropy" \(known: EntropyCalibration2, EntropyCalibration, MinMaxCalibration, LegacyCalibration\)/,
+      ],
       ['TRT-8601-EntropyCalibration2\na: 3c010a14\nb 3c010a14\n', 3, /expected "<tensor name>: <hex>"/],
       ['TRT-8601-EntropyCalibration2\na: 3c010a1g\n', 2, /hexadecimal/],
       ['TRT-8601-EntropyCalibration2\na: 3c010a140\n', 2, /hexadecimal/],
@@ -153,21 +171,36 @@ describe('parseCache / formatCache', () => {
   });
 
   it('refuses bytes that are not UTF-8 with the line', () => {
-    const bytes = Buffer.concat([Buffer.from('TRT-8601-EntropyCalibration2\na: 1\nb'), Buffer.from([0xff, 0xfe]), Buffer.from(': 2\n')]);
+    const bytes = Buffer.concat([
+      Buffer.from('TRT-8601-EntropyCalibration2\na: 1\nb'),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from(': 2\n'),
+    ]);
     expect(formatError(() => parseCache(bytes)).details).toMatchObject({ line: 3, reason: 'not valid UTF-8 text' });
   });
 
   it('validates cache objects before formatting', () => {
     const cache = parseCache(EXCERPT);
-    expect(() => formatCache({ ...cache, tensorrt: { ...cache.tensorrt, minor: 7 } })).toThrow(/raw header token matches/);
+    expect(() => formatCache({ ...cache, tensorrt: { ...cache.tensorrt, minor: 7 } })).toThrow(
+      /raw header token matches/,
+    );
     expect(() => formatCache({ ...cache, algorithm: 'Entropy' as never })).toThrow(RangeError);
-    expect(() => formatCache({ ...cache, entries: [{ name: 'a\nb', hex: '0', scale: 0 }] })).toThrow(/without line breaks/);
-    expect(() => formatCache({ ...cache, entries: [{ name: 'a', hex: '3c010a14', scale: 0.5 }] })).toThrow(/float32 of hex 3c010a14/);
+    expect(() => formatCache({ ...cache, entries: [{ name: 'a\nb', hex: '0', scale: 0 }] })).toThrow(
+      /without line breaks/,
+    );
+    expect(() => formatCache({ ...cache, entries: [{ name: 'a', hex: '3c010a14', scale: 0.5 }] })).toThrow(
+      /float32 of hex 3c010a14/,
+    );
     expect(() => formatCache({ ...cache, entries: [cache.entries[0], cache.entries[0]] })).toThrow(TrtCalibratorError);
     expect(() => createCache([makeCacheEntry('a', 1)], { tensorrt: '8.10' })).toThrow(RangeError);
-    expect(formatCache(createCache([makeCacheEntry('a', 0), makeCacheEntry('b', Infinity)], { tensorrt: '10.3.0', algorithm: 'MinMaxCalibration' }))).toBe(
-      'TRT-100300-MinMaxCalibration\na: 0\nb: 7f800000\n',
-    );
+    expect(
+      formatCache(
+        createCache([makeCacheEntry('a', 0), makeCacheEntry('b', Infinity)], {
+          tensorrt: '10.3.0',
+          algorithm: 'MinMaxCalibration',
+        }),
+      ),
+    ).toBe('TRT-100300-MinMaxCalibration\na: 0\nb: 7f800000\n');
   });
 
   it('reads and writes files, naming the file in errors', async () => {

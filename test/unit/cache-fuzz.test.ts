@@ -3,7 +3,15 @@
  * format/parse round-trips byte-exact) or throws TrtCalibratorError ERR_CACHE_FORMAT. Seeded, so a failure
  * reproduces; bounded to well under 3 s.
  */
-import { CACHE_ALGORITHMS, cacheFromJson, cacheToJsonText, formatCache, parseCache, scaleToHex, type CalibrationCache } from '../../lib/cache';
+import {
+  CACHE_ALGORITHMS,
+  cacheFromJson,
+  cacheToJsonText,
+  formatCache,
+  parseCache,
+  scaleToHex,
+  type CalibrationCache,
+} from '../../lib/cache';
 import { TrtCalibratorError } from '../../lib/errors';
 import { seededRandom } from '../../lib/util/random';
 
@@ -13,7 +21,21 @@ const rand = prng(0x7472_7463);
 const int = (n: number): number => Math.floor(rand() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
 
-const NAME_PARTS = ['input', '/model.0/conv/Conv_output_0', '(Unnamed Layer* 22) [Constant]_output', 'a: b', ': ', 'x:y', ' ', 'ONNXTRT_Broadcast_191_output', '1', 'input.1', '\r', '-', 'TRT-8601-EntropyCalibration2'];
+const NAME_PARTS = [
+  'input',
+  '/model.0/conv/Conv_output_0',
+  '(Unnamed Layer* 22) [Constant]_output',
+  'a: b',
+  ': ',
+  'x:y',
+  ' ',
+  'ONNXTRT_Broadcast_191_output',
+  '1',
+  'input.1',
+  '\r',
+  '-',
+  'TRT-8601-EntropyCalibration2',
+];
 
 function randomUnicode(): string {
   const len = 1 + int(6);
@@ -113,7 +135,14 @@ function randomBytes(): Uint8Array {
 
 function sameCache(a: CalibrationCache, b: CalibrationCache): boolean {
   const key = (c: CalibrationCache): string =>
-    JSON.stringify([c.tensorrt, c.algorithm, c.lineEnding, c.trailingNewline, c.lineEndings ?? null, c.entries.map((e) => [e.name, e.hex, Object.is(e.scale, -0) ? '-0' : String(e.scale)])]);
+    JSON.stringify([
+      c.tensorrt,
+      c.algorithm,
+      c.lineEnding,
+      c.trailingNewline,
+      c.lineEndings ?? null,
+      c.entries.map((e) => [e.name, e.hex, Object.is(e.scale, -0) ? '-0' : String(e.scale)]),
+    ]);
   return key(a) === key(b);
 }
 
@@ -132,10 +161,12 @@ function check(input: string | Uint8Array): Outcome {
   const original = typeof input === 'string' ? input : Buffer.from(input).toString('utf8');
   if (text !== original) throw new Error(`round trip changed ${JSON.stringify(original)} into ${JSON.stringify(text)}`);
   if (!sameCache(parseCache(text), cache)) throw new Error(`reparse differs for ${JSON.stringify(text)}`);
-  if (typeof input !== 'string' && !Buffer.from(text).equals(Buffer.from(input))) throw new Error(`byte round trip failed for ${JSON.stringify(original)}`);
+  if (typeof input !== 'string' && !Buffer.from(text).equals(Buffer.from(input)))
+    throw new Error(`byte round trip failed for ${JSON.stringify(original)}`);
   for (const e of cache.entries) {
     // every scale agrees with its hex; TensorRT-written hex (lowercase, unpadded) is reproduced from the scale
-    if (/^(0|[1-9a-f][0-9a-f]*)$/.test(e.hex) && !Number.isNaN(e.scale) && scaleToHex(e.scale) !== e.hex) throw new Error(`hex ${e.hex} != scale ${e.scale}`);
+    if (/^(0|[1-9a-f][0-9a-f]*)$/.test(e.hex) && !Number.isNaN(e.scale) && scaleToHex(e.scale) !== e.hex)
+      throw new Error(`hex ${e.hex} != scale ${e.scale}`);
   }
   return 'parsed';
 }
@@ -161,7 +192,9 @@ describe('cache parser under random and mutated input', () => {
     expect(counts.parsed).toBeGreaterThan(rounds * 2);
     expect(counts.refused).toBeGreaterThan(rounds / 2);
     expect(elapsed).toBeLessThan(3000);
-    process.stdout.write(`fuzz: ${rounds} rounds, ${counts.parsed} parsed, ${counts.refused} refused in ${elapsed} ms\n`);
+    process.stdout.write(
+      `fuzz: ${rounds} rounds, ${counts.parsed} parsed, ${counts.refused} refused in ${elapsed} ms\n`,
+    );
   });
 
   it('valid random caches survive cache -> JSON -> cache byte-exact (TensorRT-written hex)', () => {

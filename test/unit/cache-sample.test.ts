@@ -28,7 +28,10 @@ describe('samples/decode-cache.ts', () => {
       const cache = path.join(dir, 'model.cache');
       fs.writeFileSync(cache, 'TRT-100300-MinMaxCalibration\nimages: 3c010a14\nzeros: 0\n');
       const run = (file: string): ReturnType<typeof spawnSync> =>
-        spawnSync(process.execPath, ['-r', hook, path.join(root, 'samples', 'decode-cache.ts'), file], { encoding: 'utf8', cwd: root });
+        spawnSync(process.execPath, ['-r', hook, path.join(root, 'samples', 'decode-cache.ts'), file], {
+          encoding: 'utf8',
+          cwd: root,
+        });
       const ok = run(cache);
       expect(ok.stderr).toBe('');
       expect(ok.status).toBe(0);
@@ -36,7 +39,10 @@ describe('samples/decode-cache.ts', () => {
       expect(ok.stdout).toContain('2 tensors: 1 zero scale, 0 inf, 0 huge (>= 1e30)');
       fs.writeFileSync(cache, 'TRT-100300-MinMaxCalibration\nimages 3c010a14\n');
       // The failing case in-process (a second script run would cost another TypeScript load).
-      await expect(main(cache, () => undefined)).rejects.toMatchObject({ code: 'ERR_CACHE_FORMAT', details: { file: cache, line: 2 } });
+      await expect(main(cache, () => undefined)).rejects.toMatchObject({
+        code: 'ERR_CACHE_FORMAT',
+        details: { file: cache, line: 2 },
+      });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

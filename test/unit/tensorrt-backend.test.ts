@@ -47,14 +47,20 @@ describe('TensorRT backend resolution', () => {
 
   it('an engine output forces TensorRT: auto without TensorRT fails, builtin with engine is a usage error', () => {
     expect(resolveBackend('auto', trt10, { engine: 'model.int8.plan' })).toBe('tensorrt');
-    expect(() => resolveBackend('auto', absent, { engine: 'model.int8.plan' })).toThrow(/an engine output \(--engine\) needs TensorRT/);
-    expect(() => resolveBackend('builtin', trt10, { engine: 'm.plan' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', option: 'engine' }));
+    expect(() => resolveBackend('auto', absent, { engine: 'model.int8.plan' })).toThrow(
+      /an engine output \(--engine\) needs TensorRT/,
+    );
+    expect(() => resolveBackend('builtin', trt10, { engine: 'm.plan' })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION', option: 'engine' }),
+    );
   });
 
   it('rejects wrong types and values of backend with the house message', () => {
     expect(() => resolveBackend(3, trt10)).toThrow(TypeError);
     expect(() => resolveBackend('trt', trt10)).toThrow(RangeError);
-    expect(() => resolveBackend('trt', trt10)).toThrow(/Expected one of 'auto', 'builtin', 'tensorrt' for backend but received "trt" of type string/);
+    expect(() => resolveBackend('trt', trt10)).toThrow(
+      /Expected one of 'auto', 'builtin', 'tensorrt' for backend but received "trt" of type string/,
+    );
   });
 
   it('refuses TensorRT 11 for backend tensorrt with the Q/DQ pointer', () => {
@@ -73,10 +79,18 @@ describe('TensorRT version gating', () => {
     expect(tensorrtSupport('8.6.1')).toEqual({ supported: true });
     expect(tensorrtSupport('10.0.0')).toEqual({ supported: true });
     expect(tensorrtSupport('10.16.1')).toEqual({ supported: true });
-    expect(tensorrtSupport('8.5.3')).toMatchObject({ supported: false, reason: expect.stringContaining('older than 8.6') });
+    expect(tensorrtSupport('8.5.3')).toMatchObject({
+      supported: false,
+      reason: expect.stringContaining('older than 8.6'),
+    });
     expect(tensorrtSupport('7.2')).toMatchObject({ supported: false });
-    expect(tensorrtSupport('11.0')).toMatchObject({ supported: false, reason: expect.stringContaining('calibrate --qdq') });
-    expect(() => assertTensorrtSupported('11.0.0')).toThrow(expect.objectContaining({ code: 'ERR_TENSORRT_UNAVAILABLE' }));
+    expect(tensorrtSupport('11.0')).toMatchObject({
+      supported: false,
+      reason: expect.stringContaining('calibrate --qdq'),
+    });
+    expect(() => assertTensorrtSupported('11.0.0')).toThrow(
+      expect.objectContaining({ code: 'ERR_TENSORRT_UNAVAILABLE' }),
+    );
     expect(() => assertTensorrtSupported('10.3.0')).not.toThrow();
   });
 

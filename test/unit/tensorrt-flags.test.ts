@@ -12,7 +12,14 @@ import {
 
 describe('TensorRT builder settings from options', () => {
   it('defaults to INT8 only on the GPU with TensorRT defaults', () => {
-    expect(builderSettings()).toEqual({ int8: true, fp16: false, workspaceBytes: 0, dlaCore: -1, gpuFallback: false, verbosity: 2 });
+    expect(builderSettings()).toEqual({
+      int8: true,
+      fp16: false,
+      workspaceBytes: 0,
+      dlaCore: -1,
+      gpuFallback: false,
+      verbosity: 2,
+    });
   });
 
   it('maps fp16, workspace, DLA core with GPU fallback and verbosity', () => {
@@ -37,16 +44,26 @@ describe('TensorRT builder settings from options', () => {
   });
 
   it('rejects bad values and unknown options with the house messages', () => {
-    expect(() => builderSettings({ fp16: 'yes' as unknown as boolean })).toThrow(/Expected a boolean for fp16 but received "yes" of type string/);
+    expect(() => builderSettings({ fp16: 'yes' as unknown as boolean })).toThrow(
+      /Expected a boolean for fp16 but received "yes" of type string/,
+    );
     expect(() => builderSettings({ dlaCore: -1 })).toThrow(RangeError);
     expect(() => builderSettings({ dlaCore: '0' as unknown as number })).toThrow(TypeError);
-    expect(() => builderSettings({ verbosity: 'loud' as never })).toThrow(/Expected one of 'internal-error', 'error', 'warning', 'info', 'verbose' for verbosity/);
+    expect(() => builderSettings({ verbosity: 'loud' as never })).toThrow(
+      /Expected one of 'internal-error', 'error', 'warning', 'info', 'verbose' for verbosity/,
+    );
     expect(() => builderSettings({ fp61: true } as never)).toThrow(/Unknown option "fp61".*did you mean "fp16"/);
   });
 
   it('maps algorithms to TensorRT calibrators, refusing the builtin-only ones', () => {
-    expect(tensorrtCalibrator(undefined)).toEqual({ calibrator: 'IInt8EntropyCalibrator2', cacheAlgorithm: 'EntropyCalibration2' });
-    expect(tensorrtCalibrator('minmax')).toEqual({ calibrator: 'IInt8MinMaxCalibrator', cacheAlgorithm: 'MinMaxCalibration' });
+    expect(tensorrtCalibrator(undefined)).toEqual({
+      calibrator: 'IInt8EntropyCalibrator2',
+      cacheAlgorithm: 'EntropyCalibration2',
+    });
+    expect(tensorrtCalibrator('minmax')).toEqual({
+      calibrator: 'IInt8MinMaxCalibrator',
+      cacheAlgorithm: 'MinMaxCalibration',
+    });
     expect(() => tensorrtCalibrator('percentile')).toThrow(/use backend 'builtin'/);
     expect(() => tensorrtCalibrator(2)).toThrow(TypeError);
   });
@@ -55,22 +72,46 @@ describe('TensorRT builder settings from options', () => {
 describe('TensorRT log severities', () => {
   it('round-trips ILogger::Severity values', () => {
     expect([0, 1, 2, 3, 4].map(severityFromNative)).toEqual(['internal-error', 'error', 'warning', 'info', 'verbose']);
-    expect(['internal-error', 'error', 'warning', 'info', 'verbose'].map((s) => severityToNative(s))).toEqual([0, 1, 2, 3, 4]);
+    expect(['internal-error', 'error', 'warning', 'info', 'verbose'].map((s) => severityToNative(s))).toEqual([
+      0, 1, 2, 3, 4,
+    ]);
     expect(severityFromNative(9)).toBe('verbose');
-    expect(formatLogLine('warning', 'Missing scale and zero-point for tensor x')).toBe('[TensorRT] [W] Missing scale and zero-point for tensor x');
+    expect(formatLogLine('warning', 'Missing scale and zero-point for tensor x')).toBe(
+      '[TensorRT] [W] Missing scale and zero-point for tensor x',
+    );
   });
 });
 
 describe('TensorRT parser errors', () => {
   it('formats and parses the lines the native builder writes', () => {
-    const e = { node: 12, nodeName: 'Conv_3', operator: 'Conv', code: 'UNSUPPORTED_NODE', description: 'No importer registered for op: Conv' };
+    const e = {
+      node: 12,
+      nodeName: 'Conv_3',
+      operator: 'Conv',
+      code: 'UNSUPPORTED_NODE',
+      description: 'No importer registered for op: Conv',
+    };
     const line = formatParserError(e);
     expect(line).toBe('node 12 (Conv_3): [ONNX Conv] UNSUPPORTED_NODE: No importer registered for op: Conv');
     expect(parseParserError(line)).toEqual(e);
     // TensorRT 8.6 has no node name/operator; graph-level errors have node -1.
-    expect(parseParserError('node 4: [ONNX] INVALID_NODE: Assertion failed: x')).toEqual({ node: 4, code: 'INVALID_NODE', description: 'Assertion failed: x' });
-    expect(parseParserError('graph: [ONNX] MODEL_DESERIALIZE_FAILED: bad file')).toEqual({ node: -1, code: 'MODEL_DESERIALIZE_FAILED', description: 'bad file' });
-    expect(parseParserError('node 1 (a (b)): [ONNX Foo] CODE_15: y: z')).toEqual({ node: 1, nodeName: 'a (b)', operator: 'Foo', code: 'CODE_15', description: 'y: z' });
+    expect(parseParserError('node 4: [ONNX] INVALID_NODE: Assertion failed: x')).toEqual({
+      node: 4,
+      code: 'INVALID_NODE',
+      description: 'Assertion failed: x',
+    });
+    expect(parseParserError('graph: [ONNX] MODEL_DESERIALIZE_FAILED: bad file')).toEqual({
+      node: -1,
+      code: 'MODEL_DESERIALIZE_FAILED',
+      description: 'bad file',
+    });
+    expect(parseParserError('node 1 (a (b)): [ONNX Foo] CODE_15: y: z')).toEqual({
+      node: 1,
+      nodeName: 'a (b)',
+      operator: 'Foo',
+      code: 'CODE_15',
+      description: 'y: z',
+    });
     expect(parseParserError('some TensorRT log line')).toBeUndefined();
   });
 
@@ -83,7 +124,9 @@ describe('TensorRT parser errors', () => {
     expect(err.details.parserErrors).toHaveLength(2);
     expect(errorFromNativeBuild('ERR_ABORTED: the engine build was cancelled').code).toBe('ERR_ABORTED');
     expect(errorFromNativeBuild('ERR_INPUT_SHAPE: input "x" has runtime dimensions').code).toBe('ERR_INPUT_SHAPE');
-    expect(errorFromNativeBuild('ERR_TENSORRT_UNAVAILABLE: built without TensorRT').code).toBe('ERR_TENSORRT_UNAVAILABLE');
+    expect(errorFromNativeBuild('ERR_TENSORRT_UNAVAILABLE: built without TensorRT').code).toBe(
+      'ERR_TENSORRT_UNAVAILABLE',
+    );
     expect(errorFromNativeBuild('something odd').code).toBe('ERR_TENSORRT_BUILD');
     expect(errorFromNativeBuild('ERR_NOT_A_CODE: x').code).toBe('ERR_TENSORRT_BUILD');
   });

@@ -15,55 +15,83 @@ describe('TensorRT optimization profile from options', () => {
       x: { min: [1, 3, 320, 320], opt: [8, 3, 640, 640], max: [16, 3, 960, 960] },
       im_info: [1, 3],
     });
-    expect(p[0]).toEqual({ name: 'x', dynamic: true, min: [1, 3, 320, 320], opt: [8, 3, 640, 640], max: [16, 3, 960, 960] });
+    expect(p[0]).toEqual({
+      name: 'x',
+      dynamic: true,
+      min: [1, 3, 320, 320],
+      opt: [8, 3, 640, 640],
+      max: [16, 3, 960, 960],
+    });
     expect(p[1].opt).toEqual([1, 3]);
     expect(needsProfile(p)).toBe(true);
-    expect(resolveInputProfiles([image], { x: [4, 3, 224, 224] })[0]).toMatchObject({ min: [4, 3, 224, 224], max: [4, 3, 224, 224] });
+    expect(resolveInputProfiles([image], { x: [4, 3, 224, 224] })[0]).toMatchObject({
+      min: [4, 3, 224, 224],
+      max: [4, 3, 224, 224],
+    });
   });
 
   it('treats -1 and null dims as runtime dims', () => {
-    expect(() => resolveInputProfiles([{ name: 'x', dims: [-1, 3, 224, 224] }])).toThrow(/runtime dimensions \[-1, 3, 224, 224\]/);
+    expect(() => resolveInputProfiles([{ name: 'x', dims: [-1, 3, 224, 224] }])).toThrow(
+      /runtime dimensions \[-1, 3, 224, 224\]/,
+    );
     expect(() => resolveInputProfiles([{ name: 'x', dims: [null, 3] }])).toThrow(/\[\?, 3\]/);
     expect(() => resolveInputProfiles([{ name: 'x', dims: undefined }])).toThrow(/no declared shape/);
   });
 
   it('rejects a missing shape for a dynamic input with ERR_INPUT_SHAPE naming the input', () => {
-    expect(() => resolveInputProfiles([image])).toThrow(expect.objectContaining({ code: 'ERR_INPUT_SHAPE', details: expect.objectContaining({ input: 'x' }) }));
+    expect(() => resolveInputProfiles([image])).toThrow(
+      expect.objectContaining({ code: 'ERR_INPUT_SHAPE', details: expect.objectContaining({ input: 'x' }) }),
+    );
   });
 
   it('rejects a shape for an input the model does not have, with a spelling hint', () => {
-    expect(() => resolveInputProfiles([image], { X: [1, 3, 2, 2], x: [1, 3, 2, 2] })).toThrow(/inputShapes names "X", which is not a model input/);
-    expect(() => resolveInputProfiles([{ name: 'images', dims: [1, 3] }], { image: [1, 3] })).toThrow(/did you mean "images"/);
+    expect(() => resolveInputProfiles([image], { X: [1, 3, 2, 2], x: [1, 3, 2, 2] })).toThrow(
+      /inputShapes names "X", which is not a model input/,
+    );
+    expect(() => resolveInputProfiles([{ name: 'images', dims: [1, 3] }], { image: [1, 3] })).toThrow(
+      /did you mean "images"/,
+    );
   });
 
   it('rejects shapes that contradict fixed dims, have the wrong rank or are not min <= opt <= max', () => {
     expect(() => resolveInputProfiles([image], { x: [1, 4, 2, 2] })).toThrow(/dimension 1 is fixed at 3/);
     expect(() => resolveInputProfiles([image], { x: [1, 3, 2] })).toThrow(/rank 4/);
-    expect(() => resolveInputProfiles([image], { x: { min: [8, 3, 2, 2], opt: [4, 3, 2, 2], max: [16, 3, 2, 2] } })).toThrow(/min <= opt <= max/);
-    expect(() => resolveInputProfiles([image], { x: { min: [1, 3, 2], opt: [4, 3, 2, 2], max: [16, 3, 2, 2] } })).toThrow(/same rank/);
+    expect(() =>
+      resolveInputProfiles([image], { x: { min: [8, 3, 2, 2], opt: [4, 3, 2, 2], max: [16, 3, 2, 2] } }),
+    ).toThrow(/min <= opt <= max/);
+    expect(() =>
+      resolveInputProfiles([image], { x: { min: [1, 3, 2], opt: [4, 3, 2, 2], max: [16, 3, 2, 2] } }),
+    ).toThrow(/same rank/);
   });
 
   it('rejects wrongly typed shapes with ERR_INVALID_OPTION', () => {
     expect(() => resolveInputProfiles([image], { x: 'big' })).toThrow(TypeError);
     expect(() => resolveInputProfiles([image], { x: [1, 3, 0, 2] })).toThrow(RangeError);
-    expect(() => resolveInputProfiles([image], { x: { min: [1, 3, 2, 2], opt: [1.5, 3, 2, 2], max: [2, 3, 2, 2] } })).toThrow(
-      /Expected an array of positive integers for inputShapes.x.opt/,
-    );
+    expect(() =>
+      resolveInputProfiles([image], { x: { min: [1, 3, 2, 2], opt: [1.5, 3, 2, 2], max: [2, 3, 2, 2] } }),
+    ).toThrow(/Expected an array of positive integers for inputShapes.x.opt/);
     expect(() => resolveInputProfiles([image], [])).toThrow(/inputShapes/);
   });
 
   it('calibration batches must have exactly the OPT shape (TensorRT calibrates at OPT only)', () => {
-    const p = resolveInputProfiles([image, fixed], { x: { min: [1, 3, 64, 64], opt: [8, 3, 128, 128], max: [16, 3, 256, 256] } });
+    const p = resolveInputProfiles([image, fixed], {
+      x: { min: [1, 3, 64, 64], opt: [8, 3, 128, 128], max: [16, 3, 256, 256] },
+    });
     expect(() =>
       validateCalibrationShapes(p, [
         { name: 'im_info', shape: [1, 3] },
         { name: 'x', shape: [8, 3, 128, 128] },
       ]),
     ).not.toThrow();
-    expect(() => validateCalibrationShapes(p, [{ name: 'x', shape: [16, 3, 128, 128] }, { name: 'im_info', shape: [1, 3] }])).toThrow(
-      /shape \[16, 3, 128, 128\] but TensorRT calibrates at the profile's OPT shape \[8, 3, 128, 128\]/,
+    expect(() =>
+      validateCalibrationShapes(p, [
+        { name: 'x', shape: [16, 3, 128, 128] },
+        { name: 'im_info', shape: [1, 3] },
+      ]),
+    ).toThrow(/shape \[16, 3, 128, 128\] but TensorRT calibrates at the profile's OPT shape \[8, 3, 128, 128\]/);
+    expect(() => validateCalibrationShapes(p, [{ name: 'x', shape: [8, 3, 128, 128] }])).toThrow(
+      expect.objectContaining({ code: 'ERR_INPUT_NAME' }),
     );
-    expect(() => validateCalibrationShapes(p, [{ name: 'x', shape: [8, 3, 128, 128] }])).toThrow(expect.objectContaining({ code: 'ERR_INPUT_NAME' }));
     expect(() =>
       validateCalibrationShapes(p, [
         { name: 'x', shape: [8, 3, 128, 128] },
