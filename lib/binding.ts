@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 import { TrtCalibratorError } from './errors';
-import type { DerivedTensor } from './onnx/derived';
+import type { DerivedTensor } from './backends/builtin/derived';
 
 /** One CUDA device as the runtime reports it. */
 export interface NativeCudaDevice {

@@ -76,8 +76,9 @@ function onnxruntimeInfo(): Capabilities['onnxruntime'] {
       .listSupportedBackends()
       .filter((b) => b.bundled)
       .map((b) => b.name);
+    type NativeOrt = typeof import('./backends/builtin/native-ort');
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { nativeOnnxRuntime } = require('./builtin/native-ort') as typeof import('./builtin/native-ort');
+    const { nativeOnnxRuntime } = require('./backends/builtin/native-ort') as NativeOrt;
     return { available: true, version, providers, native: nativeOnnxRuntime() };
   } catch (err) {
     return { available: false, error: (err as Error).message };

@@ -89,8 +89,17 @@ export function describeValue(value: unknown): string {
   return `${shown} of type ${type}`;
 }
 
-/** A TypeError or RangeError carrying `code: 'ERR_INVALID_OPTION'`, as Node's own argument errors do. */
-export type InvalidOptionError = (TypeError | RangeError) & { code: 'ERR_INVALID_OPTION'; option: string };
+/**
+ * A TypeError or RangeError carrying `code: 'ERR_INVALID_OPTION'`, as Node's own argument errors do. `option` is the
+ * option's name as the caller spelled it (`batchSize`, `inputs.image.scale`, `--batch`); `expected` and `received`
+ * are the two halves of the message, so that the CLI can say the same with its flag names.
+ */
+export type InvalidOptionError = (TypeError | RangeError) & {
+  code: 'ERR_INVALID_OPTION';
+  option: string;
+  expected?: string;
+  received?: string;
+};
 
 /**
  * The validation error shape used everywhere: `Expected <what> for <option> but received <value> of type <type>`.
@@ -102,10 +111,13 @@ export function invalidOption(
   value: unknown,
   kind: 'type' | 'range' = 'type',
 ): InvalidOptionError {
-  const message = `Expected ${expected} for ${option} but received ${describeValue(value)}`;
+  const received = describeValue(value);
+  const message = `Expected ${expected} for ${option} but received ${received}`;
   const err = (kind === 'type' ? new TypeError(message) : new RangeError(message)) as InvalidOptionError;
   err.code = 'ERR_INVALID_OPTION';
   err.option = option;
+  err.expected = expected;
+  err.received = received;
   return err;
 }
 
@@ -123,13 +135,18 @@ export function suggest(name: string, known: readonly string[]): string {
   return best && bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? ` (did you mean "${best}"?)` : '';
 }
 
-/** Throws ERR_INVALID_OPTION for keys of `options` that are not in `known`, with a spelling hint. */
-export function rejectUnknownOptions(where: string, options: object, known: readonly string[]): void {
+/**
+ * Throws ERR_INVALID_OPTION for keys of `options` that are not in `known`, with a spelling hint. `prefix` is the
+ * path of a nested options object (`'inputs.image.'`), put before the name in the error.
+ */
+export function rejectUnknownOptions(where: string, options: object, known: readonly string[], prefix = ''): void {
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
-      const err = new TypeError(`Unknown option "${key}" for ${where}${suggest(key, known)}`) as InvalidOptionError;
+      const err = new TypeError(
+        `Unknown option "${prefix}${key}" for ${where}${suggest(key, known)}`,
+      ) as InvalidOptionError;
       err.code = 'ERR_INVALID_OPTION';
-      err.option = key;
+      err.option = prefix + key;
       throw err;
     }
   }

@@ -6,15 +6,17 @@
  */
 import { loadAddon } from './binding';
 import type { NativeAmaxResult, NativeAmaxStatus, NativeHistogramSet, NativeHistogramStats } from './binding';
-import { TrtCalibratorError, invalidOption, rejectUnknownOptions } from './errors';
-import type { DerivedTensor } from './onnx/derived';
+import { TrtCalibratorError, invalidOption } from './errors';
+import { AMAX_ALGORITHMS, CALIBRATE_OPTIONS, type Algorithm } from './options/calibrate';
+import { oneOf, pick, validateOptions, type OptionsOf } from './options/spec';
+import type { DerivedTensor } from './backends/builtin/derived';
 import { readFileOrThrow, writeFileAtomic } from './util/fs';
 
 /** Threshold algorithms: `entropy` (TensorRT's EntropyCalibration2), `minmax`, `percentile`, `mse`. */
-export type AmaxAlgorithm = 'entropy' | 'minmax' | 'percentile' | 'mse';
+export type AmaxAlgorithm = Algorithm;
 
 /** The algorithms {@link HistogramSet.computeAmax} accepts. */
-export const AMAX_ALGORITHMS: readonly AmaxAlgorithm[] = Object.freeze(['entropy', 'minmax', 'percentile', 'mse']);
+export { AMAX_ALGORITHMS };
 
 /**
  * `ok`, or why no threshold could be derived: `empty` (no values), `not-finite` (only NaN/Inf), `all-zero`
@@ -28,36 +30,24 @@ export type AmaxResult = NativeAmaxResult;
 /** Counters of one tensor's histogram. */
 export type HistogramStats = NativeHistogramStats;
 
+const AMAX_OPTIONS = pick(CALIBRATE_OPTIONS, 'percentile');
+
 /** Options of {@link HistogramSet.computeAmax}. */
-export interface AmaxOptions {
-  /** Percentile for the `percentile` algorithm, in (0, 100]. Defaults to 99.99. */
-  percentile?: number;
-}
+export interface AmaxOptions extends OptionsOf<typeof AMAX_OPTIONS> {}
 
 /** True when a result's amax can become a scale (`ok` or `constant`). */
 export function amaxUsable(status: AmaxStatus): boolean {
   return status === 'ok' || status === 'constant';
 }
 
+const ALGORITHM = oneOf(AMAX_ALGORITHMS, { help: 'threshold algorithm' });
+
 function checkAlgorithm(algorithm: unknown): AmaxAlgorithm {
-  if (typeof algorithm !== 'string')
-    throw invalidOption('algorithm', 'one of "entropy", "minmax", "percentile", "mse"', algorithm);
-  if (!(AMAX_ALGORITHMS as readonly string[]).includes(algorithm)) {
-    throw invalidOption('algorithm', 'one of "entropy", "minmax", "percentile", "mse"', algorithm, 'range');
-  }
-  return algorithm as AmaxAlgorithm;
+  return ALGORITHM.check(algorithm, 'algorithm');
 }
 
 function checkOptions(options: unknown): { percentile?: number } {
-  if (options === undefined) return {};
-  if (options === null || typeof options !== 'object') throw invalidOption('options', 'an object', options);
-  rejectUnknownOptions('computeAmax options', options, ['percentile']);
-  const { percentile } = options as AmaxOptions;
-  if (percentile === undefined) return {};
-  if (typeof percentile !== 'number') throw invalidOption('percentile', 'a number in (0, 100]', percentile);
-  if (!(percentile > 0 && percentile <= 100))
-    throw invalidOption('percentile', 'a number in (0, 100]', percentile, 'range');
-  return { percentile };
+  return validateOptions(AMAX_OPTIONS, options, 'computeAmax options');
 }
 
 function checkName(name: unknown): string {

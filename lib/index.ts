@@ -32,8 +32,8 @@ export type {
   CalibrationAlgorithm,
   ProcessBatch,
 } from './run/calibrator';
-export { cacheAccess } from './run/cache';
-export type { CacheStore, CacheSource, CacheAccess } from './run/cache';
+export { cacheAccess } from './cache/store';
+export type { CacheStore, CacheSource, CacheAccess } from './cache/store';
 export { ImageBatchFactory, resolvePreprocessOptions, DEFAULT_IMAGE_EXTENSIONS } from './batch/image-factory';
 export type {
   ImageBatchFactoryOptions,
@@ -111,16 +111,16 @@ export type {
 } from './cache';
 export { loadOnnxModel, decodeOnnxModel, encodeOnnxModel, modelInputs } from './onnx/model';
 export type { OnnxModel, ModelInput, OnnxDim } from './onnx/model';
-export { prepareCalibrationModel } from './onnx/calibration-model';
+export { prepareCalibrationModel } from './backends/builtin/calibration-model';
 export type {
   CalibrationModel,
   CalibrationModelOptions,
   CalibrationInput,
   SkippedTensor,
   OutputTypeProbe,
-} from './onnx/calibration-model';
-export { findDerivedTensors } from './onnx/derived';
-export type { DerivedTensor, DerivedOp } from './onnx/derived';
+} from './backends/builtin/calibration-model';
+export { findDerivedTensors } from './backends/builtin/derived';
+export type { DerivedTensor, DerivedOp } from './backends/builtin/derived';
 export { createCpuSession } from './onnx/session';
 export type { CpuSessionOptions } from './onnx/session';
 export { insertQdq, writeQdqModel, buildQdqModel, perChannelScales } from './onnx/qdq';
@@ -153,15 +153,15 @@ export {
   AUTO_ALGORITHMS,
   AUTO_RULE,
   DEFAULT_HOLDOUT,
-} from './auto';
-export type { AutoChoice, AutoRow, CompareAlgorithmsOptions } from './auto';
+} from './calibrate/auto';
+export type { AutoChoice, AutoRow, CompareAlgorithmsOptions } from './calibrate/auto';
 export {
   resolveBackend,
   tensorrtSupport,
   resolveInputProfiles,
   validateCalibrationShapes,
   builderSettings,
-} from './tensorrt';
+} from './backends/tensorrt';
 export type {
   Backend,
   BackendOption,
@@ -170,7 +170,7 @@ export type {
   TensorrtBuildOptions,
   LogSeverityName,
   ParserError,
-} from './tensorrt';
+} from './backends/tensorrt';
 export { HistogramSet, formatCacheText, amaxUsable, AMAX_ALGORITHMS } from './histogram';
 export type { AmaxAlgorithm, AmaxStatus, AmaxResult, AmaxOptions, HistogramStats } from './histogram';
 export {

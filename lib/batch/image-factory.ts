@@ -4,55 +4,29 @@
  * prefetches a bounded number of batches ahead.
  */
 import { EventEmitter } from 'node:events';
-import { seededRandom } from '../util/random';
-import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
-import { TrtCalibratorError, invalidOption, rejectUnknownOptions } from '../errors';
+import { TrtCalibratorError, invalidOption } from '../errors';
+import { listImageFiles } from '../image/list';
 import { loadOpenCv } from '../image/opencv';
-import { ImageWorkerPool } from '../image/pool';
 import {
-  imageElements,
-  type ColorOrder,
-  type ImageMeta,
-  type Interpolation,
-  type Layout,
-  type PreprocessConfig,
-  type ResizeMode,
-} from '../image/preprocess';
+  IMAGE_FACTORY_OPTIONS,
+  PREPROCESS_OPTIONS,
+  resolveOptions,
+  type OptionsOf,
+  type Requiring,
+  type ResolvedOf,
+} from '../options';
+import { ImageWorkerPool } from '../image/pool';
+import { imageElements, type ImageMeta, type PreprocessConfig } from '../image/preprocess';
 import { ImageTaskRunner, type ImageTaskResult } from '../image/task';
 import { BatchFactory, type BatchBuffers, type InputSpec } from './factory';
 
-export type { ColorOrder, ImageMeta, Interpolation, Layout, ResizeMode } from '../image/preprocess';
+export type { ImageMeta } from '../image/preprocess';
+export type { ColorOrder, Interpolation, Layout, ResizeMode } from '../options';
+export { DEFAULT_IMAGE_EXTENSIONS } from '../options';
 
-/** Extensions listed from directories by default (lower case, with the dot). */
-export const DEFAULT_IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.gif'];
-
-/** The preprocessing options, shared by {@link ImageBatchFactoryOptions} and the CLI. */
-export interface PreprocessOptions {
-  /** Per-image shape `[C, H, W]` (always in this order, whatever the layout). C is 3 for bgr/rgb, 1 for gray. Required. */
-  shape: readonly number[];
-  /** Channel order of the tensor. Defaults to `'bgr'` (what cv2.imread gives). */
-  color?: ColorOrder;
-  /** Multiplier applied to the 0–255 pixel first. Defaults to 1. */
-  scale?: number;
-  /** Subtracted after scaling, one value or one per channel (in `color` order). Defaults to 0. */
-  mean?: number | readonly number[];
-  /** Divisor applied last, one value or one per channel (in `color` order). Defaults to 1. */
-  std?: number | readonly number[];
-  /** How the image is fitted to H×W: `stretch` (cv2.resize), `letterbox` (aspect kept, centred, padded) or `center-crop` (shorter side resized, centre cut). Defaults to `'stretch'`. */
-  resize?: ResizeMode;
-  /** Interpolation of the resize. Defaults to `'linear'` (cv2.INTER_LINEAR). */
-  interp?: Interpolation;
-  /** Memory layout of each image. Defaults to `'nchw'`. */
-  layout?: Layout;
-  /** Element type of the tensor. Defaults to `'float32'`. */
-  dtype?: 'float32' | 'float16';
-  /** Letterbox fill as a 0–255 pixel value, one or one per channel (in `color` order). Defaults to 0. */
-  padValue?: number | readonly number[];
-  /** center-crop only: length the shorter side is resized to before the crop (256 for the ImageNet 256→224 recipe). Defaults to the smallest size that covers H×W. */
-  resizeShorter?: number;
-}
+/** The preprocessing options, shared by {@link ImageBatchFactoryOptions}, calibrate() and the CLI. */
+export interface PreprocessOptions extends OptionsOf<typeof PREPROCESS_OPTIONS> {}
 
 /** A file that was not used, and why. */
 export interface SkippedImage {
@@ -62,35 +36,11 @@ export interface SkippedImage {
   reason: string;
 }
 
-/** Options of {@link ImageBatchFactory}. */
-export interface ImageBatchFactoryOptions extends PreprocessOptions {
-  /** A directory of images, or a list of image files. Required. */
-  images: string | readonly string[];
-  /** Network input name this factory fills. Defaults to `'input'`. */
-  name?: string;
-  /** Images per batch. Defaults to 8. */
-  batchSize?: number;
-  /** List subdirectories too. Defaults to false. */
-  recursive?: boolean;
-  /** File extensions listed from a directory (case-insensitive). Defaults to {@link DEFAULT_IMAGE_EXTENSIONS}. */
-  extensions?: readonly string[];
-  /** Use at most this many files (after sorting and shuffling). Defaults to no limit. */
-  limit?: number;
-  /** Shuffle the sorted file list with a seeded generator. Defaults to false. */
-  shuffle?: boolean;
-  /** Seed of the shuffle. Defaults to 0. */
-  seed?: number;
-  /** What to do with a last batch that is not full: `drop` it (TensorRT needs full batches) or `pad` it by repeating its images. Defaults to `'drop'`. */
-  lastBatch?: 'drop' | 'pad';
-  /** Skipped files allowed before the run fails with ERR_IMAGE_DECODE: a count, or a percentage string like `'1%'` of the files listed. Defaults to `'0%'` for a file list and `'1%'` for a directory. */
-  maxSkipped?: number | string;
-  /** Worker threads that decode and preprocess; 0 runs in the calling thread. Defaults to os.availableParallelism(). */
-  workers?: number;
-  /** Batches prepared ahead of the one being consumed. Defaults to 2. */
-  prefetch?: number;
-  /** Called for every skipped file (also emitted as the `'skip'` event). Defaults to none. */
-  onSkip?: (skipped: SkippedImage) => void;
-}
+/** Options of {@link ImageBatchFactory}: `images` and `shape` are required. */
+export interface ImageBatchFactoryOptions extends Requiring<
+  OptionsOf<typeof IMAGE_FACTORY_OPTIONS>,
+  'images' | 'shape'
+> {}
 
 /** Counters of the current pass. */
 export interface ImageBatchStats {
@@ -106,122 +56,39 @@ export interface ImageBatchStats {
   batches: number;
 }
 
-const PREPROCESS_KEYS = [
-  'shape',
-  'color',
-  'scale',
-  'mean',
-  'std',
-  'resize',
-  'interp',
-  'layout',
-  'dtype',
-  'padValue',
-  'resizeShorter',
-] as const;
-const FACTORY_KEYS = [
-  ...PREPROCESS_KEYS,
-  'images',
-  'name',
-  'batchSize',
-  'recursive',
-  'extensions',
-  'limit',
-  'shuffle',
-  'seed',
-  'lastBatch',
-  'maxSkipped',
-  'workers',
-  'prefetch',
-  'onSkip',
-] as const;
-
-function oneOf<T extends string>(option: string, value: unknown, allowed: readonly T[], fallback: T): T {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'string') throw invalidOption(option, `one of ${allowed.join(', ')}`, value);
-  if (!allowed.includes(value as T)) throw invalidOption(option, `one of ${allowed.join(', ')}`, value, 'range');
-  return value as T;
-}
-
-function positiveInt(option: string, value: unknown, fallback: number | undefined, min = 1): number | undefined {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number') throw invalidOption(option, `an integer >= ${min}`, value);
-  if (!Number.isInteger(value) || value < min) throw invalidOption(option, `an integer >= ${min}`, value, 'range');
-  return value;
-}
-
-function perChannel(
-  option: string,
-  value: unknown,
-  channels: number,
-  fallback: number,
-  check?: (v: number) => boolean,
-  what = 'a finite number',
-): number[] {
-  if (value === undefined) return new Array<number>(channels).fill(fallback);
-  const list = typeof value === 'number' ? new Array<number>(channels).fill(value) : value;
-  if (!Array.isArray(list) || list.some((v) => typeof v !== 'number'))
-    throw invalidOption(option, `${what} or an array of ${channels}`, value);
-  if (list.length !== channels) throw invalidOption(option, `${channels} values (one per channel)`, value, 'range');
-  if (list.some((v) => !Number.isFinite(v) || (check && !check(v))))
-    throw invalidOption(option, `${what} or an array of ${channels}`, value, 'range');
-  return [...(list as number[])];
-}
-
-/** Validates {@link PreprocessOptions} and resolves every default. Throws ERR_INVALID_OPTION errors. */
-export function resolvePreprocessOptions(options: PreprocessOptions): PreprocessConfig {
-  const shape = options.shape as unknown;
-  if (!Array.isArray(shape)) throw invalidOption('shape', 'an array [C, H, W]', shape);
-  if (shape.length !== 3 || shape.some((v) => typeof v !== 'number' || !Number.isInteger(v) || v < 1))
-    throw invalidOption('shape', 'three positive integers [C, H, W]', shape, 'range');
-  const [C, H, W] = shape as number[];
-  const color = oneOf('color', options.color, ['bgr', 'rgb', 'gray'] as const, 'bgr');
-  if ((color === 'gray' && C !== 1) || (color !== 'gray' && C !== 3))
-    throw invalidOption('shape', `C = ${color === 'gray' ? 1 : 3} for color "${color}"`, shape, 'range');
-  const scale = options.scale ?? 1;
-  if (typeof scale !== 'number') throw invalidOption('scale', 'a finite number', scale);
-  if (!Number.isFinite(scale)) throw invalidOption('scale', 'a finite number', scale, 'range');
-  const resize = oneOf('resize', options.resize, ['stretch', 'letterbox', 'center-crop'] as const, 'stretch');
-  const resizeShorter = positiveInt('resizeShorter', options.resizeShorter, undefined);
-  if (resizeShorter !== undefined && resize !== 'center-crop')
-    throw invalidOption('resizeShorter', 'to be used with resize "center-crop"', resizeShorter, 'range');
+/**
+ * Validates {@link PreprocessOptions} and resolves every default into the plain settings the workers use. `shape`
+ * is required; per-channel values must match its C. Throws ERR_INVALID_OPTION errors naming `prefix` + option.
+ */
+export function resolvePreprocessOptions(options: PreprocessOptions, prefix = ''): PreprocessConfig {
+  const o = resolveOptions(PREPROCESS_OPTIONS, options, 'preprocessing', prefix);
+  if (o.shape === undefined)
+    throw invalidOption(`${prefix}shape`, 'a per-image shape [C, H, W] of positive integers', undefined);
+  const [C, H, W] = o.shape;
+  if ((o.color === 'gray' && C !== 1) || (o.color !== 'gray' && C !== 3))
+    throw invalidOption(`${prefix}shape`, `C = ${o.color === 'gray' ? 1 : 3} for color "${o.color}"`, o.shape, 'range');
+  const channels = (name: string, value: number | readonly number[]): number[] => {
+    if (typeof value === 'number') return new Array<number>(C).fill(value);
+    if (value.length !== C) throw invalidOption(prefix + name, `${C} values (one per channel)`, value, 'range');
+    return [...value];
+  };
+  if (o.resizeShorter !== undefined && o.resize !== 'center-crop')
+    throw invalidOption(`${prefix}resizeShorter`, 'to be used with resize "center-crop"', o.resizeShorter, 'range');
   return {
     channels: C as 1 | 3,
     height: H,
     width: W,
-    color,
-    resize,
-    interp: oneOf('interp', options.interp, ['linear', 'area', 'nearest', 'cubic'] as const, 'linear'),
-    scale,
-    mean: perChannel('mean', options.mean, C, 0),
-    std: perChannel('std', options.std, C, 1, (v) => v !== 0, 'a non-zero finite number'),
-    layout: oneOf('layout', options.layout, ['nchw', 'nhwc'] as const, 'nchw'),
-    dtype: oneOf('dtype', options.dtype, ['float32', 'float16'] as const, 'float32'),
-    padValue: perChannel('padValue', options.padValue, C, 0, (v) => v >= 0 && v <= 255, 'a number in 0..255'),
-    ...(resizeShorter !== undefined ? { resizeShorter } : {}),
+    color: o.color,
+    resize: o.resize,
+    interp: o.interp,
+    scale: o.scale,
+    mean: channels('mean', o.mean),
+    std: channels('std', o.std),
+    layout: o.layout,
+    dtype: o.dtype,
+    padValue: channels('padValue', o.padValue),
+    ...(o.resizeShorter !== undefined ? { resizeShorter: o.resizeShorter } : {}),
   };
-}
-
-/** Byte-order comparison of paths, as `LC_ALL=C sort`. */
-function byteOrder(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
-}
-
-async function listDirectory(dir: string, recursive: boolean, extensions: readonly string[]): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string): Promise<void> => {
-    const entries = await fsp.readdir(d, { withFileTypes: true });
-    for (const e of entries) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) {
-        if (recursive) await walk(p);
-      } else if ((e.isFile() || e.isSymbolicLink()) && extensions.includes(path.extname(e.name).toLowerCase())) {
-        out.push(p);
-      }
-    }
-  };
-  await walk(dir);
-  return out;
 }
 
 type Outcome = ImageTaskResult;
@@ -249,7 +116,7 @@ export class ImageBatchFactory extends BatchFactory {
   /** Metadata of each image in the last delivered batch (padding repeats included), for derived inputs. */
   lastBatchMeta: readonly ImageMeta[] = [];
 
-  private readonly options: ImageBatchFactoryOptions;
+  private readonly options: ResolvedOf<typeof IMAGE_FACTORY_OPTIONS>;
   private readonly events = new EventEmitter();
   private readonly workerCount: number;
   private readonly prefetch: number;
@@ -268,49 +135,20 @@ export class ImageBatchFactory extends BatchFactory {
   /** Validates the options; files are listed on the first fill or by {@link ImageBatchFactory.open}. */
   constructor(options: ImageBatchFactoryOptions) {
     super();
-    if (options === null || typeof options !== 'object') throw invalidOption('options', 'an object', options);
-    rejectUnknownOptions('ImageBatchFactory', options, FACTORY_KEYS);
-    const images = options.images as unknown;
-    if (typeof images !== 'string' && !(Array.isArray(images) && images.every((f) => typeof f === 'string')))
-      throw invalidOption('images', 'a directory path or an array of file paths', images);
-    if (typeof images === 'string' && images.length === 0)
-      throw invalidOption('images', 'a directory path or an array of file paths', images, 'range');
-    this.config = resolvePreprocessOptions(options);
-    const name = options.name ?? 'input';
-    if (typeof name !== 'string' || name.length === 0) throw invalidOption('name', 'a non-empty string', name);
-    this.batchSize = positiveInt('batchSize', options.batchSize, 8) as number;
-    positiveInt('limit', options.limit, undefined);
-    if (options.seed !== undefined && (typeof options.seed !== 'number' || !Number.isInteger(options.seed)))
-      throw invalidOption('seed', 'an integer', options.seed);
-    for (const key of ['recursive', 'shuffle'] as const)
-      if (options[key] !== undefined && typeof options[key] !== 'boolean')
-        throw invalidOption(key, 'a boolean', options[key]);
-    if (
-      options.extensions !== undefined &&
-      !(Array.isArray(options.extensions) && options.extensions.every((e) => typeof e === 'string'))
-    )
-      throw invalidOption('extensions', 'an array of strings like ".jpg"', options.extensions);
-    this.lastBatch = oneOf('lastBatch', options.lastBatch, ['drop', 'pad'] as const, 'drop');
-    this.workerCount = positiveInt('workers', options.workers, os.availableParallelism(), 0) as number;
-    this.prefetch = positiveInt('prefetch', options.prefetch, 2, 0) as number;
-    const ms = options.maxSkipped;
-    if (ms !== undefined) {
-      if (typeof ms === 'number') positiveInt('maxSkipped', ms, 0, 0);
-      else if (typeof ms !== 'string' || !/^\d+(\.\d+)?%$/.test(ms) || parseFloat(ms) > 100)
-        throw invalidOption(
-          'maxSkipped',
-          'a count or a percentage like "1%"',
-          ms,
-          typeof ms === 'string' ? 'range' : 'type',
-        );
-    }
-    if (options.onSkip !== undefined && typeof options.onSkip !== 'function')
-      throw invalidOption('onSkip', 'a function', options.onSkip);
-    this.options = { ...options };
+    const o = resolveOptions(IMAGE_FACTORY_OPTIONS, options, 'ImageBatchFactory');
+    if (o.images === undefined) throw invalidOption('images', 'a directory path or an array of file paths', undefined);
+    const preprocess: Record<string, unknown> = {};
+    for (const key of Object.keys(PREPROCESS_OPTIONS)) preprocess[key] = (o as Record<string, unknown>)[key];
+    this.config = resolvePreprocessOptions(preprocess as PreprocessOptions);
+    this.batchSize = o.batchSize;
+    this.lastBatch = o.lastBatch;
+    this.workerCount = o.workers ?? os.availableParallelism();
+    this.prefetch = o.prefetch;
+    this.options = o;
     const { channels: C, height: H, width: W } = this.config;
     this.inputs = [
       {
-        name,
+        name: o.name,
         shape: this.config.layout === 'nchw' ? [this.batchSize, C, H, W] : [this.batchSize, H, W, C],
         dtype: this.config.dtype,
       },
@@ -365,55 +203,15 @@ export class ImageBatchFactory extends BatchFactory {
 
   private async list(): Promise<void> {
     const o = this.options;
-    let files: string[];
-    let isDir = false;
-    if (typeof o.images === 'string') {
-      isDir = true;
-      const dir = o.images;
-      const st = await fsp.stat(dir).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT')
-          throw new TrtCalibratorError('ERR_NO_DATA', `image directory not found: ${dir}`, { details: { path: dir } });
-        throw new TrtCalibratorError('ERR_IO', `cannot read image directory ${dir}: ${err.message}`, {
-          cause: err,
-          details: { path: dir },
-        });
-      });
-      if (!st.isDirectory())
-        throw new TrtCalibratorError(
-          'ERR_NO_DATA',
-          `not a directory: ${dir} (pass a list of files for single images)`,
-          { details: { path: dir } },
-        );
-      const exts = (o.extensions ?? DEFAULT_IMAGE_EXTENSIONS).map((e) =>
-        (e.startsWith('.') ? e : `.${e}`).toLowerCase(),
-      );
-      try {
-        files = await listDirectory(dir, o.recursive ?? false, exts);
-      } catch (err) {
-        throw new TrtCalibratorError('ERR_IO', `cannot list image directory ${dir}: ${(err as Error).message}`, {
-          cause: err,
-          details: { path: dir },
-        });
-      }
-      if (files.length === 0)
-        throw new TrtCalibratorError(
-          'ERR_NO_DATA',
-          `no images in ${dir} (extensions ${exts.join(' ')}${o.recursive ? '' : '; subdirectories not searched, use recursive'})`,
-          { details: { path: dir } },
-        );
-    } else {
-      files = [...o.images];
-      if (files.length === 0) throw new TrtCalibratorError('ERR_NO_DATA', 'the image list is empty');
-    }
-    files.sort(byteOrder);
-    if (o.shuffle) {
-      const rnd = seededRandom(o.seed ?? 0);
-      for (let i = files.length - 1; i > 0; i--) {
-        const j = Math.floor(rnd() * (i + 1));
-        [files[i], files[j]] = [files[j], files[i]];
-      }
-    }
-    if (o.limit !== undefined) files = files.slice(0, o.limit);
+    const images = o.images as string | readonly string[];
+    const files = await listImageFiles(images, {
+      recursive: o.recursive,
+      ...(o.extensions ? { extensions: o.extensions } : {}),
+      shuffle: o.shuffle,
+      seed: o.seed,
+      ...(o.limit !== undefined ? { limit: o.limit } : {}),
+    });
+    const isDir = typeof images === 'string';
     const ms = o.maxSkipped ?? (isDir ? '1%' : '0%');
     this.allowedSkips = typeof ms === 'number' ? ms : Math.floor((parseFloat(ms) / 100) * files.length);
     this.files = files;

@@ -4,7 +4,7 @@ import { ImageBatchFactory } from '../batch/image-factory';
 import { calibrate, type CalibrateOptions, type CalibrationResult } from '../calibrate';
 import { decodeCache, formatDecodeSummary } from '../cache/decode';
 import { AMAX_ALGORITHMS, HistogramSet } from '../histogram';
-import { formatAlgorithmTable } from '../auto';
+import { formatAlgorithmTable } from '../calibrate/auto';
 import { EXIT_CODES, runCommand } from './common';
 import {
   addPreprocessOptions,

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { formatAlgorithmTable } from '../auto';
+import { formatAlgorithmTable } from '../calibrate/auto';
 import { ImageBatchFactory, type ImageBatchFactoryOptions } from '../batch/image-factory';
 import { calibrate, type CalibrateOptions } from '../calibrate';
 import { invalidOption, TrtCalibratorError } from '../errors';

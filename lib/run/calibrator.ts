@@ -16,7 +16,7 @@ import {
 } from '../binding';
 import { BatchFactory, DTYPE_BYTES, DType, InputSpec } from '../batch/factory';
 import { TrtCalibratorError, describeValue, invalidOption, rejectUnknownOptions } from '../errors';
-import { CacheSource, cacheAccess } from './cache';
+import { CacheSource, cacheAccess } from '../cache/store';
 
 /** Calibration algorithms, as TensorRT names them. */
 export type CalibrationAlgorithm = 'entropy2' | 'entropy' | 'minmax' | 'legacy';

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { TrtCalibratorError } from '../errors';
 
 /**
- * The absolute path of the compiled JavaScript for `relative` (e.g. 'builtin/ort-worker'), relative to lib/.
+ * The absolute path of the compiled JavaScript for `relative` (e.g. 'backends/builtin/ort-worker'), relative to lib/.
  * From dist/ it is the sibling .js file; when this module runs as TypeScript source (tests), worker_threads
  * cannot execute .ts, so the compiled copy in dist/ is used (the test command compiles it first).
  */

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { AUTO_ALGORITHMS, cacheTextFor, chooseAlgorithm, holdoutSplit, type AutoRow } from '../../lib/auto';
+import { AUTO_ALGORITHMS, cacheTextFor, chooseAlgorithm, holdoutSplit, type AutoRow } from '../../lib/calibrate/auto';
 import { BatchFactory, type BatchBuffers, type InputSpec } from '../../lib/batch/factory';
 import { calibrate } from '../../lib/calibrate';
 import { readReport } from '../../lib/report';

@@ -135,7 +135,7 @@ describe('trt-calibrator calibrate', () => {
 describe('calibrate() and process exit', () => {
   it('a process that exits mid-run ends promptly with its own exit code (no abort from the ONNX Runtime worker)', () => {
     const script = `
-      const { calibrate } = require(${JSON.stringify(path.join(root, 'dist', 'calibrate.js'))});
+      const { calibrate } = require(${JSON.stringify(path.join(root, 'dist', 'index.js'))});
       calibrate(${JSON.stringify(CLASSIFIER)}, ${JSON.stringify(crops)}, { shape: [3, 48, 192], batchSize: 1, workers: 1, cache: ${JSON.stringify(path.join(dir, 'exit.cache'))},
         onProgress: (p) => { if (p.batchesDone === 2) setTimeout(() => process.exit(3), 5); } });`;
     const t0 = Date.now();

@@ -14,7 +14,7 @@ import { ImageBatchFactory } from '../../lib/batch/image-factory';
 import { calibrate } from '../../lib/calibrate';
 import { parseCache } from '../../lib/cache/format';
 import { HistogramSet } from '../../lib/histogram';
-import { prepareCalibrationModel } from '../../lib/onnx/calibration-model';
+import { prepareCalibrationModel } from '../../lib/backends/builtin/calibration-model';
 import { liveNativeAllocations } from '../../lib/run/calibrator';
 import { FixedBatchFactory } from '../helpers/calibrator';
 import { makeSyntheticImages } from '../../lib/synthetic/images';

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ImageBatchFactory } from '../../lib/batch/image-factory';
 import { HistogramSet } from '../../lib/histogram';
-import { prepareCalibrationModel, type CalibrationModel } from '../../lib/onnx/calibration-model';
+import { prepareCalibrationModel, type CalibrationModel } from '../../lib/backends/builtin/calibration-model';
 import { makeSyntheticImages } from '../../lib/synthetic/images';
 import {
   attr,

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { nativeOnnxRuntime, onnxRuntimeLibraryPath, openOrtSession } from '../../lib/builtin/native-ort';
+import { nativeOnnxRuntime, onnxRuntimeLibraryPath, openOrtSession } from '../../lib/backends/builtin/native-ort';
 import { calibrate } from '../../lib/calibrate';
 import { liveNativeAllocations } from '../../lib/run/calibrator';
 import { FixedBatchFactory } from '../helpers/calibrator';
@@ -175,7 +175,7 @@ describe('ONNX Runtime through its C API (inference: native)', () => {
     // whose loop holds nothing else before that promise settles — so calibrate() never settled once nothing
     // else (an ONNX Runtime worker) held the loop. lib/util/worker-script.ts terminateWorker keeps it alive.
     const script = `
-      const { calibrate } = require(${JSON.stringify(path.join(root, 'dist', 'calibrate.js'))});
+      const { calibrate } = require(${JSON.stringify(path.join(root, 'dist', 'index.js'))});
       const c = new AbortController();
       calibrate(${JSON.stringify(DETECTOR)}, ${JSON.stringify(crops)}, {
         ...${JSON.stringify(DET)}, shape: [3, 320, 320], batchSize: 1, inference: 'native', cache: ${JSON.stringify(path.join(dir, 'plain-abort.cache'))}, signal: c.signal,
@@ -197,7 +197,7 @@ describe('ONNX Runtime through its C API (inference: native)', () => {
       const { Worker } = require('node:worker_threads');
       const w = new Worker(\`
         const { parentPort } = require('node:worker_threads');
-        const { calibrate } = require(${JSON.stringify(path.join(root, 'dist', 'calibrate.js'))});
+        const { calibrate } = require(${JSON.stringify(path.join(root, 'dist', 'index.js'))});
         calibrate(${JSON.stringify(DETECTOR)}, ${JSON.stringify(crops)}, {
           ...${JSON.stringify(DET)}, shape: [3, 320, 320], batchSize: 1, inference: 'native', cache: ${JSON.stringify(path.join(dir, 'worker-exit.cache'))},
           onProgress: (p) => p.batchesDone === 2 && parentPort.postMessage('running'),
@@ -219,7 +219,7 @@ describe('ONNX Runtime through its C API (inference: native)', () => {
 
   it('process.exit() in the middle of a native run exits cleanly (ONNX Runtime is quiesced first)', () => {
     const script = `
-      const { calibrate } = require(${JSON.stringify(path.join(root, 'dist', 'calibrate.js'))});
+      const { calibrate } = require(${JSON.stringify(path.join(root, 'dist', 'index.js'))});
       calibrate(${JSON.stringify(DETECTOR)}, ${JSON.stringify(scenes)}, {
         ...${JSON.stringify(DET)}, batchSize: 1, inference: 'native', cache: ${JSON.stringify(path.join(dir, 'exit.cache'))},
         onProgress: (p) => { if (p.batchesDone === 2) process.exit(7); },

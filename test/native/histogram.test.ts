@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { HistogramSet, formatCacheText, amaxUsable } from '../../lib/histogram';
-import type { DerivedTensor } from '../../lib/onnx/derived';
+import type { DerivedTensor } from '../../lib/backends/builtin/derived';
 import { scaleToHex } from '../../lib/cache/format';
 import { isTrtCalibratorError } from '../../lib/errors';
 import { referenceEntropyBin } from '../helpers/reference-entropy';

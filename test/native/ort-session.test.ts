@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BatchFactory, type BatchBuffers, type InputSpec } from '../../lib/batch/factory';
-import { nativeOnnxRuntime, openOrtSession } from '../../lib/builtin/native-ort';
+import { nativeOnnxRuntime, openOrtSession } from '../../lib/backends/builtin/native-ort';
 import { calibrate } from '../../lib/calibrate';
 import { liveNativeAllocations } from '../../lib/run/calibrator';
 import { FixedBatchFactory } from '../helpers/calibrator';

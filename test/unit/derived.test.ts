@@ -3,7 +3,7 @@
  * instead of fetching them from ONNX Runtime. Their exactness against ONNX Runtime is tested in
  * test/e2e/derived-tensors.test.ts.
  */
-import { findDerivedTensors } from '../../lib/onnx/derived';
+import { findDerivedTensors } from '../../lib/backends/builtin/derived';
 import { attr, buildModel, constantNode, floatTensor, int64Tensor, node, valueInfo } from '../helpers/onnx-builder';
 
 const FLT_MAX = 3.4028234663852886e38;

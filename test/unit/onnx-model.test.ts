@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { onnx } from 'onnx-proto';
-import { prepareCalibrationModel } from '../../lib/onnx/calibration-model';
+import { prepareCalibrationModel } from '../../lib/backends/builtin/calibration-model';
 import { loadOnnxModel, modelInputs } from '../../lib/onnx/model';
 import { createCpuSession, describeOrtLoadError } from '../../lib/onnx/session';
 import { TrtCalibratorError } from '../../lib/errors';

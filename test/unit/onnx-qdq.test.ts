@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { onnx } from 'onnx-proto';
 import sharp from 'sharp';
-import { prepareCalibrationModel } from '../../lib/onnx/calibration-model';
+import { prepareCalibrationModel } from '../../lib/backends/builtin/calibration-model';
 import { int64ToNumber } from '../../lib/onnx/model';
 import { upgradeOpset } from '../../lib/onnx/opset';
 import { buildQdqModel, floatValues, insertQdq, perChannelScales, writeQdqModel } from '../../lib/onnx/qdq';

@@ -1,15 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isTrtCalibratorError } from '../../lib/errors';
+import { createCache, encodeTensorRTVersion, formatCache, parseTensorRTVersion } from '../../lib/cache';
 import {
   assertTensorrtSupported,
-  cacheHeader,
-  cacheHeaderVersion,
-  parseTensorrtVersion,
   resolveBackend,
   tensorrtSupport,
   tensorrtUnavailableError,
-} from '../../lib/tensorrt';
+} from '../../lib/backends/tensorrt';
 
 const absent = { compiled: false as const, reason: 'TensorRT headers (NvInferVersion.h) not found at build time' };
 const trt10 = { compiled: true as const, version: '10.7.0' };
@@ -95,16 +93,21 @@ describe('TensorRT version gating', () => {
   });
 
   it('writes the cache header version as TensorRT does (8601, 100300)', () => {
-    expect(cacheHeaderVersion('8.6.1')).toBe(8601);
-    expect(cacheHeaderVersion('10.3.0')).toBe(100300);
-    expect(cacheHeaderVersion('10.14.1')).toBe(101401);
-    expect(cacheHeader('8.6.1', 'EntropyCalibration2')).toBe('TRT-8601-EntropyCalibration2');
-    expect(cacheHeader(parseTensorrtVersion('10.7'), 'MinMaxCalibration')).toBe('TRT-100700-MinMaxCalibration');
+    expect(encodeTensorRTVersion('8.6.1')).toBe('8601');
+    expect(encodeTensorRTVersion('10.3.0')).toBe('100300');
+    expect(encodeTensorRTVersion('10.14.1')).toBe('101401');
+    expect(formatCache(createCache([], { tensorrt: '8.6.1', algorithm: 'EntropyCalibration2' }))).toBe(
+      'TRT-8601-EntropyCalibration2\n',
+    );
+    expect(
+      formatCache(createCache([], { tensorrt: parseTensorRTVersion('10.7'), algorithm: 'MinMaxCalibration' })),
+    ).toBe('TRT-100700-MinMaxCalibration\n');
   });
 
   it('rejects malformed versions', () => {
-    expect(() => parseTensorrtVersion('ten')).toThrow(RangeError);
-    expect(() => parseTensorrtVersion(10)).toThrow(TypeError);
+    expect(() => parseTensorRTVersion('ten')).toThrow(RangeError);
+    expect(() => parseTensorRTVersion(10 as unknown as string)).toThrow(TypeError);
+    expect(() => tensorrtSupport('ten')).toThrow(RangeError);
   });
 });
 

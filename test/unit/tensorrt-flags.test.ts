@@ -8,7 +8,7 @@ import {
   severityFromNative,
   severityToNative,
   tensorrtCalibrator,
-} from '../../lib/tensorrt';
+} from '../../lib/backends/tensorrt';
 
 describe('TensorRT builder settings from options', () => {
   it('defaults to INT8 only on the GPU with TensorRT defaults', () => {

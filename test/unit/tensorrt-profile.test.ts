@@ -1,4 +1,4 @@
-import { needsProfile, resolveInputProfiles, validateCalibrationShapes } from '../../lib/tensorrt';
+import { needsProfile, resolveInputProfiles, validateCalibrationShapes } from '../../lib/backends/tensorrt';
 
 const image = { name: 'x', dims: ['N', 3, 'H', 'W'] };
 const fixed = { name: 'im_info', dims: [1, 3] };

@@ -7,15 +7,12 @@
  * model the highest mean cosine similarity of the outputs wins. Remaining ties go to the earlier algorithm of
  * entropy, mse, percentile, minmax (TensorRT's default first).
  */
-import { promises as fsp } from 'node:fs';
-import * as path from 'node:path';
-import type { BatchFactory } from './batch/factory';
-import { DEFAULT_IMAGE_EXTENSIONS } from './batch/image-factory';
-import { TrtCalibratorError, invalidOption } from './errors';
-import { amaxUsable, formatCacheText, type AmaxAlgorithm, type AmaxResult, type HistogramSet } from './histogram';
-import { buildQdqModel } from './onnx/qdq';
-import { evaluateQdqModels, type Evaluation, type LabelAccuracy, type TensorError } from './onnx/evaluate';
-import type { ReportAccuracy, ReportAlgorithmComparison } from './report';
+import type { BatchFactory } from '../batch/factory';
+import { TrtCalibratorError, invalidOption } from '../errors';
+import { amaxUsable, formatCacheText, type AmaxAlgorithm, type AmaxResult, type HistogramSet } from '../histogram';
+import { buildQdqModel } from '../onnx/qdq';
+import { evaluateQdqModels, type Evaluation, type LabelAccuracy, type TensorError } from '../onnx/evaluate';
+import type { ReportAccuracy, ReportAlgorithmComparison } from '../report';
 
 /** The order in which `auto` tries algorithms, which is also the tie-break order. */
 export const AUTO_ALGORITHMS: readonly AmaxAlgorithm[] = Object.freeze(['entropy', 'mse', 'percentile', 'minmax']);
@@ -74,12 +71,12 @@ export interface AutoChoice {
   ms: number;
 }
 
+/** Every algorithm's threshold for every tensor. */
+export type ThresholdsByAlgorithm = Record<AmaxAlgorithm, Array<AmaxResult & { name: string }>>;
+
 /** Thresholds of every algorithm for every tensor, computed off the JS thread. */
-export async function amaxByAlgorithm(
-  histograms: HistogramSet,
-  percentile: number,
-): Promise<Record<AmaxAlgorithm, Array<AmaxResult & { name: string }>>> {
-  const out = {} as Record<AmaxAlgorithm, Array<AmaxResult & { name: string }>>;
+export async function amaxByAlgorithm(histograms: HistogramSet, percentile: number): Promise<ThresholdsByAlgorithm> {
+  const out = {} as ThresholdsByAlgorithm;
   for (const algo of AUTO_ALGORITHMS) out[algo] = await histograms.computeAll(algo, { percentile });
   return out;
 }
@@ -118,41 +115,6 @@ export function holdoutSplit(files: readonly string[], share: number): { calibra
       `algorithm "auto" holds out ${share * 100} % of the images for the comparison, but only ${files.length} image(s) were given`,
     );
   return { calibration: files.slice(0, files.length - held), holdout: files.slice(files.length - held) };
-}
-
-/**
- * Lists a directory the way ImageBatchFactory does (extension filter, optional recursion, byte-order sort, then
- * `limit`), so the held-out share is the tail of the same list. Throws ERR_NO_DATA for a missing or empty directory.
- */
-export async function listImages(
-  dir: string,
-  options: { recursive?: boolean; limit?: number; extensions?: readonly string[] } = {},
-): Promise<string[]> {
-  const exts = (options.extensions ?? DEFAULT_IMAGE_EXTENSIONS).map((e) =>
-    (e.startsWith('.') ? e : `.${e}`).toLowerCase(),
-  );
-  const out: string[] = [];
-  const walk = async (d: string): Promise<void> => {
-    for (const e of await fsp.readdir(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) {
-        if (options.recursive) await walk(p);
-      } else if ((e.isFile() || e.isSymbolicLink()) && exts.includes(path.extname(e.name).toLowerCase())) out.push(p);
-    }
-  };
-  try {
-    await walk(dir);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new TrtCalibratorError(
-      code === 'ENOENT' || code === 'ENOTDIR' ? 'ERR_NO_DATA' : 'ERR_IO',
-      `cannot list image directory ${dir}: ${(err as Error).message}`,
-      { cause: err, details: { path: dir } },
-    );
-  }
-  if (out.length === 0) throw new TrtCalibratorError('ERR_NO_DATA', `no images in ${dir}`, { details: { path: dir } });
-  out.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-  return options.limit !== undefined ? out.slice(0, options.limit) : out;
 }
 
 function rowOf(algorithm: AmaxAlgorithm, e: Evaluation, tensors: number): AutoRow {

@@ -3,7 +3,7 @@
  * `inputShapes` option. TensorRT calibrates at the profile's OPT shape only (IBuilderConfig::setCalibrationProfile:
  * "MIN and MAX values will be overwritten by kOPT"), so every calibration batch must have exactly the OPT shape.
  */
-import { TrtCalibratorError, invalidOption, suggest } from '../errors';
+import { TrtCalibratorError, invalidOption, suggest } from '../../errors';
 
 /** One model input as declared in the ONNX graph: fixed dims as numbers, symbolic as strings, unknown as null/-1. */
 export interface DeclaredInput {

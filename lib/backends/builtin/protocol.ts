@@ -1,5 +1,5 @@
-/** Messages between the builtin backend and its ONNX Runtime worker (lib/builtin/ort-worker.ts). */
-import type { DerivedTensor } from '../onnx/derived';
+/** Messages between the builtin backend and its ONNX Runtime worker (lib/backends/builtin/ort-worker.ts). */
+import type { DerivedTensor } from './derived';
 
 /** workerData of the ONNX Runtime worker. */
 export interface WorkerInit {

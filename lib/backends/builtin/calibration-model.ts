@@ -22,8 +22,8 @@
  */
 import type { onnx as OnnxNs } from 'onnx-proto';
 import { onnx } from 'onnx-proto';
-import type { InputSpec } from '../batch/factory';
-import { invalidOption, TrtCalibratorError } from '../errors';
+import type { InputSpec } from '../../batch/factory';
+import { invalidOption, TrtCalibratorError } from '../../errors';
 import { findDerivedTensors, type DerivedTensor } from './derived';
 import {
   cloneModelProto,
@@ -34,8 +34,8 @@ import {
   type ModelInput,
   type OnnxDim,
   type OnnxModel,
-} from './model';
-import { createCpuSession } from './session';
+} from '../../onnx/model';
+import { createCpuSession } from '../../onnx/session';
 
 /** Options of {@link prepareCalibrationModel}. */
 export interface CalibrationModelOptions {

@@ -17,7 +17,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type * as ortTypes from 'onnxruntime-node';
-import { HistogramSet } from '../histogram';
+import { HistogramSet } from '../../histogram';
 import {
   RUN_BUSY,
   RUN_IDLE,
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
   if (!port) return;
   // Loaded here, not at import: the session module reports load failures as ERR_MODEL naming node and op.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { createCpuSession } = require('../onnx/session') as typeof import('../onnx/session');
+  const { createCpuSession } = require('../../onnx/session') as typeof import('../../onnx/session');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ort = require('onnxruntime-node') as typeof ortTypes;
   let session: ortTypes.InferenceSession | undefined;

@@ -4,14 +4,8 @@
  */
 export { resolveBackend, tensorrtUnavailableError } from './backend';
 export type { Backend, BackendOption, TensorrtAvailability } from './backend';
-export {
-  assertTensorrtSupported,
-  cacheHeader,
-  cacheHeaderVersion,
-  parseTensorrtVersion,
-  tensorrtSupport,
-} from './version';
-export type { TensorrtSupport, TensorrtVersion } from './version';
+export { assertTensorrtSupported, tensorrtSupport } from './version';
+export type { TensorrtSupport } from './version';
 export { needsProfile, resolveInputProfiles, validateCalibrationShapes } from './profile';
 export type { DeclaredInput, InputProfile, InputShapesOption, ShapeRange } from './profile';
 export { builderSettings, parseByteSize, tensorrtCalibrator } from './flags';

@@ -2,7 +2,7 @@
  * Choosing between the builtin backend and TensorRT's own builder, and the error when TensorRT is asked for but
  * absent.
  */
-import { TrtCalibratorError, invalidOption } from '../errors';
+import { TrtCalibratorError, invalidOption } from '../../errors';
 import { tensorrtSupport } from './version';
 
 /** The `backend` option: `'tensorrt'` (TensorRT's builder), `'builtin'` (ONNX Runtime, no GPU) or `'auto'`. */

@@ -11,8 +11,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { onnx } from 'onnx-proto';
-import { loadAddon, type NativeAddon, type NativeOrtSession } from '../binding';
-import { ortLoadError } from '../onnx/session';
+import { loadAddon, type NativeAddon, type NativeOrtSession } from '../../binding';
+import { ortLoadError } from '../../onnx/session';
 
 /** Whether the C++ ONNX Runtime path can be used, and if not why. */
 export type NativeOnnxRuntimeStatus =

@@ -2,7 +2,7 @@
  * TensorRT log severities and the errors of the native builder (native/engine_builder.h): its
  * `"<CODE>: <message>"` strings and the ONNX parser error lines inside them.
  */
-import { type ErrorCode, TrtCalibratorError, invalidOption } from '../errors';
+import { type ErrorCode, TrtCalibratorError, invalidOption } from '../../errors';
 
 /** ILogger::Severity by name; the array index is the native value. */
 export const LOG_SEVERITIES = ['internal-error', 'error', 'warning', 'info', 'verbose'] as const;

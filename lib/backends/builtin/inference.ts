@@ -7,8 +7,8 @@
  * a crashed worker rejects every pending request.
  */
 import { Worker } from 'node:worker_threads';
-import { TrtCalibratorError, type ErrorCode } from '../errors';
-import { terminateWorker, workerScript } from '../util/worker-script';
+import { TrtCalibratorError, type ErrorCode } from '../../errors';
+import { terminateWorker, workerScript } from '../../util/worker-script';
 import {
   RUN_BUSY,
   RUN_EXITING,
@@ -92,7 +92,7 @@ export class InferenceWorker {
       }
     };
     process.on('exit', waitForRunOnExit);
-    const worker = new Worker(workerScript('builtin/ort-worker'), { workerData: init });
+    const worker = new Worker(workerScript('backends/builtin/ort-worker'), { workerData: init });
     let ready: WorkerReply & { type: 'ready' };
     try {
       ready = await new Promise<WorkerReply & { type: 'ready' }>((resolve, reject) => {

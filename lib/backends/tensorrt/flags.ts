@@ -2,7 +2,7 @@
  * Builder settings of the TensorRT backend from user options: the plain values the native builder copies into
  * native/engine_builder.h EngineBuildOptions (INT8 always; FP16, workspace, DLA, verbosity optional).
  */
-import { invalidOption, rejectUnknownOptions } from '../errors';
+import { invalidOption, rejectUnknownOptions } from '../../errors';
 import { type LogSeverityName, severityToNative } from './errors';
 
 /** User-facing TensorRT build options. */

@@ -15,7 +15,7 @@
  * PaddleOCR models).
  */
 import type { onnx } from 'onnx-proto';
-import { defaultOpsetVersion, floatValues } from './model';
+import { defaultOpsetVersion, floatValues } from '../../onnx/model';
 
 /** An activation computed element-wise from a fetched one (see the module comment). */
 export interface DerivedTensor {

@@ -1,0 +1,129 @@
+/**
+ * Stage 1 of calibrate(): resolve the options into a job. Every option is checked here, before any file is read
+ * or any worker starts; the decisions that need no I/O are made here too (backend, the pass's algorithm, the
+ * TensorRT version of the cache header, where the cache lives).
+ */
+import * as path from 'node:path';
+import { resolveBackend, type Backend } from '../backends/tensorrt/backend';
+import { builderSettings, tensorrtCalibrator, type BuilderSettings } from '../backends/tensorrt/flags';
+import type { CacheAlgorithm } from '../cache/format';
+import { cacheAccess, type CacheAccess } from '../cache/store';
+import { formatTensorRTVersion, parseTensorRTVersion, type TensorRTVersion } from '../cache/version';
+import { capabilities } from '../capabilities';
+import { invalidOption } from '../errors';
+import { CALIBRATE_OPTIONS, mention, resolveOptions, type Algorithm, type ResolvedOf } from '../options';
+import type { CalibrateOptions, CalibrationSource } from './types';
+
+/** TensorRT version written into cache headers when none is given and none is compiled in (JetPack 6's). */
+export const DEFAULT_TENSORRT_VERSION = '10.3.0';
+
+/** calibrate()'s options after checking, with their static defaults. */
+export type ResolvedCalibrateOptions = ResolvedOf<typeof CALIBRATE_OPTIONS>;
+
+/** What stage 1 decides: the input of every later stage. */
+export interface CalibrationJob {
+  /** The ONNX model's path, as given. */
+  readonly model: string;
+  /** Where the calibration data comes from. */
+  readonly source: CalibrationSource;
+  /** The checked options. */
+  readonly options: ResolvedCalibrateOptions;
+  /** The backend that runs. */
+  readonly backend: Backend;
+  /** True for `algorithm: 'auto'`. */
+  readonly autoRequested: boolean;
+  /** The algorithm of the calibration pass (entropy for 'auto' until one is chosen). */
+  readonly algorithm: Algorithm;
+  /** The TensorRT version of the cache header. */
+  readonly tensorrt: TensorRTVersion;
+  /** The cache: where it is read from and written to, and its header's algorithm. */
+  readonly cache: { readonly access: CacheAccess; readonly path?: string; readonly algorithm: CacheAlgorithm };
+  /** TensorRT's build settings (TensorRT backend only). */
+  readonly build?: BuilderSettings;
+  /** Warnings found so far (the result's `warnings` starts with them). */
+  readonly warnings: string[];
+}
+
+/** `<model dir>/<model name>.calibration.cache`. */
+export function defaultCachePath(modelPath: string): string {
+  const parsed = path.parse(path.resolve(modelPath));
+  return path.join(parsed.dir, `${parsed.name}.calibration.cache`);
+}
+
+/**
+ * The cache header's calibrator name for an algorithm. TensorRT only reads a cache whose header names the algorithm
+ * of the calibrator it is given: minmax scales go with IInt8MinMaxCalibrator, everything else with
+ * IInt8EntropyCalibrator2 (the scales are just scales).
+ */
+export function cacheAlgorithmFor(algorithm: Algorithm): CacheAlgorithm {
+  return algorithm === 'minmax' ? 'MinMaxCalibration' : 'EntropyCalibration2';
+}
+
+/** Stage 1: checks every option and decides what needs no I/O. Throws ERR_INVALID_OPTION / ERR_TENSORRT_UNAVAILABLE. */
+export function resolveJob(model: string, source: CalibrationSource, input: CalibrateOptions): CalibrationJob {
+  if (typeof model !== 'string' || model === '') throw invalidOption('model', 'a path to an .onnx file', model);
+  const options = resolveOptions(CALIBRATE_OPTIONS, input, 'calibrate()');
+  const warnings: string[] = [];
+  const caps = capabilities();
+  // 'auto' picks TensorRT's own builder when the addon has it; asking for TensorRT (or an engine) without it
+  // throws ERR_TENSORRT_UNAVAILABLE saying how to install TensorRT or set TENSORRT_ROOT and rebuild.
+  // algorithm 'auto' needs the builtin backend's histograms, so backend 'auto' resolves to builtin for it.
+  const autoRequested = options.algorithm === 'auto';
+  const backend = resolveBackend(
+    autoRequested && options.backend === 'auto' && !options.engine ? 'builtin' : options.backend,
+    caps.tensorrt,
+    { engine: options.engine },
+  );
+  if (autoRequested && backend !== 'builtin')
+    throw invalidOption(
+      'algorithm',
+      "an algorithm other than 'auto' with the TensorRT backend ('auto' compares algorithms on the builtin backend's histograms)",
+      options.algorithm,
+      'range',
+    );
+  if (autoRequested && typeof source !== 'string' && options.evaluationSource === undefined) {
+    throw invalidOption(
+      'evaluationSource',
+      'an image directory or BatchFactory to compare the algorithms on (algorithm "auto" with a BatchFactory source holds out nothing by itself)',
+      undefined,
+    );
+  }
+  const build = backend === 'tensorrt' ? builderSettings(options.tensorrtBuild ?? {}) : undefined;
+  // TensorRT's calibrators compute entropy or minmax only: anything else is refused before any work.
+  if (backend === 'tensorrt') tensorrtCalibrator(options.algorithm);
+  // With 'auto' the pass runs with entropy; the chosen algorithm's cache is written after the comparison.
+  const algorithm: Algorithm = options.algorithm === 'auto' ? 'entropy' : options.algorithm;
+  let versionText = options.tensorrt;
+  if (versionText === undefined) {
+    versionText = caps.tensorrt.compiled ? caps.tensorrt.version : DEFAULT_TENSORRT_VERSION;
+    if (!caps.tensorrt.compiled) {
+      warnings.push(
+        `The cache header says TensorRT ${DEFAULT_TENSORRT_VERSION} (no TensorRT compiled in and no ${mention('tensorrt')} option): ` +
+          `TensorRT only reads caches of its own major.minor, so pass the version you deploy with (e.g. ${mention('tensorrt', { api: '"8.6"', cli: '8.6' })}).`,
+      );
+    }
+  }
+  const cacheOption = options.cache ?? defaultCachePath(model);
+  return {
+    model,
+    source,
+    options,
+    backend,
+    autoRequested,
+    algorithm,
+    tensorrt: parseTensorRTVersion(versionText, 'tensorrt'),
+    cache: {
+      // One reader/writer for a path or a store: a missing or empty file is "no cache", writes are atomic.
+      access: cacheAccess(cacheOption),
+      ...(typeof cacheOption === 'string' ? { path: cacheOption } : {}),
+      algorithm: cacheAlgorithmFor(algorithm),
+    },
+    ...(build ? { build } : {}),
+    warnings,
+  };
+}
+
+/** The header version as messages and results show it (`'10.3.0'`). */
+export function versionText(job: CalibrationJob): string {
+  return formatTensorRTVersion(job.tensorrt);
+}

@@ -1,0 +1,58 @@
+/**
+ * Stage 2 of calibrate(): what exists before any calibration. The cache is read first, as TensorRT's builder does
+ * (a compatible one means no calibration at all); then the ONNX model and its declared inputs.
+ */
+import { checkCacheCompatibility } from '../cache/compat';
+import { parseCache, type CalibrationCache } from '../cache/format';
+import { formatTensorRTVersion } from '../cache/version';
+import { loadOnnxModel, modelInputs, type ModelInput, type OnnxModel } from '../onnx/model';
+import { mention, type Algorithm } from '../options';
+import type { CalibrationJob } from './job';
+
+/** What stage 2 found. */
+export interface LoadedJob {
+  /** A compatible cache already there (then nothing is calibrated), unless `overwrite`. */
+  readonly existing?: CalibrationCache;
+  /** The algorithm of the run: the job's, or for 'auto' with an existing cache, the cache's. */
+  readonly algorithm: Algorithm;
+  /** The ONNX model. */
+  readonly model: OnnxModel;
+  /** Its declared inputs (initializers excluded). */
+  readonly inputs: readonly ModelInput[];
+  /** True when algorithm 'auto' will compare algorithms (no existing cache). */
+  readonly comparing: boolean;
+}
+
+/**
+ * Stage 2: reads the existing cache (refused with ERR_CACHE_VERSION / ERR_CACHE_ALGORITHM when it is for another
+ * TensorRT major.minor or algorithm) and loads the model (ERR_IO, ERR_MODEL).
+ */
+export async function loadJob(job: CalibrationJob): Promise<LoadedJob> {
+  let existing: CalibrationCache | undefined;
+  let algorithm = job.algorithm;
+  if (!job.options.overwrite) {
+    const bytes = await job.cache.access.read();
+    if (bytes) {
+      existing = parseCache(bytes, { file: job.cache.path });
+      checkCacheCompatibility(existing, {
+        tensorrt: formatTensorRTVersion(job.tensorrt),
+        ...(job.autoRequested ? {} : { algorithm: job.cache.algorithm }),
+      });
+      if (job.autoRequested) {
+        algorithm = existing.algorithm === 'MinMaxCalibration' ? 'minmax' : 'entropy';
+        job.warnings.push(
+          `algorithm "auto" compared nothing: the existing cache (${existing.algorithm}) was used as is; pass ${mention('overwrite', { api: 'true' })} to calibrate and compare`,
+        );
+      }
+    }
+  }
+  job.options.signal?.throwIfAborted();
+  const model = await loadOnnxModel(job.model);
+  return {
+    ...(existing ? { existing } : {}),
+    algorithm,
+    model,
+    inputs: modelInputs(model.proto),
+    comparing: job.autoRequested && !existing,
+  };
+}
