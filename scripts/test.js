@@ -2,7 +2,7 @@
 // The project's one test command (`npm test`). Steps, in order, each must pass:
 //   0. compile TypeScript to dist/ (the CLI tests run the compiled CLI)
 //   1. lint: ESLint over TypeScript/JavaScript, then tsc --noEmit over lib, test, samples and bench
-//   2. format check: clang-format (C++) and prettier (TypeScript/JavaScript)
+//   2. README option tables generated from lib/options are up to date; format check: clang-format (C++) and prettier (TypeScript/JavaScript)
 //   3. jest: unit tests (no addon), native tests (addon, no GPU), GPU tests (skip without a CUDA device)
 //   4. node-gyp build of binding.gyp in a scratch folder, then the native tests against that addon
 //   5. AddressSanitizer build (cmake-js, TRTC_SANITIZE=address), then the native tests under ASan
@@ -76,6 +76,7 @@ ok =
     'scripts',
   ]) && ok;
 ok = step('type check (tsc --noEmit)', bin('tsc'), ['-p', 'tsconfig.json', '--noEmit']) && ok;
+ok = step('README option tables match lib/options', process.execPath, ['scripts/options-tables.js', '--check']) && ok;
 ok = step('format check (clang-format, prettier)', process.execPath, ['scripts/check-format.js']) && ok;
 ok = jest('jest: unit, native, gpu', ['--ci']) && ok;
 if (quick) finish(ok);

@@ -109,6 +109,7 @@ function imageFactory(
         : {}),
     ...(extra.lastBatch ? { lastBatch: extra.lastBatch } : {}),
     recursive: options.recursive,
+    ...(options.extensions ? { extensions: options.extensions } : {}),
     ...(options.onSkip ? { onSkip: options.onSkip } : {}),
   });
 }
@@ -163,6 +164,7 @@ export async function openData(job: CalibrationJob, loaded: LoadedJob): Promise<
   } else if (loaded.comparing && typeof source === 'string') {
     const files = await listImageFiles(source, {
       recursive: options.recursive,
+      ...(options.extensions ? { extensions: options.extensions } : {}),
       ...(options.limit !== undefined ? { limit: options.limit } : {}),
     });
     const split = holdoutSplit(files, options.holdout);

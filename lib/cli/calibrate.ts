@@ -1,75 +1,49 @@
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { ImageBatchFactory } from '../batch/image-factory';
-import { calibrate, type CalibrateOptions, type CalibrationResult } from '../calibrate';
+import { calibrate, type CalibrateOptions, type CalibrationResult, type CalibrationSource } from '../calibrate';
 import { decodeCache, formatDecodeSummary } from '../cache/decode';
-import { AMAX_ALGORITHMS, HistogramSet } from '../histogram';
+import { HistogramSet } from '../histogram';
 import { formatAlgorithmTable } from '../calibrate/auto';
+import { CALIBRATE_CLI_OPTIONS, CALIBRATE_OPTIONS, IMAGE_SOURCE_OPTIONS, PREPROCESS_OPTIONS } from '../options';
+import { addFlags, readFlags } from '../options/cli';
 import { EXIT_CODES, runCommand } from './common';
-import {
-  addPreprocessOptions,
-  num,
-  parseShape,
-  toImageFactoryOptions,
-  type PreprocessCliOptions,
-} from './preprocess-options';
+import { addImageFlags, imageFactoryOptions, readImageFlags } from './images';
 
-interface CalibrateCliOptions extends PreprocessCliOptions {
-  algorithm: string;
-  holdout?: string;
-  percentile?: string;
-  cache?: string;
-  tensorrt?: string;
-  overwrite?: boolean;
-  qdq?: string;
-  report?: string;
-  engine?: string;
-  histograms?: string;
-  saveHistograms?: string;
-  fp16?: boolean;
-  workspace?: string;
-  dlaCore?: string;
-  backend: string;
-  threads?: string;
-  json?: boolean;
-  progress?: boolean;
-}
+/** calibrate()'s options that have their own flag here (the image flags come from ./images). */
+const API_FLAGS = [
+  'algorithm',
+  'holdout',
+  'percentile',
+  'cache',
+  'tensorrt',
+  'overwrite',
+  'qdq',
+  'report',
+  'backend',
+  'engine',
+  'tensorrtBuild',
+  'threads',
+  'maxActivationBytes',
+  'inference',
+] as const;
 
-function number(option: string, text: string | undefined): number | undefined {
-  return text === undefined ? undefined : num(option, text);
-}
-
-/** Maps the CLI options onto calibrate()'s: one image input from <imageDir>, or factories per `--input`. */
+/** Maps the parsed flags onto calibrate()'s: one image input from <imageDir>, or factories per `--input`. */
 function toCalibrate(
   imageDir: string,
-  opts: CalibrateCliOptions,
-): { source: Parameters<typeof calibrate>[1]; options: CalibrateOptions } {
-  const options: CalibrateOptions = {
-    algorithm: opts.algorithm as CalibrateOptions['algorithm'],
-    percentile: number('--percentile', opts.percentile),
-    ...(opts.holdout !== undefined ? { holdout: number('--holdout', opts.holdout) } : {}),
-    cache: opts.cache,
-    tensorrt: opts.tensorrt,
-    overwrite: opts.overwrite,
-    qdq: opts.qdq,
-    report: opts.report,
-    backend: opts.backend as CalibrateOptions['backend'],
-    threads: number('--threads', opts.threads),
-    engine: opts.engine,
-  };
-  if (opts.fp16 || opts.workspace !== undefined || opts.dlaCore !== undefined) {
-    options.tensorrtBuild = { fp16: opts.fp16, workspace: opts.workspace, dlaCore: number('--dla-core', opts.dlaCore) };
-  }
-  if (opts.input && opts.input.length > 0) {
-    // Several image inputs: one factory each, bound by name.
+  parsed: Readonly<Record<string, unknown>>,
+): { source: CalibrationSource; options: CalibrateOptions } {
+  const options = readFlags(CALIBRATE_OPTIONS, parsed) as CalibrateOptions;
+  const images = readImageFlags(parsed);
+  if (images.inputs.length > 0) {
+    // Several image inputs: one factory each, bound by name; the preprocessing flags live in the factories.
     const factories: Record<string, ImageBatchFactory> = {};
-    for (const o of toImageFactoryOptions(opts, imageDir)) factories[o.name ?? 'input'] = new ImageBatchFactory(o);
+    for (const o of imageFactoryOptions(images, imageDir)) factories[o.name ?? 'input'] = new ImageBatchFactory(o);
+    for (const key of Object.keys(PREPROCESS_OPTIONS)) delete (options as Record<string, unknown>)[key];
+    for (const key of Object.keys(IMAGE_SOURCE_OPTIONS)) delete (options as Record<string, unknown>)[key];
     return { source: factories, options };
   }
   // One image input: the model names it; --shape only where its dims are dynamic.
-  const [single] = toImageFactoryOptions({ ...opts, shape: opts.shape ?? '1x1x1' }, imageDir);
-  const { images: _images, name: _name, shape: _shape, batchSize, ...preprocess } = single;
-  Object.assign(options, preprocess, { batchSize, shape: opts.shape ? parseShape('--shape', opts.shape) : undefined });
   return { source: imageDir, options };
 }
 
@@ -110,46 +84,19 @@ export function registerCalibrate(program: Command): void {
     .command('calibrate')
     .description('calibrate an ONNX model on a folder of images and write a TensorRT INT8 calibration cache')
     .argument('<model>', 'the FP32 ONNX model')
-    .argument('<imageDir>', 'directory of calibration images')
-    .addOption(
-      new Option(
-        '--algorithm <name>',
-        'threshold algorithm; auto compares them all on held-out images and keeps the best',
-      )
-        .choices([...AMAX_ALGORITHMS, 'auto'])
-        .default('entropy'),
-    )
-    .option(
-      '--holdout <share>',
-      '--algorithm auto: share of the images (the last ones, sorted) held out for the comparison (default 0.2)',
-    )
-    .option('--percentile <P>', 'percentile for --algorithm percentile (default 99.99)')
-    .option('--cache <file>', 'cache to read/write (default <model dir>/<model name>.calibration.cache)')
-    .option(
-      '--tensorrt <version>',
-      'TensorRT version the cache is for, e.g. 8.6 or 10.3 (default: the one compiled in, else 10.3.0)',
-    )
-    .option('--overwrite', 'recalibrate even when a compatible cache exists')
-    .option('--qdq <out.onnx>', 'also write a Q/DQ ONNX model (explicit quantization for TensorRT 10/11)')
-    .option('--report <dir>', 'also write report.json and report.html (histograms, thresholds)')
-    .addOption(
-      new Option('--backend <name>', 'calibration backend').choices(['auto', 'builtin', 'tensorrt']).default('auto'),
-    )
-    .option('--engine <plan>', 'build an INT8 engine with TensorRT (8.6-10.x compiled in) and write the plan here')
-    .option('--fp16', 'TensorRT engine: allow FP16 kernels as the fallback precision')
-    .option('--workspace <size>', "TensorRT engine: workspace pool limit, bytes or e.g. '2GiB'")
-    .option('--dla-core <n>', 'TensorRT engine: build for this DLA core (Jetson), GPU fallback on')
-    .option('--threads <n>', 'ONNX Runtime threads (default: half the cores; the rest histogram meanwhile)')
-    .option(
-      '--histograms <files>',
-      'start from saved histograms (comma-separated shards, merged), e.g. shard1.hist,shard2.hist',
-    )
-    .option('--save-histograms <file>', "save this run's histograms (to merge shards later)")
-    .option('--no-progress', 'no progress bar or progress lines')
-    .option('--json', 'print a JSON summary');
-  addPreprocessOptions(cmd).action((model: string, imageDir: string, opts: CalibrateCliOptions) =>
+    .argument('<imageDir>', 'directory of calibration images');
+  addFlags(cmd, CALIBRATE_OPTIONS, API_FLAGS);
+  addImageFlags(cmd);
+  addFlags(cmd, CALIBRATE_CLI_OPTIONS);
+  cmd.action((model: string, imageDir: string, parsed: Record<string, unknown>) =>
     runCommand(async () => {
-      const { source, options } = toCalibrate(imageDir, opts);
+      const { source, options } = toCalibrate(imageDir, parsed);
+      const opts = readFlags(CALIBRATE_CLI_OPTIONS, parsed) as {
+        histogramFiles?: string[];
+        saveHistograms?: string;
+        progress?: boolean;
+        json?: boolean;
+      };
       const controller = new AbortController();
       const onSignal = () =>
         controller.abort(
@@ -186,8 +133,7 @@ export function registerCalibrate(program: Command): void {
         if (!opts.json) process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);
       };
       try {
-        if (opts.histograms)
-          options.histograms = await HistogramSet.loadAll(opts.histograms.split(',').filter(Boolean));
+        if (opts.histogramFiles) options.histograms = await HistogramSet.loadAll(opts.histogramFiles);
         const result = await calibrate(model, source, options);
         bar?.stop();
         if (opts.saveHistograms) {

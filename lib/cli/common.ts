@@ -1,5 +1,6 @@
 /** Shared CLI plumbing: exit codes per error class, error printing, output helpers. */
 import { errorCode, type ErrorCode } from '../errors';
+import { inCliVoice, withVoice } from '../options';
 
 /** Exit codes of `trt-calibrator`, one per class of failure (documented in the README). */
 export const EXIT_CODES = {
@@ -52,13 +53,17 @@ export function printError(err: unknown): void {
   if (!code && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
 }
 
-/** Runs a command body, turning thrown errors into printed messages and exit codes. */
+/**
+ * Runs a command body in the CLI's voice (messages name flags, not API options), turning thrown errors into
+ * printed messages and exit codes.
+ */
 export async function runCommand(body: () => Promise<number | void> | number | void): Promise<void> {
   try {
-    const code = await body();
+    const code = await withVoice('cli', body);
     process.exitCode = code ?? EXIT_CODES.ok;
   } catch (err) {
-    printError(err);
-    process.exitCode = exitCodeFor(err);
+    const said = inCliVoice(err);
+    printError(said);
+    process.exitCode = exitCodeFor(said);
   }
 }

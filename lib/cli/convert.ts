@@ -11,17 +11,11 @@ import { checkAlgorithm, formatCache, parseCache, type CalibrationCache } from '
 import { formatTensorRTVersion, parseTensorRTVersion } from '../cache/version';
 import { invalidOption, TrtCalibratorError } from '../errors';
 import { readFileOrThrow, writeFileAtomic } from '../util/fs';
+import { CONVERT_CLI_OPTIONS, resolveOptions, type ResolvedOf } from '../options';
+import { addFlags, commanderOption, readFlags } from '../options/cli';
 import { runCommand } from './common';
 
-const TARGETS = ['json', 'cache', 'ranges'] as const;
-
-interface ConvertOptions {
-  to: string;
-  tensorrt?: string;
-  algorithm?: string;
-  force?: boolean;
-  output?: string;
-}
+type ConvertOptions = ResolvedOf<typeof CONVERT_CLI_OPTIONS>;
 
 /** Reads any supported input (cache, cache JSON, amax JSON or CSV) into a cache. */
 function readInput(bytes: Buffer, file: string, opts: ConvertOptions): CalibrationCache {
@@ -73,27 +67,17 @@ function readInput(bytes: Buffer, file: string, opts: ConvertOptions): Calibrati
  * (JSON `{ name: amax }` or CSV `name,amax`) → cache, cache → dynamic ranges CSV.
  */
 export function registerConvert(program: Command): void {
-  program
+  const cmd = program
     .command('convert')
     .description(
       'convert between a calibration cache, its JSON form, an amax list (JSON {name: amax} or CSV name,amax) and a dynamic-range CSV',
     )
-    .argument('<in>', 'a calibration cache, cache JSON, or amax list (.json / .csv)')
-    .requiredOption('--to <format>', `output format: ${TARGETS.join(', ')}`)
-    .option(
-      '--tensorrt <version>',
-      'TensorRT version for the header, e.g. 8.6.1 or 10.3.0 (required for an amax list or JSON without "tensorrt")',
-    )
-    .option(
-      '--algorithm <name>',
-      "calibration algorithm for the header (default: the input's, else EntropyCalibration2)",
-    )
-    .option('--force', 'allow --tensorrt/--algorithm to replace a different version/algorithm of the input')
-    .option('-o, --output <file>', 'write here (atomically) instead of stdout')
-    .action((input: string, opts: ConvertOptions) =>
+    .argument('<in>', 'a calibration cache, cache JSON, or amax list (.json / .csv)');
+  cmd.addOption(commanderOption(CONVERT_CLI_OPTIONS.to).makeOptionMandatory());
+  addFlags(cmd, CONVERT_CLI_OPTIONS, ['tensorrt', 'algorithm', 'force', 'output']).action(
+    (input: string, parsed: Record<string, unknown>) =>
       runCommand(async () => {
-        if (!(TARGETS as readonly string[]).includes(opts.to))
-          throw invalidOption('--to', `one of ${TARGETS.join(', ')}`, opts.to, 'range');
+        const opts = resolveOptions(CONVERT_CLI_OPTIONS, readFlags(CONVERT_CLI_OPTIONS, parsed), 'convert');
         const cache = readInput(await readFileOrThrow(input, 'input'), input, opts);
         const out =
           opts.to === 'json'
@@ -110,5 +94,5 @@ export function registerConvert(program: Command): void {
           process.stdout.write(out);
         }
       }),
-    );
+  );
 }

@@ -3,7 +3,8 @@ import { readCache } from '../cache/format';
 import { formatNumber } from '../cache/decode';
 import { cachesDiffer, diffCaches, type CacheDiff } from '../cache/diff';
 import { toJsonNumber } from '../cache/convert';
-import { invalidOption } from '../errors';
+import { DIFF_CLI_OPTIONS, resolveOptions } from '../options';
+import { addFlags, readFlags } from '../options/cli';
 import { EXIT_CODES, runCommand } from './common';
 
 function percent(relative: number): string {
@@ -46,41 +47,37 @@ function formatDiff(diff: CacheDiff, files: [string, string], tolerance: number,
 
 /** `trt-calibrator diff <a> <b> [--tolerance <r>] [--json] [--all]`: exit 1 when the caches differ beyond the tolerance. */
 export function registerDiff(program: Command): void {
-  program
+  const cmd = program
     .command('diff')
     .description(
       'compare two calibration caches: tensors only in one, relative change of scale per tensor (largest first); exit 1 when they differ beyond --tolerance',
     )
     .argument('<a>', 'first calibration cache')
-    .argument('<b>', 'second calibration cache')
-    .option('--tolerance <relative>', 'largest allowed relative change of scale, e.g. 0.01 for 1%', '0')
-    .option('--all', 'list unchanged tensors too')
-    .option('--json', 'print JSON for machines')
-    .action((fileA: string, fileB: string, opts: { tolerance: string; all?: boolean; json?: boolean }) =>
-      runCommand(async () => {
-        const tolerance = Number(opts.tolerance);
-        if (opts.tolerance.trim() === '' || !(tolerance >= 0))
-          throw invalidOption('--tolerance', 'a number >= 0', opts.tolerance, 'range');
-        const [a, b] = await Promise.all([readCache(fileA), readCache(fileB)]);
-        const diff = diffCaches(a, b);
-        const differ = cachesDiffer(diff, tolerance);
-        if (opts.json) {
-          const json = {
-            ...diff,
-            tolerance,
-            differ,
-            changes: diff.changes.map((c) => ({
-              name: c.name,
-              a: toJsonNumber(c.a),
-              b: toJsonNumber(c.b),
-              relative: toJsonNumber(c.relative),
-            })),
-          };
-          process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
-        } else {
-          process.stdout.write(formatDiff(diff, [fileA, fileB], tolerance, !!opts.all));
-        }
-        return differ ? EXIT_CODES.differ : EXIT_CODES.ok;
-      }),
-    );
+    .argument('<b>', 'second calibration cache');
+  addFlags(cmd, DIFF_CLI_OPTIONS).action((fileA: string, fileB: string, parsed: Record<string, unknown>) =>
+    runCommand(async () => {
+      const opts = resolveOptions(DIFF_CLI_OPTIONS, readFlags(DIFF_CLI_OPTIONS, parsed), 'diff');
+      const { tolerance } = opts;
+      const [a, b] = await Promise.all([readCache(fileA), readCache(fileB)]);
+      const diff = diffCaches(a, b);
+      const differ = cachesDiffer(diff, tolerance);
+      if (opts.json) {
+        const json = {
+          ...diff,
+          tolerance,
+          differ,
+          changes: diff.changes.map((c) => ({
+            name: c.name,
+            a: toJsonNumber(c.a),
+            b: toJsonNumber(c.b),
+            relative: toJsonNumber(c.relative),
+          })),
+        };
+        process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+      } else {
+        process.stdout.write(formatDiff(diff, [fileA, fileB], tolerance, !!opts.all));
+      }
+      return differ ? EXIT_CODES.differ : EXIT_CODES.ok;
+    }),
+  );
 }

@@ -7,40 +7,12 @@ import { evaluateQdq, formatEvaluation, labelsFromDirectory } from '../onnx/eval
 import { loadOnnxModel, modelInputs } from '../onnx/model';
 import { readScales } from '../onnx/scales';
 import { runCommand } from './common';
-import {
-  addPreprocessOptions,
-  parseShape,
-  toImageFactoryOptions,
-  type PreprocessCliOptions,
-} from './preprocess-options';
+import { CALIBRATE_OPTIONS, EVALUATE_CLI_OPTIONS, resolveOptions } from '../options';
+import { addFlags, readFlags } from '../options/cli';
+import { addImageFlags, imageFactoryOptions, readImageFlags } from './images';
 
-interface EvaluateCliOptions extends PreprocessCliOptions {
-  cache?: string;
-  qdq?: string;
-  compare?: boolean;
-  calibration?: string;
-  holdout?: string;
-  percentile?: string;
-  labels?: boolean;
-  worst?: string;
-  json?: boolean;
-}
-
-function count(option: string, text: string | undefined, fallback: number, min: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (text.trim() === '' || !Number.isSafeInteger(n) || n < min)
-    throw invalidOption(option, min === 0 ? 'a non-negative integer' : 'a positive integer', text, 'range');
-  return n;
-}
-
-function share(option: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (text.trim() === '' || !(n > 0 && n < 1))
-    throw invalidOption(option, 'a share in (0, 1), e.g. 0.2', text, 'range');
-  return n;
-}
+/** The flags of `evaluate` (its own, and the calibrate() options --compare passes on). */
+const COMPARE_FLAGS = ['holdout', 'percentile'] as const;
 
 /**
  * `trt-calibrator evaluate <model.onnx> <images> --cache <x.cache> | --qdq <model.qdq.onnx> | --compare`: FP32 vs
@@ -54,21 +26,18 @@ export function registerEvaluate(program: Command): void {
     .command('evaluate')
     .description('compare the FP32 model with its INT8 Q/DQ version on held-out images (ONNX Runtime CPU)')
     .argument('<model>', 'the FP32 ONNX model')
-    .argument('<images>', 'directory of held-out images (with --labels: one subdirectory per class)')
-    .option('--cache <file>', 'build the Q/DQ model from this calibration cache (or its JSON form)')
-    .option('--qdq <file>', 'an existing Q/DQ model (from trt-calibrator qdq)')
-    .option('--compare', 'calibrate once and compare every algorithm (entropy, mse, percentile, minmax) side by side')
-    .option('--calibration <dir>', '--compare: calibrate on these images and evaluate on all of <images>')
-    .option(
-      '--holdout <share>',
-      '--compare without --calibration: share of <images> (the last ones, sorted) held out; default 0.2',
-    )
-    .option('--percentile <P>', '--compare: percentile of the percentile algorithm (default 99.99)')
-    .option('--labels', '<images> holds one subdirectory per class (class index = sorted order): report top-1 accuracy')
-    .option('--worst <N>', 'list the N quantized tensors furthest from FP32 (0: skip); default 10')
-    .option('--json', 'print JSON for machines');
-  addPreprocessOptions(cmd).action((model: string, images: string, opts: EvaluateCliOptions) =>
+    .argument('<images>', 'directory of held-out images (with --labels: one subdirectory per class)');
+  addFlags(cmd, EVALUATE_CLI_OPTIONS);
+  addFlags(cmd, CALIBRATE_OPTIONS, COMPARE_FLAGS);
+  addImageFlags(cmd).action((model: string, images: string, parsed: Record<string, unknown>) =>
     runCommand(async () => {
+      const own = resolveOptions(EVALUATE_CLI_OPTIONS, readFlags(EVALUATE_CLI_OPTIONS, parsed), 'evaluate');
+      const compareOptions = readFlags(CALIBRATE_OPTIONS, parsed, COMPARE_FLAGS) as {
+        holdout?: number;
+        percentile?: number;
+      };
+      const flags = readImageFlags(parsed);
+      const opts = { ...own, ...compareOptions, cache: own.cacheFile, qdq: own.qdqModel };
       const modes = [opts.cache !== undefined, opts.qdq !== undefined, opts.compare === true].filter(Boolean).length;
       if (modes !== 1)
         throw invalidOption(
@@ -96,11 +65,11 @@ export function registerEvaluate(program: Command): void {
           'range',
         );
       }
-      if (opts.input && opts.input.length > 0)
+      if (flags.inputs.length > 0)
         throw invalidOption(
           '--input',
           'a single image input (evaluate feeds one; name it with --shape and the model)',
-          opts.input,
+          parsed.input,
           'range',
         );
       const loaded = await loadOnnxModel(model);
@@ -112,7 +81,7 @@ export function registerEvaluate(program: Command): void {
         );
       }
       const input = inputs[0];
-      let shape = opts.shape === undefined ? undefined : parseShape('--shape', opts.shape);
+      let shape = flags.preprocess.shape;
       if (!shape) {
         const dims = (input.dims ?? []).slice(1);
         if (dims.length !== 3 || !dims.every((d) => typeof d === 'number' && d > 0)) {
@@ -123,7 +92,7 @@ export function registerEvaluate(program: Command): void {
         }
         shape = dims as number[];
       }
-      const [base] = toImageFactoryOptions({ ...opts, shape: shape.join('x') }, images);
+      const [base] = imageFactoryOptions({ ...flags, preprocess: { ...flags.preprocess, shape } }, images);
       const labelled = opts.labels ? await labelsFromDirectory(images) : undefined;
       const factoryOptions: ImageBatchFactoryOptions = {
         ...base,
@@ -131,7 +100,7 @@ export function registerEvaluate(program: Command): void {
         lastBatch: 'pad',
         ...(labelled ? { images: labelled.files } : {}),
       };
-      const worst = count('--worst', opts.worst, 10, 0);
+      const { worst } = opts;
 
       if (opts.compare) {
         const {
@@ -155,8 +124,8 @@ export function registerEvaluate(program: Command): void {
           ...(workers !== undefined ? { workers } : {}),
           ...(recursive !== undefined ? { recursive } : {}),
           ...(limit !== undefined && opts.calibration === undefined ? { limit } : {}),
-          ...(share('--holdout', opts.holdout) !== undefined ? { holdout: share('--holdout', opts.holdout) } : {}),
-          ...(opts.percentile !== undefined ? { percentile: Number(opts.percentile) } : {}),
+          ...(opts.holdout !== undefined ? { holdout: opts.holdout } : {}),
+          ...(opts.percentile !== undefined ? { percentile: opts.percentile } : {}),
           ...(evaluationSource ? { evaluationSource } : {}),
           ...(labelled ? { evaluationLabels: labelled.labels } : {}),
         };

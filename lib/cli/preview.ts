@@ -10,14 +10,19 @@ import { combineFactories } from '../batch/combine';
 import { elementCount } from '../batch/factory';
 import { ImageBatchFactory } from '../batch/image-factory';
 import { writeNpy } from '../util/npy';
-import { invalidOption } from '../errors';
+import { PREVIEW_CLI_OPTIONS, resolveOptions } from '../options';
+import { addFlags, commanderOption, readFlags } from '../options/cli';
 import { runCommand } from './common';
-import { addPreprocessOptions, toImageFactoryOptions, type PreprocessCliOptions } from './preprocess-options';
+import { addImageFlags, imageFactoryOptions, readImageFlags, type ImageFlags } from './images';
 
-/** Options of the preview command. */
-export interface PreviewOptions extends PreprocessCliOptions {
+/** Options of the preview command: its own, and the image flags. */
+export interface PreviewOptions {
+  /** Output directory. */
   out: string;
-  batches?: string;
+  /** Batches to write. */
+  batches: number;
+  /** The image flags (lib/cli/images.ts). */
+  images: ImageFlags;
 }
 
 /** Undoes `y = (x*scale - mean)/std` into an RGB(or gray) uint8 image, for the contact sheet. */
@@ -40,10 +45,8 @@ function denormalize(f: ImageBatchFactory, tensor: Float32Array, index: number):
 
 /** Runs the preview; returns the files written. */
 export async function preview(imageDir: string, options: PreviewOptions): Promise<string[]> {
-  const batches = options.batches === undefined ? 1 : Number(options.batches);
-  if (!Number.isInteger(batches) || batches < 1)
-    throw invalidOption('--batches', 'an integer >= 1', options.batches, 'range');
-  const factories = toImageFactoryOptions(options, imageDir).map((o) => new ImageBatchFactory(o));
+  const { batches } = options;
+  const factories = imageFactoryOptions(options.images, imageDir).map((o) => new ImageBatchFactory(o));
   const combined = combineFactories(factories);
   const written: string[] = [];
   await fsp.mkdir(options.out, { recursive: true });
@@ -106,10 +109,13 @@ export function registerPreview(program: Command): void {
   const cmd = program
     .command('preview')
     .description('write the first batches as .npy files and a PNG contact sheet of what the calibrator will see')
-    .argument('<imageDir>', 'directory of calibration images')
-    .requiredOption('--out <dir>', 'output directory')
-    .option('--batches <N>', 'batches to write; default 1');
-  addPreprocessOptions(cmd).action((imageDir: string, opts: PreviewOptions) =>
-    runCommand(async () => void (await preview(imageDir, opts))),
+    .argument('<imageDir>', 'directory of calibration images');
+  cmd.addOption(commanderOption(PREVIEW_CLI_OPTIONS.out).makeOptionMandatory());
+  addFlags(cmd, PREVIEW_CLI_OPTIONS, ['batches']);
+  addImageFlags(cmd).action((imageDir: string, parsed: Record<string, unknown>) =>
+    runCommand(async () => {
+      const own = resolveOptions(PREVIEW_CLI_OPTIONS, readFlags(PREVIEW_CLI_OPTIONS, parsed), 'preview');
+      await preview(imageDir, { out: own.out as string, batches: own.batches, images: readImageFlags(parsed) });
+    }),
   );
 }

@@ -71,7 +71,7 @@ export const CALIBRATE_OPTIONS = {
     where: 'calibrate() inputs',
     keyName: 'input name',
   }),
-  ...pick(IMAGE_SOURCE_OPTIONS, 'batchSize', 'limit', 'recursive', 'maxSkipped', 'workers', 'onSkip'),
+  ...pick(IMAGE_SOURCE_OPTIONS, 'batchSize', 'limit', 'recursive', 'extensions', 'maxSkipped', 'workers', 'onSkip'),
   /**
    * Threshold algorithm, or 'auto': calibrate once, hold out images (`holdout`), evaluate every algorithm's Q/DQ
    * model against FP32 on them in ONNX Runtime and keep the best (builtin backend; the reasons are in
@@ -243,6 +243,7 @@ export const CALIBRATE_OPTIONS = {
   maxActivationBytes: byteSize({
     help: 'builtin backend: most activation bytes per ONNX Runtime run before a batch is split (0: never)',
     default: DEFAULT_MAX_ACTIVATION_BYTES,
+    defaultText: '256MiB',
     cli: '--max-activation-bytes <size>',
   }),
   /**

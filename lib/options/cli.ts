@@ -48,9 +48,14 @@ export function flagName(spec: AnySpec): string {
  * goes through its spec's parser, which names the flag in its errors. Switches are true, `--no-x` switches false;
  * a nested table's flags become one nested object. Repeatable flags give an array of their texts for the caller.
  */
-export function readFlags(table: OptionTable, parsed: Readonly<Record<string, unknown>>): Record<string, unknown> {
+export function readFlags(
+  table: OptionTable,
+  parsed: Readonly<Record<string, unknown>>,
+  keys?: readonly string[],
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(table) as Array<[string, TableSpec]>) {
+    if (keys && !keys.includes(key)) continue;
     if (spec.kind === 'nested' && spec.table) {
       const inner = readFlags(spec.table, parsed);
       if (Object.keys(inner).length > 0) out[key] = inner;

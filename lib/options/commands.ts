@@ -194,3 +194,18 @@ export const SAMPLE_IMAGES_CLI_OPTIONS = {
 
 /** `trt-calibrator doctor`. */
 export const DOCTOR_CLI_OPTIONS = { json } as const;
+
+/** `--input name:CxHxW[:key=value...]`: one named image input (repeatable), for models with several. */
+export const IMAGE_INPUTS_CLI_OPTIONS = {
+  /** The named image inputs; keys are the preprocessing flags without their dashes, plus `images`. */
+  input: custom<string[]>({
+    help: 'a named image input (repeatable); keys: the preprocessing flags without dashes (color, scale, mean, std, resize, interp, layout, dtype, pad-value, resize-shorter) and images',
+    expected: 'name:CxHxW[:key=value...]',
+    check: (value, name) => {
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string'))
+        throw invalidOption(name, 'name:CxHxW[:key=value...]', value);
+      return [...(value as string[])];
+    },
+    cli: { flag: '--input <name:CxHxW[:key=value...]>', repeatable: true },
+  }),
+} as const;

@@ -4,11 +4,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { toImageFactoryOptions } from '../../lib/cli/preprocess-options';
+import { imageFactoryOptions, readImageFlags } from '../../lib/cli/images';
 import { decodeNpy } from '../../lib/util/npy';
 
 const root = path.join(__dirname, '..', '..');
 const IMAGES = path.join(__dirname, '..', 'fixtures', 'golden', 'images');
+
+/** What commander parsed (attribute names of the flags) → ImageBatchFactory options. */
+const toImageFactoryOptions = (parsed: Record<string, unknown>, images: string) =>
+  imageFactoryOptions(readImageFlags(parsed), images);
 
 describe('preprocess options', () => {
   it('turns CLI spellings into ImageBatchFactory options, per input', () => {
