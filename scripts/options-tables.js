@@ -17,7 +17,7 @@ const TABLES = {
 };
 
 const code = (s) => `\`${s}\``;
-const escape = (s) => String(s).replace(/\|/g, '\\|');
+const cell = (s) => String(s).replace(/\|/g, '\\|');
 
 function defaultOf(spec) {
   if (spec.defaultText !== undefined) return spec.defaultText;
@@ -38,8 +38,8 @@ function render({ table, skip = [] }) {
         : spec.cli
           ? code(spec.cli.flag)
           : '';
-    const values = spec.choices ? spec.choices.map(code).join(' \\| ') : escape(spec.expected);
-    rows.push(`| ${code(key)} | ${escape(flags)} | ${values} | ${escape(defaultOf(spec))} | ${escape(spec.help)} |`);
+    const values = spec.choices ? spec.choices.map(code).join(' \\| ') : cell(spec.expected);
+    rows.push(`| ${code(key)} | ${cell(flags)} | ${values} | ${cell(defaultOf(spec))} | ${cell(spec.help)} |`);
   }
   return rows.join('\n');
 }
