@@ -72,7 +72,7 @@ export function registerQdq(program: Command): void {
           if (result.float16) {
             const f = result.float16;
             lines.push(
-              `  float16:                            ${f.constants} constants, ${f.castsAdded} Casts added, opset ${f.opset.from} -> ${f.opset.to}${f.clampedValues > 0 ? `, ${f.clampedValues} values clamped to ±65504` : ''}`,
+              `  float16:                            ${f.constants} constants, ${f.castsAdded} Casts added, opset ${f.opset.from} -> ${f.opset.to}${f.clampedValues > 0 ? `, ${f.clampedValues} Clip bounds clamped to ±65504` : ''}${f.float32Nodes.length > 0 ? `, kept in float32: ${f.float32Nodes.join(', ')}` : ''}`,
             );
           }
           if (result.fp32Nodes.length > 0) {

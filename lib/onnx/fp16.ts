@@ -5,9 +5,12 @@
  * What {@link convertToFloat16} does to a model that has its Q/DQ pairs already:
  * - the default opset goes to 19, the first whose QuantizeLinear/DequantizeLinear take float16 scales (Reduce*
  *   ops get their `axes` attribute as an input, Split gets `num_outputs`, RoiAlign keeps its old coordinate mode);
- * - every float32 tensor becomes float16: initializers and Constant values (with |v| > 65504 clamped to ±65504),
- *   Cast-to-float, ConstantOfShape and `dtype` attributes, and the Q/DQ scales (rounded UP to the next float16,
- *   and at least the smallest positive float16, so that no weight is clipped by the rounding and no scale is 0);
+ * - every float32 tensor becomes float16: initializers and Constant values, Cast-to-float, ConstantOfShape and
+ *   `dtype` attributes, and the Q/DQ scales (rounded UP to the next float16, and at least the smallest positive
+ *   float16, so that no weight is clipped by the rounding and no scale is 0);
+ * - a node with a constant input beyond float16's ±65504 (a BatchNormalization variance of 1e7, say) keeps float32
+ *   between Casts instead of computing with a clamped constant; only Clip bounds are clamped, which changes nothing
+ *   a float16 input can hold;
  * - the graph inputs and outputs stay float32, with a Cast at each boundary, so callers feed and read what the
  *   FP32 model takes and returns;
  * - inputs that ONNX allows only in float32 (Resize's roi and scales) and operators without float16 (Celu,
@@ -28,8 +31,10 @@ export interface Float16Conversion {
   readonly opset: { readonly from: number; readonly to: number };
   /** Initializers and Constant values converted to float16. */
   readonly constants: number;
-  /** Values beyond ±65504 clamped to ±65504 while converting constants. */
+  /** Values beyond ±65504 clamped to ±65504 while converting constants (Clip bounds). */
   readonly clampedValues: number;
+  /** Nodes kept in float32 between Casts (`Op "name"`): no float16 version, or a constant beyond float16's range. */
+  readonly float32Nodes: readonly string[];
   /** Cast nodes added at the graph boundaries and around float32-only inputs and operators. */
   readonly castsAdded: number;
   /** One line per node rewritten for the opset upgrade. */
@@ -266,8 +271,23 @@ export function convertToFloat16(proto: onnx.ModelProto, types: ReadonlyMap<stri
     }
     return types.get(name) === 'float32';
   };
+  // Float32 islands: operators without float16, and nodes whose constants do not fit float16 (Clip's bounds may be
+  // clamped: a float16 input cannot exceed them anyway).
+  const outOfRange = (name: string): boolean => {
+    const c = constantValue(name);
+    if (!c || c.dataType !== FLOAT) return false;
+    const values = float32Values(c);
+    for (let i = 0; i < values.length; i++) if (values[i] > MAX_HALF || values[i] < -MAX_HALF) return true;
+    return false;
+  };
+  const islands = new Set<onnx.INodeProto>();
+  for (const node of graph.node) {
+    if (!isDefaultDomain(node) || node.opType === 'Constant') continue;
+    if (FLOAT32_ONLY_OPS.has(node.opType ?? '')) islands.add(node);
+    else if (node.opType !== 'Clip' && (node.input ?? []).some(outOfRange)) islands.add(node);
+  }
   const float32Only = (node: onnx.INodeProto, i: number): boolean =>
-    FLOAT32_ONLY_OPS.has(node.opType ?? '') || (FLOAT32_ONLY_INPUTS[node.opType ?? ''] ?? []).includes(i);
+    islands.has(node) || (FLOAT32_ONLY_INPUTS[node.opType ?? ''] ?? []).includes(i);
   const scaleInputs = new Set<string>();
   for (const node of graph.node)
     if (node.opType === 'QuantizeLinear' || node.opType === 'DequantizeLinear') scaleInputs.add((node.input ?? [])[1]);
@@ -360,7 +380,7 @@ export function convertToFloat16(proto: onnx.ModelProto, types: ReadonlyMap<stri
       }
       continue;
     }
-    if (FLOAT32_ONLY_OPS.has(op)) {
+    if (islands.has(node)) {
       // Float32 island: float16 inputs cast up, float32 outputs cast down.
       (node.input ?? []).forEach((input, index) => {
         if (!isFloat32(input) || constantValue(input) || graphInputs.has(input)) return;
@@ -422,8 +442,7 @@ export function convertToFloat16(proto: onnx.ModelProto, types: ReadonlyMap<stri
     if (output.type?.tensorType?.elemType !== FLOAT && !isFloat32(name)) continue;
     const producer = producers.get(name);
     if (!producer || graphInputs.has(name)) continue;
-    const island = FLOAT32_ONLY_OPS.has(producer.opType ?? '');
-    if (island) continue;
+    if (islands.has(producer)) continue;
     const name16 = unique(`${name}_fp16`);
     (producer.output as string[])[(producer.output ?? []).indexOf(name)] = name16;
     for (const node of graph.node)
@@ -438,5 +457,12 @@ export function convertToFloat16(proto: onnx.ModelProto, types: ReadonlyMap<stri
   graph.node = [...ordered, ...tail] as onnx.NodeProto[];
   // Declared types of inner tensors are stale now: ONNX Runtime and TensorRT infer them again.
   graph.valueInfo = graph.valueInfo.filter((v) => v.type?.tensorType?.elemType !== FLOAT);
-  return { opset: { from, to: Math.max(from, FLOAT16_QDQ_OPSET) }, constants, clampedValues, castsAdded, rewritten };
+  return {
+    opset: { from, to: Math.max(from, FLOAT16_QDQ_OPSET) },
+    constants,
+    clampedValues,
+    castsAdded,
+    float32Nodes: [...islands].map(label),
+    rewritten,
+  };
 }

@@ -75,7 +75,7 @@ function model(): onnx.ModelProto {
       floatTensor('s', [C], [1, 0.5, 2, 1]),
       floatTensor('bb', [C], [0, 0.1, -0.1, 0]),
       floatTensor('m', [C], [0, 0, 0.1, 0]),
-      floatTensor('v', [C], [1, 2, 1, 1]),
+      floatTensor('v', [C], [1, 2, 1, 1e6]), // beyond float16: the BatchNormalization stays float32
       floatTensor('scales', [4], [1, 1, 2, 2]),
       floatTensor('half', [], [0.5]),
       int64Tensor('two_by_two', [2], [2, 2]),
@@ -117,9 +117,11 @@ describe("buildQdqModel with highPrecision: 'fp16'", () => {
     const conv = fp16.result.float16!;
     expect(conv.opset).toEqual({ from: 13, to: 19 });
     expect(conv.rewritten).toEqual(['ReduceMean "mean": axes attribute → input']);
-    expect(conv.clampedValues).toBe(1);
-    // Casts: x down, the three float outputs up (y, r, filled) … and none for Resize's constant scales.
-    expect(conv.castsAdded).toBe(4);
+    expect(conv.clampedValues).toBe(1); // the Clip bound
+    expect(conv.float32Nodes).toEqual(['BatchNormalization "n"']);
+    // Casts: x down, the three float outputs up (y, r, filled), around the BatchNormalization (c up, n down), and
+    // none for Resize's constant scales.
+    expect(conv.castsAdded).toBe(6);
 
     const { proto } = await decodeOnnxModel(fp16.bytes);
     expect(Number(proto.opsetImport.find((o) => !o.domain)?.version)).toBe(19);
@@ -128,10 +130,9 @@ describe("buildQdqModel with highPrecision: 'fp16'", () => {
     // Graph inputs and outputs keep float32.
     for (const v of [...graph.input, ...graph.output]) expect(v.type?.tensorType?.elemType).toBe(1);
     const inits = new Map(graph.initializer.map((t) => [t.name, t]));
-    // Weights, biases, BN parameters and Q/DQ scales are float16; Resize's scales stay float32.
-    for (const name of ['w', 'b', 's', 'bb', 'm', 'v', 'half', 'x_scale', 'w_scale'])
-      expect(inits.get(name)?.dataType).toBe(10);
-    expect(inits.get('scales')?.dataType).toBe(1);
+    // Weights, biases, constants and Q/DQ scales are float16; Resize's scales and the BN island's stay float32.
+    for (const name of ['w', 'b', 'half', 'x_scale', 'w_scale']) expect(inits.get(name)?.dataType).toBe(10);
+    for (const name of ['scales', 's', 'bb', 'm', 'v']) expect(inits.get(name)?.dataType).toBe(1);
     expect(float16Values(inits.get('big')!)[0]).toBe(65504);
     // Scales rounded up, never down: no extra clipping.
     expect(float16Values(inits.get('x_scale')!)[0]).toBeGreaterThanOrEqual(0.02);

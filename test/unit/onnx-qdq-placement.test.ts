@@ -451,7 +451,7 @@ describe('ConvTranspose, Concat and Resize', () => {
       const q = proto.graph!.node!.find((n) => n.opType === 'QuantizeLinear' && n.input![0] === tensor)!;
       return proto.graph!.initializer!.find((t) => t.name === q.input![1])!.floatData![0];
     };
-    expect(['a', 'b', 'cat'].map(scaleOf)).toEqual([0.05, 0.05, 0.05].map(Math.fround));
+    expect(['a', 'b', 'cat'].map((t) => Math.fround(scaleOf(t)))).toEqual([0.05, 0.05, 0.05].map(Math.fround));
     expect(result.activations.filter((a) => ['a', 'b', 'cat'].includes(a.name)).map((a) => a.scale)).toEqual(
       [0.05, 0.05, 0.05].map(Math.fround),
     );
