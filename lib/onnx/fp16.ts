@@ -20,7 +20,7 @@
  */
 import { onnx } from 'onnx-proto';
 import { TrtCalibratorError } from '../errors';
-import { defaultOpsetVersion, int64ToNumber } from './model';
+import { defaultOpsetVersion, floatValues, int64ToNumber } from './model';
 
 /** The opset whose Q/DQ accept float16 scales. */
 export const FLOAT16_QDQ_OPSET = 19;
@@ -147,15 +147,6 @@ function toFloat16Tensor(
 
 type Long = { toNumber(): number };
 
-function float32Values(t: onnx.ITensorProto): Float32Array {
-  if (t.rawData && t.rawData.length > 0) {
-    const copy = new Uint8Array(t.rawData.byteLength);
-    copy.set(t.rawData);
-    return new Float32Array(copy.buffer);
-  }
-  return Float32Array.from(t.floatData ?? []);
-}
-
 function isDefaultDomain(node: onnx.INodeProto): boolean {
   return !node.domain || node.domain === 'ai.onnx';
 }
@@ -276,7 +267,7 @@ export function convertToFloat16(proto: onnx.ModelProto, types: ReadonlyMap<stri
   const outOfRange = (name: string): boolean => {
     const c = constantValue(name);
     if (!c || c.dataType !== FLOAT) return false;
-    const values = float32Values(c);
+    const values = floatValues(c);
     for (let i = 0; i < values.length; i++) if (values[i] > MAX_HALF || values[i] < -MAX_HALF) return true;
     return false;
   };
@@ -327,7 +318,7 @@ export function convertToFloat16(proto: onnx.ModelProto, types: ReadonlyMap<stri
     for (const u of uses ?? []) (u.node.input as string[])[u.index] = name;
   };
   const convertTensor = (t: onnx.ITensorProto, name: string): onnx.TensorProto => {
-    const converted = toFloat16Tensor(name, t.dims ?? [], float32Values(t), scaleInputs.has(t.name ?? name));
+    const converted = toFloat16Tensor(name, t.dims ?? [], floatValues(t), scaleInputs.has(t.name ?? name));
     clampedValues += converted.clamped;
     constants++;
     return converted.tensor;

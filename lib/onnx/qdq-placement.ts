@@ -64,12 +64,15 @@ export interface UnquantizedInput {
 
 /** One consumer input that reads a tensor through its Q/DQ pair. */
 export interface InputUse {
+  /** The consuming node. */
   readonly node: onnx.INodeProto;
+  /** The index of the input in `node.input`. */
   readonly index: number;
 }
 
-/** A weight input to quantize: `axis` undefined means per-tensor. */
+/** A weight input to quantize. */
 export interface WeightUse extends InputUse {
+  /** The per-channel axis; undefined for one per-tensor scale. */
   readonly axis: number | undefined;
 }
 
@@ -79,8 +82,11 @@ export interface PlacementPlan {
   readonly activations: Map<string, InputUse[]>;
   /** Weight inputs, in graph order. */
   readonly weights: WeightUse[];
+  /** Weighted ops left entirely in FP32. */
   readonly fp32Nodes: Fp32Node[];
+  /** Inputs that were to be quantized but have no usable scale (or weight). */
   readonly unquantized: UnquantizedInput[];
+  /** The decision for every Add of two computed tensors. */
   readonly residualAdds: ResidualAdd[];
   /** Groups of quantized tensors that must share one scale (Concat inputs and output). */
   readonly sharedScaleGroups: { readonly tensors: string[]; readonly concats: string[] }[];
@@ -88,7 +94,9 @@ export interface PlacementPlan {
 
 /** Options of {@link planPlacement}. */
 export interface PlacementOptions {
+  /** Quantize the skip input of residual Adds (rule 2). */
   readonly residualAdd: boolean;
+  /** Which pooling inputs to quantize (rule 4). */
   readonly pooling: PoolingMode;
   /** Why `tensor` cannot get a per-tensor pair (no scale, bad scale), or undefined when it can. */
   readonly scaleProblem: (tensor: string) => string | undefined;
@@ -116,15 +124,16 @@ const SIMPLE_ACTIVATIONS = new Set(['Relu', 'Clip', 'LeakyRelu', 'HardSwish']);
 
 /** Producers, consumers and constants of one graph. */
 export class GraphIndex {
+  /** The node that outputs each tensor. */
   readonly producers = new Map<string, onnx.INodeProto>();
+  /** The nodes that read each tensor, in graph order. */
   readonly consumers = new Map<string, onnx.INodeProto[]>();
+  /** Initializers by name. */
   readonly initializers: Map<string, onnx.ITensorProto>;
-  readonly order = new Map<onnx.INodeProto, number>();
 
   constructor(readonly graph: onnx.IGraphProto) {
     this.initializers = new Map((graph.initializer ?? []).map((t) => [t.name ?? '', t]));
-    (graph.node ?? []).forEach((node, i) => {
-      this.order.set(node, i);
+    for (const node of graph.node ?? []) {
       for (const out of node.output ?? []) if (out) this.producers.set(out, node);
       for (const input of node.input ?? []) {
         if (!input) continue;
@@ -132,7 +141,7 @@ export class GraphIndex {
         if (list) list.push(node);
         else this.consumers.set(input, [node]);
       }
-    });
+    }
   }
 
   /** The tensor's value when it is an initializer or a Constant node's output. */
