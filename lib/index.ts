@@ -123,8 +123,22 @@ export { findDerivedTensors } from './backends/builtin/derived';
 export type { DerivedTensor, DerivedOp } from './backends/builtin/derived';
 export { createCpuSession } from './onnx/session';
 export type { CpuSessionOptions } from './onnx/session';
-export { insertQdq, writeQdqModel, buildQdqModel, perChannelScales } from './onnx/qdq';
-export type { QdqOptions, QdqResult, QdqExport, ScaleMap, QuantizedWeight, UnquantizedInput } from './onnx/qdq';
+export { insertQdq, writeQdqModel, buildQdqModel, perChannelScales, perTensorScale } from './onnx/qdq';
+export type {
+  QdqOptions,
+  QdqExportOptions,
+  QdqResult,
+  QdqBuild,
+  QdqExport,
+  ScaleMap,
+  QuantizedWeight,
+  UnquantizedInput,
+  Fp32Node,
+  ResidualAdd,
+  SharedScale,
+  PoolingMode,
+  Float16Conversion,
+} from './onnx/qdq';
 export { readScales } from './onnx/scales';
 export { upgradeOpset } from './onnx/opset';
 export type { OpsetUpgrade } from './onnx/opset';

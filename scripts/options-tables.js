@@ -14,6 +14,7 @@ const TABLES = {
   preprocess: { table: { ...options.PREPROCESS_OPTIONS, ...options.IMAGE_SOURCE_OPTIONS } },
   'calibrate-cli': { table: options.CALIBRATE_CLI_OPTIONS },
   'tensorrt-build': { table: options.TENSORRT_BUILD_OPTIONS },
+  qdq: { table: options.QDQ_EXPORT_OPTIONS },
 };
 
 const code = (s) => `\`${s}\``;

@@ -2,113 +2,115 @@
  * Explicit quantization: QuantizeLinear/DequantizeLinear (Q/DQ) pairs in the ONNX model, the only INT8 path in
  * TensorRT 11 (10.1 deprecated calibrators) and the format ONNX Runtime runs with INT8 kernels.
  *
- * Placement follows TensorRT's Q/DQ fusion rules (its "Q/DQ layer placement" recommendations, and what NVIDIA's
- * pytorch-quantization/ModelOpt export): quantize the INPUTS of the compute operators, not every tensor.
- * - Conv, ConvTranspose, Gemm, MatMul: every activation input gets a per-tensor pair with the calibrated scale
- *   (symmetric, zero point int8 0); constant weights (initializers or Constant-node outputs) get a per-output-
- *   channel pair with scale max|w|/127 (axis 0 for Conv and Gemm with transB=1, axis 1 for ConvTranspose and Gemm
- *   with transB=0, the last axis for MatMul's [K,N] weights). Weights stay FP32 followed by Q→DQ, the form
- *   TensorRT 8.0+ constant-folds into INT8 weights. Biases stay FP32 (TensorRT fuses them).
- * - Add (residual, option `quantizeResidualAdd`, default true): the branch NOT produced by a Conv/ConvTranspose is
- *   quantized, so TensorRT can fuse Conv + Add (+ Relu) into one INT8 kernel; an Add of two Conv outputs has its
- *   second input quantized.
- * - Pooling (option `quantizePooling`, default false): MaxPool/AveragePool/GlobalAveragePool inputs. TensorRT
- *   propagates Q/DQ through pooling on its own, so the default leaves them out.
- * - Everything else stays FP32 in the graph and is left to TensorRT's Q/DQ propagation and fusion: activation
- *   functions (Relu/Clip/HardSigmoid/Sigmoid fuse into the producer), BatchNormalization (folded into Conv),
- *   Mul/Div/Sub elementwise, Concat/Reshape/Transpose/Resize (data movement), Softmax, normalizations, reductions.
- * A compute input whose tensor has no (finite, positive) scale stays FP32 and is listed in the result.
+ * Where the pairs go is decided in qdq-placement.ts (weighted ops all-or-nothing, residual Adds, Resize after a
+ * quantized Conv, pooling next to quantized ops, one scale across a Concat); this file writes them:
+ * - activations: one per-tensor pair per tensor, shared by every consumer that reads it quantized, with the
+ *   calibrated scale (symmetric, zero point int8 0; the largest scale of its group for Concat groups);
+ * - weights (initializers or Constant-node outputs): a pair with scale max|w|/127 per output channel (axis 0 for
+ *   Conv and Gemm with transB=1, axis 1 for Gemm with transB=0, the last axis for MatMul's [K,N]); ConvTranspose
+ *   weights per tensor (its per-channel axis differs between TensorRT versions). Weights stay FP32 followed by
+ *   Q→DQ, the form TensorRT constant-folds into INT8 weights. Biases stay FP32 (TensorRT fuses them).
+ * Everything else stays FP32 in the graph and is left to TensorRT's Q/DQ propagation and fusion: activation
+ * functions, BatchNormalization (folded into Conv), element-wise Mul/Div/Sub, Concat/Reshape/Transpose (data
+ * movement), MaxPool, Softmax, normalizations, reductions.
  * Per-axis Q/DQ needs opset 13: a lower default opset is upgraded (see opset.ts), or refused naming the node.
  */
 import { onnx } from 'onnx-proto';
-import { invalidOption, rejectUnknownOptions, TrtCalibratorError } from '../errors';
+import { invalidOption, TrtCalibratorError } from '../errors';
+import { QDQ_EXPORT_OPTIONS, QDQ_PLACEMENT_OPTIONS, resolveOptions, type OptionsOf } from '../options';
 import { writeFileAtomic } from '../util/fs';
+import { convertToFloat16, type Float16Conversion } from './fp16';
 import { encodeOnnxModel, cloneModelProto, floatValues, int64ToNumber, loadOnnxModel } from './model';
+import { QDQ_OPSET, upgradeOpset, type OpsetUpgrade } from './opset';
+import {
+  GraphIndex,
+  nodeLabel,
+  planPlacement,
+  type Fp32Node,
+  type PoolingMode,
+  type ResidualAdd,
+  type UnquantizedInput,
+} from './qdq-placement';
+import { createCpuSession } from './session';
 
 export { floatValues };
-import { QDQ_OPSET, upgradeOpset, type OpsetUpgrade } from './opset';
-import { createCpuSession } from './session';
+export type { Fp32Node, PoolingMode, ResidualAdd, UnquantizedInput, Float16Conversion };
 
 /** Activation scales by tensor name: `scale = amax / 127`, as in a TensorRT calibration cache. */
 export type ScaleMap = Readonly<Record<string, number>> | ReadonlyMap<string, number>;
 
-/** Options of {@link insertQdq} and {@link writeQdqModel}. */
-export interface QdqOptions {
-  /** Quantize the residual branch of Add nodes fed by a Conv (TensorRT's Conv+Add fusion). Defaults to true. */
-  quantizeResidualAdd?: boolean;
-  /** Quantize the inputs of MaxPool/AveragePool/GlobalAveragePool. Defaults to false. */
-  quantizePooling?: boolean;
-}
+/** Options of {@link insertQdq}: where Q/DQ pairs go. */
+/** Where Q/DQ pairs go: options of {@link insertQdq}. */
+export interface QdqOptions extends OptionsOf<typeof QDQ_PLACEMENT_OPTIONS> {}
 
-/** One weight that got per-channel Q/DQ. */
+/** Options of {@link buildQdqModel} and {@link writeQdqModel}: placement and the precision of the rest. */
+export interface QdqExportOptions extends OptionsOf<typeof QDQ_EXPORT_OPTIONS> {}
+
+/** One weight that got a Q/DQ pair. */
 export interface QuantizedWeight {
   /** The weight tensor's name (initializer or Constant-node output). */
   readonly name: string;
-  /** The channel axis of the per-channel scales. */
-  readonly axis: number;
-  /** Number of channels (length of the scale vector). */
+  /** 'per-channel' (one scale per index of `axis`) or 'per-tensor' (one scale). */
+  readonly granularity: 'per-channel' | 'per-tensor';
+  /** The channel axis of the per-channel scales; absent for per-tensor. */
+  readonly axis?: number;
+  /** Number of scales (channels; 1 for per-tensor). */
   readonly channels: number;
   /** Node (op "name") that consumes it. */
   readonly consumer: string;
 }
 
-/** A compute-op input left in FP32, with the reason. */
-export interface UnquantizedInput {
-  /** Tensor name. */
-  readonly tensor: string;
-  /** Consuming node, `Op "name"`. */
-  readonly consumer: string;
-  /** Why, e.g. `no scale in the cache`. */
-  readonly reason: string;
+/** Quantized tensors that share one scale so that TensorRT needs no requantization across a Concat. */
+export interface SharedScale {
+  /** The tensors (Concat inputs and output) whose pairs use `scale`. */
+  readonly tensors: readonly string[];
+  /** The shared scale: the largest of the tensors' own scales (no tensor clips more than its own scale would). */
+  readonly scale: number;
+  /** The Concat nodes, `Concat "name"`. */
+  readonly concats: readonly string[];
 }
 
 /** What {@link insertQdq} did. */
 export interface QdqResult {
   /** Activation tensors that got a per-tensor Q/DQ pair, with the scale used. */
   readonly activations: ReadonlyArray<{ readonly name: string; readonly scale: number }>;
-  /** Weights that got a per-channel Q/DQ pair. */
+  /** Weights that got a Q/DQ pair. */
   readonly weights: readonly QuantizedWeight[];
-  /** Compute-op inputs left in FP32. */
+  /** Weighted ops (Conv, ConvTranspose, Gemm, MatMul) left entirely in FP32, with why. */
+  readonly fp32Nodes: readonly Fp32Node[];
+  /** Inputs that were to be quantized but stayed FP32, with why. */
   readonly unquantized: readonly UnquantizedInput[];
+  /** Every Add of two computed tensors: its quantized residual input, or why it has none. */
+  readonly residualAdds: readonly ResidualAdd[];
+  /** Concat groups whose pairs share one scale. */
+  readonly sharedScales: readonly SharedScale[];
   /** The opset upgrade applied (from === to when none was needed). */
   readonly opset: OpsetUpgrade;
 }
 
-const COMPUTE_OPS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
-const POOL_OPS = new Set(['MaxPool', 'AveragePool', 'GlobalAveragePool']);
-
 /**
- * Inserts Q/DQ pairs into `proto` in place (see the module comment for placement). `scales` holds activation
- * scales by tensor name (cache entries); weights are scaled from their own values. Throws ERR_MODEL when the
- * opset cannot be upgraded to 13, ERR_INVALID_OPTION for bad options.
+ * Inserts Q/DQ pairs into `proto` in place (see the module comment and qdq-placement.ts for placement). `scales`
+ * holds activation scales by tensor name (cache entries); weights are scaled from their own values. Throws
+ * ERR_MODEL when the opset cannot be upgraded to 13, ERR_INVALID_OPTION for bad options.
  */
 export function insertQdq(proto: onnx.ModelProto, scales: ScaleMap, options: QdqOptions = {}): QdqResult {
-  rejectUnknownOptions('Q/DQ export', options, ['quantizeResidualAdd', 'quantizePooling']);
-  for (const key of ['quantizeResidualAdd', 'quantizePooling'] as const) {
-    if (options[key] !== undefined && typeof options[key] !== 'boolean')
-      throw invalidOption(key, 'a boolean', options[key]);
-  }
+  const { quantizeResidualAdd, quantizePooling: pooling } = resolveOptions(
+    QDQ_PLACEMENT_OPTIONS,
+    options,
+    'Q/DQ export',
+  );
   const scaleOf = toScaleLookup(scales);
   const opset = upgradeOpset(proto, QDQ_OPSET);
   const graph = proto.graph as onnx.GraphProto;
+  const index = new GraphIndex(graph);
 
-  const initializers = new Map(graph.initializer.map((t) => [t.name ?? '', t as onnx.ITensorProto]));
-  const producers = new Map<string, onnx.INodeProto>();
-  for (const node of graph.node) for (const out of node.output ?? []) if (out) producers.set(out, node);
-  const constantTensor = (name: string): onnx.ITensorProto | undefined => {
-    const init = initializers.get(name);
-    if (init) return init;
-    const producer = producers.get(name);
-    if (producer && producer.opType === 'Constant' && (!producer.domain || producer.domain === 'ai.onnx')) {
-      return (producer.attribute ?? []).find((a) => a.name === 'value')?.t ?? undefined;
-    }
+  const scaleProblem = (tensor: string): string | undefined => {
+    const scale = scaleOf(tensor);
+    if (scale === undefined) return 'no scale in the cache';
+    if (!(Number.isFinite(scale) && scale > 0)) return `scale ${scale} is not a finite positive number`;
     return undefined;
   };
-  const isConstant = (name: string): boolean => {
-    if (initializers.has(name)) return true;
-    const p = producers.get(name);
-    return p !== undefined && p.opType === 'Constant';
-  };
+  const plan = planPlacement(index, { residualAdd: quantizeResidualAdd, pooling, scaleProblem });
 
   const names = new Set<string>();
   for (const t of graph.initializer) names.add(t.name ?? '');
@@ -121,28 +123,32 @@ export function insertQdq(proto: onnx.ModelProto, scales: ScaleMap, options: Qdq
     return name;
   };
 
-  // Decide what to quantize: per tensor, the DQ output that replaces it in the chosen consumers.
   interface Pending {
     tensor: string;
     dq: string;
+    scale: onnx.ITensorProto;
     nodes: onnx.INodeProto[];
   }
-  const pendingByTensor = new Map<string, Pending>(); // key: tensor or tensor@axis for weights
-  const activations: { name: string; scale: number }[] = [];
-  const weights: QuantizedWeight[] = [];
-  const unquantized: UnquantizedInput[] = [];
+  const pendings: Pending[] = [];
   const newInitializers: onnx.ITensorProto[] = [];
-
-  const makePair = (
-    tensor: string,
-    scale: onnx.ITensorProto,
-    zeroPoint: onnx.ITensorProto,
-    axis: number | undefined,
-  ): Pending => {
+  const makePair = (tensor: string, scales: readonly number[], axis: number | undefined): Pending => {
+    const perAxis = axis !== undefined;
+    const scale = onnx.TensorProto.create({
+      name: unique(`${tensor}_scale`),
+      dataType: onnx.TensorProto.DataType.FLOAT,
+      dims: perAxis ? [scales.length] : [],
+      floatData: [...scales],
+    });
+    const zeroPoint = onnx.TensorProto.create({
+      name: unique(`${tensor}_zero_point`),
+      dataType: onnx.TensorProto.DataType.INT8,
+      dims: perAxis ? [scales.length] : [],
+      int32Data: new Array<number>(scales.length).fill(0),
+    });
+    newInitializers.push(scale, zeroPoint);
     const q = unique(`${tensor}_QuantizeLinear_Output`);
     const dq = unique(`${tensor}_DequantizeLinear_Output`);
-    newInitializers.push(scale, zeroPoint);
-    const axisAttr = axis === undefined ? [] : [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: axis }];
+    const axisAttr = perAxis ? [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: axis }] : [];
     const nodes = [
       onnx.NodeProto.create({
         opType: 'QuantizeLinear',
@@ -159,142 +165,83 @@ export function insertQdq(proto: onnx.ModelProto, scales: ScaleMap, options: Qdq
         attribute: axisAttr,
       }),
     ];
-    return { tensor, dq, nodes };
+    const pending = { tensor, dq, scale, nodes };
+    pendings.push(pending);
+    return pending;
   };
 
-  const quantizeActivation = (node: onnx.INodeProto, index: number): void => {
-    const tensor = (node.input ?? [])[index];
-    if (!tensor) return;
-    const consumer = `${node.opType} "${node.name || (node.output ?? [])[0]}"`;
-    let pending = pendingByTensor.get(tensor);
+  // Activations, in graph order of their first quantized consumer.
+  const activations: { name: string; scale: number }[] = [];
+  const activationScale = new Map<string, onnx.ITensorProto>();
+  for (const [tensor, uses] of plan.activations) {
+    const scale = scaleOf(tensor) as number;
+    const pending = makePair(tensor, [scale], undefined);
+    activationScale.set(tensor, pending.scale);
+    activations.push({ name: tensor, scale: Math.fround(scale) });
+    for (const use of uses) (use.node.input as string[])[use.index] = pending.dq;
+  }
+
+  // Weights: one pair per weight tensor and axis.
+  const weights: QuantizedWeight[] = [];
+  const weightPairs = new Map<string, Pending>();
+  for (const use of plan.weights) {
+    const tensor = (use.node.input ?? [])[use.index];
+    const key = `${tensor}@${use.axis ?? 'tensor'}`;
+    let pending = weightPairs.get(key);
     if (!pending) {
-      const scale = scaleOf(tensor);
-      if (scale === undefined) {
-        unquantized.push({ tensor, consumer, reason: 'no scale in the cache' });
-        return;
-      }
-      if (!(Number.isFinite(scale) && scale > 0)) {
-        unquantized.push({ tensor, consumer, reason: `scale ${scale} is not a finite positive number` });
-        return;
-      }
-      const s = onnx.TensorProto.create({
-        name: unique(`${tensor}_scale`),
-        dataType: onnx.TensorProto.DataType.FLOAT,
-        dims: [],
-        floatData: [scale],
+      const t = index.constantTensor(tensor) as onnx.ITensorProto;
+      const dims = (t.dims ?? []).map((d) => int64ToNumber(d));
+      const values = floatValues(t);
+      const scales =
+        use.axis === undefined ? [perTensorScale(values)] : Array.from(perChannelScales(values, dims, use.axis));
+      pending = makePair(tensor, scales, use.axis);
+      weightPairs.set(key, pending);
+      weights.push({
+        name: tensor,
+        granularity: use.axis === undefined ? 'per-tensor' : 'per-channel',
+        ...(use.axis === undefined ? {} : { axis: use.axis }),
+        channels: scales.length,
+        consumer: nodeLabel(use.node),
       });
-      const z = onnx.TensorProto.create({
-        name: unique(`${tensor}_zero_point`),
-        dataType: onnx.TensorProto.DataType.INT8,
-        dims: [],
-        int32Data: [0],
-      });
-      pending = makePair(tensor, s, z, undefined);
-      pendingByTensor.set(tensor, pending);
-      activations.push({ name: tensor, scale: Math.fround(scale) });
     }
-    (node.input as string[])[index] = pending.dq;
-  };
+    (use.node.input as string[])[use.index] = pending.dq;
+  }
 
-  const quantizeWeight = (node: onnx.INodeProto, index: number, axisFor: (rank: number) => number): void => {
-    const tensor = (node.input ?? [])[index];
-    if (!tensor) return;
-    const consumer = `${node.opType} "${node.name || (node.output ?? [])[0]}"`;
-    const t = constantTensor(tensor);
-    if (!t) {
-      unquantized.push({ tensor, consumer, reason: 'weight is computed, not a constant' });
-      return;
-    }
-    if (t.dataType !== onnx.TensorProto.DataType.FLOAT) {
-      unquantized.push({ tensor, consumer, reason: `weight is not float32 (ONNX type ${t.dataType})` });
-      return;
-    }
-    const dims = (t.dims ?? []).map((d) => int64ToNumber(d));
-    if (dims.length === 0) {
-      unquantized.push({ tensor, consumer, reason: 'weight is a scalar' });
-      return;
-    }
-    const axis = axisFor(dims.length);
-    const key = `${tensor}@${axis}`;
-    let pending = pendingByTensor.get(key);
-    if (!pending) {
-      const scales = perChannelScales(floatValues(t), dims, axis);
-      const s = onnx.TensorProto.create({
-        name: unique(`${tensor}_scale`),
-        dataType: onnx.TensorProto.DataType.FLOAT,
-        dims: [scales.length],
-        floatData: Array.from(scales),
-      });
-      const z = onnx.TensorProto.create({
-        name: unique(`${tensor}_zero_point`),
-        dataType: onnx.TensorProto.DataType.INT8,
-        dims: [scales.length],
-        int32Data: new Array<number>(scales.length).fill(0),
-      });
-      pending = makePair(tensor, s, z, axis);
-      pendingByTensor.set(key, pending);
-      weights.push({ name: tensor, axis, channels: scales.length, consumer });
-    }
-    (node.input as string[])[index] = pending.dq;
-  };
-
-  const residual = options.quantizeResidualAdd ?? true;
-  const pooling = options.quantizePooling ?? false;
-  for (const node of graph.node) {
-    if (node.domain && node.domain !== 'ai.onnx') continue;
-    const op = node.opType ?? '';
-    const inputs = node.input ?? [];
-    if (COMPUTE_OPS.has(op)) {
-      if (op === 'Conv' || op === 'ConvTranspose') {
-        if (inputs[0] && !isConstant(inputs[0])) quantizeActivation(node, 0);
-        quantizeWeight(node, 1, () => (op === 'Conv' ? 0 : 1));
-      } else if (op === 'Gemm') {
-        const transB = int64ToNumber((node.attribute ?? []).find((a) => a.name === 'transB')?.i) === 1;
-        for (const i of [0, 1]) if (inputs[i] && !isConstant(inputs[i])) quantizeActivation(node, i);
-        if (inputs[1] && isConstant(inputs[1])) quantizeWeight(node, 1, () => (transB ? 0 : 1));
-      } else {
-        for (const i of [0, 1]) if (inputs[i] && !isConstant(inputs[i])) quantizeActivation(node, i);
-        if (inputs[1] && isConstant(inputs[1])) quantizeWeight(node, 1, (rank) => rank - 1);
-      }
-    } else if (op === 'Add' && residual && inputs.length === 2 && inputs.every((i) => i && !isConstant(i))) {
-      const fromConv = inputs.map((i) => ['Conv', 'ConvTranspose'].includes(producers.get(i)?.opType ?? ''));
-      if (fromConv[0] || fromConv[1]) quantizeActivation(node, fromConv[0] ? 1 : 0);
-    } else if (pooling && POOL_OPS.has(op) && inputs[0] && !isConstant(inputs[0])) {
-      quantizeActivation(node, 0);
-    }
+  // Concat groups: every member's pair takes the largest scale of the group.
+  const sharedScales: SharedScale[] = [];
+  for (const group of plan.sharedScaleGroups) {
+    let shared = 0;
+    for (const t of group.tensors) shared = Math.max(shared, (activationScale.get(t)?.floatData ?? [0])[0]);
+    for (const t of group.tensors) (activationScale.get(t) as onnx.ITensorProto).floatData = [shared];
+    for (const a of activations) if (group.tensors.includes(a.name)) a.scale = Math.fround(shared);
+    sharedScales.push({ tensors: group.tensors, scale: Math.fround(shared), concats: group.concats });
   }
 
   // Emit the Q/DQ nodes right after the producer of each tensor (graph inputs and initializers first), so the
   // graph stays topologically sorted as the ONNX checker requires.
-  const byProducer = new Map<string, onnx.INodeProto[]>();
+  const byProducer = new Map<onnx.INodeProto, onnx.INodeProto[]>();
   const atStart: onnx.INodeProto[] = [];
-  for (const pending of pendingByTensor.values()) {
-    const producer = producers.get(pending.tensor);
+  for (const pending of pendings) {
+    const producer = index.producers.get(pending.tensor);
     if (!producer) atStart.push(...pending.nodes);
-    else {
-      const key = producerKey(producer);
-      byProducer.set(key, [...(byProducer.get(key) ?? []), ...pending.nodes]);
-    }
+    else byProducer.set(producer, [...(byProducer.get(producer) ?? []), ...pending.nodes]);
   }
   const ordered: onnx.INodeProto[] = [...atStart];
   for (const node of graph.node) {
     ordered.push(node);
-    ordered.push(...(byProducer.get(producerKey(node)) ?? []));
+    ordered.push(...(byProducer.get(node) ?? []));
   }
   graph.node = ordered;
   graph.initializer.push(...newInitializers);
-  return { activations, weights, unquantized, opset };
-}
-
-const nodeKeys = new WeakMap<object, string>();
-let nodeKeyCounter = 0;
-function producerKey(node: onnx.INodeProto): string {
-  let key = nodeKeys.get(node);
-  if (!key) {
-    key = String(nodeKeyCounter++);
-    nodeKeys.set(node, key);
-  }
-  return key;
+  return {
+    activations,
+    weights,
+    fp32Nodes: plan.fp32Nodes,
+    unquantized: plan.unquantized,
+    residualAdds: plan.residualAdds,
+    sharedScales,
+    opset,
+  };
 }
 
 function toScaleLookup(scales: ScaleMap): (name: string) => number | undefined {
@@ -325,8 +272,24 @@ export function perChannelScales(values: Float32Array, dims: readonly number[], 
   return amax.map((a) => (a > 0 ? a / 127 : 1));
 }
 
+/** Symmetric per-tensor INT8 scale of a weight: max|w| / 127, or 1 for an all-zero weight. */
+export function perTensorScale(values: Float32Array): number {
+  let amax = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] < 0 ? -values[i] : values[i];
+    if (v > amax) amax = v;
+  }
+  return amax > 0 ? Math.fround(amax / 127) : 1;
+}
+
+/** What {@link buildQdqModel} returns besides the bytes. */
+export interface QdqBuild extends QdqResult {
+  /** What the float16 conversion did; absent with `highPrecision: 'fp32'`. */
+  readonly float16?: Float16Conversion;
+}
+
 /** What {@link writeQdqModel} returns. */
-export interface QdqExport extends QdqResult {
+export interface QdqExport extends QdqBuild {
   /** Where the Q/DQ model was written. */
   readonly path: string;
   /** Size of the written model in bytes. */
@@ -334,15 +297,16 @@ export interface QdqExport extends QdqResult {
 }
 
 /**
- * Loads `modelPath`, inserts Q/DQ pairs with `scales` (see {@link insertQdq}), checks that ONNX Runtime can load
- * the result, and writes it atomically to `outPath`. Throws ERR_IO, ERR_MODEL (naming node and op when ONNX
- * Runtime refuses the result), ERR_NO_DATA when no compute-op input could be quantized.
+ * Loads `modelPath`, inserts Q/DQ pairs with `scales` (see {@link insertQdq}), converts the float part to float16
+ * with `highPrecision: 'fp16'`, checks that ONNX Runtime can load the result, and writes it atomically to
+ * `outPath`. Throws ERR_IO, ERR_MODEL (naming node and op when ONNX Runtime refuses the result), ERR_NO_DATA when
+ * no compute-op input could be quantized, ERR_INVALID_OPTION for bad options.
  */
 export async function writeQdqModel(
   modelPath: string,
   scales: ScaleMap,
   outPath: string,
-  options: QdqOptions = {},
+  options: QdqExportOptions = {},
 ): Promise<QdqExport> {
   const { bytes: data, result } = await buildQdqModel(modelPath, scales, options);
   await writeFileAtomic(outPath, data);
@@ -355,11 +319,12 @@ export async function writeQdqModel(
 export async function buildQdqModel(
   modelPath: string,
   scales: ScaleMap,
-  options: QdqOptions = {},
-): Promise<{ bytes: Uint8Array; result: QdqResult }> {
+  options: QdqExportOptions = {},
+): Promise<{ bytes: Uint8Array; result: QdqBuild }> {
+  const { highPrecision, ...placement } = resolveOptions(QDQ_EXPORT_OPTIONS, options, 'Q/DQ export');
   const model = await loadOnnxModel(modelPath);
   const proto = cloneModelProto(model.proto);
-  const result = insertQdq(proto, scales, options);
+  const result = insertQdq(proto, scales, placement);
   if (result.activations.length === 0) {
     const sample = result.unquantized
       .slice(0, 5)
@@ -374,8 +339,42 @@ export async function buildQdqModel(
     );
   }
   if (!proto.producerName) proto.producerName = 'trt-calibrator';
+  let float16: Float16Conversion | undefined;
+  if (highPrecision === 'fp16') float16 = convertToFloat16(proto, await nodeOutputTypes(proto, modelPath));
   const bytes = encodeOnnxModel(proto);
-  const session = await createCpuSession(bytes, { proto, source: `the Q/DQ model of ${modelPath}` });
+  // A load check. The float16 model is checked unoptimized: ONNX Runtime's CPU fusions have no float16 kernels
+  // to fold with and would only warn.
+  const session = await createCpuSession(bytes, {
+    proto,
+    source: `the Q/DQ model of ${modelPath}`,
+    ...(float16 ? { graphOptimizationLevel: 'disabled' as const } : {}),
+  });
   await session.release();
-  return { bytes, result };
+  return { bytes, result: float16 ? { ...result, float16 } : result };
+}
+
+/** The element type ONNX Runtime infers for every node output of `proto` ('float32', 'int64', …). */
+async function nodeOutputTypes(proto: onnx.ModelProto, modelPath: string): Promise<Map<string, string>> {
+  const probe = cloneModelProto(proto);
+  const graph = probe.graph as onnx.GraphProto;
+  const have = new Set(graph.output.map((o) => o.name ?? ''));
+  for (const node of graph.node)
+    for (const out of node.output ?? []) {
+      if (out && !have.has(out)) {
+        graph.output.push(onnx.ValueInfoProto.create({ name: out }));
+        have.add(out);
+      }
+    }
+  const session = await createCpuSession(encodeOnnxModel(probe), {
+    proto: probe,
+    source: `the Q/DQ model of ${modelPath}`,
+    graphOptimizationLevel: 'disabled',
+  });
+  try {
+    const types = new Map<string, string>();
+    for (const meta of session.outputMetadata) types.set(meta.name, meta.isTensor ? meta.type : 'non-tensor');
+    return types;
+  } finally {
+    await session.release();
+  }
 }

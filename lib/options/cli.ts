@@ -17,8 +17,10 @@ function describeDefault(spec: AnySpec): string {
 /** The commander option of a spec (its flag, help, default in the help text, choices). */
 export function commanderOption(spec: AnySpec): Option {
   if (!spec.cli) throw new Error(`option without a CLI flag: ${spec.help}`);
-  const option = new Option(spec.cli.flag, `${spec.help}${describeDefault(spec)}`);
-  if (spec.choices) option.choices([...spec.choices]);
+  // Choices are listed in the help but checked by the spec's parser, so a bad value gets the same
+  // ERR_INVALID_OPTION message (naming the flag) as any other.
+  const choices = spec.choices ? ` (${spec.choices.join(' | ')})` : '';
+  const option = new Option(spec.cli.flag, `${spec.help}${choices}${describeDefault(spec)}`);
   if (spec.cli.repeatable) option.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
   return option;
 }

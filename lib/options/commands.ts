@@ -7,6 +7,7 @@ import { invalidOption } from '../errors';
 import { CACHE_ALGORITHMS } from '../cache/format';
 import { boolean, custom, filePath, integer, number, oneOf } from './spec';
 import { parseTensorRTVersion } from '../cache/version';
+import { QDQ_PLACEMENT_OPTIONS } from './qdq';
 
 /** `--json`: print JSON for machines instead of text. */
 const json = boolean({ help: 'print JSON for machines', default: false, cli: '--json' });
@@ -109,17 +110,12 @@ export const QDQ_CLI_OPTIONS = {
     },
     cli: '--out <file>',
   }),
-  /** Quantize the residual branch of Add nodes fed by a Conv. */
-  residualAdd: boolean({
-    help: 'quantize the residual branch of Add nodes fed by a Conv',
-    default: true,
-    cli: '--no-residual-add',
-  }),
-  /** Also quantize the inputs of pooling nodes. */
-  pooling: boolean({
-    help: 'also quantize the inputs of MaxPool/AveragePool/GlobalAveragePool',
+  ...QDQ_PLACEMENT_OPTIONS,
+  /** Convert what is not quantized to float16 (`highPrecision: 'fp16'`). */
+  fp16: boolean({
+    help: 'convert the non-quantized float part to float16 (opset 19; inputs/outputs stay float32)',
     default: false,
-    cli: '--pooling',
+    cli: '--fp16',
   }),
   json,
 } as const;

@@ -22,6 +22,7 @@ export * from './spec';
 export * from './preprocess';
 export * from './calibrate';
 export * from './tensorrt';
+export * from './qdq';
 export * from './commands';
 export * from './voice';
 

@@ -318,16 +318,23 @@ export function callback<F extends (...args: any[]) => unknown>(base: SpecBase<F
   });
 }
 
-/** Any value accepted by a custom check (objects, class instances, unions); API only unless `parse` is given. */
-export function custom<In, Out = In>(
+/**
+ * Any value accepted by a custom check (objects, class instances, unions); API only unless `parse` is given. `D` says
+ * whether `default` is given (then the resolved value is never undefined).
+ */
+export function custom<In, Out = In, D extends boolean = false>(
   base: SpecBase<Out> & {
     expected: string;
     check: (value: unknown, name: string) => Out;
     parse?: (text: string, flag: string) => Out;
     choices?: readonly string[];
-  },
-): OptionSpec<In, Out, false> {
-  return make(base, base.expected, base.check, base.parse, base.choices ? { choices: base.choices } : {});
+  } & (D extends true ? { default: Out } : unknown),
+): OptionSpec<In, Out, D> {
+  return make(base, base.expected, base.check, base.parse, base.choices ? { choices: base.choices } : {}) as OptionSpec<
+    In,
+    Out,
+    D
+  >;
 }
 
 /** An instance of a class; API only. */

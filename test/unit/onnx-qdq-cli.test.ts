@@ -54,7 +54,8 @@ describe('trt-calibrator qdq', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain(`Wrote ${out}`);
     expect(r.stdout).toMatch(/activations quantized \(per tensor\): 2 of 4 cache entries/);
-    expect(r.stdout).toMatch(/weights quantized \(per channel\): +2/);
+    expect(r.stdout).toMatch(/weights quantized: +2 \(2 per channel, 0 per tensor\)/);
+    expect(r.stdout).toMatch(/residual Adds quantized: +0 of 0 Adds of two tensors/);
     expect(r.stdout).toMatch(/opset: +11 -> 13/);
     const proto = onnx.ModelProto.decode(fs.readFileSync(out));
     const init = new Map((proto.graph?.initializer ?? []).map((t) => [t.name, t]));
@@ -96,5 +97,114 @@ describe('trt-calibrator qdq', () => {
     r = cli(['qdq', path.join(dir, 'missing.onnx'), '--cache', other, '--out', path.join(dir, 'x.onnx')]);
     expect(r.status).toBe(3);
     expect(r.stderr).toContain('ERR_IO');
+  });
+
+  /** x → Conv(w1) → Relu → r; GAP(r) → Conv(w2) → g; y = Add(BN(Conv(w3)(r)), r); MaxPool(r) → m. */
+  function placementModel(): string {
+    const C = 2;
+    return saveModel(
+      buildModel({
+        inputs: [valueInfo('x', [1, C, 4, 4])],
+        outputs: [valueInfo('g', [1, C, 1, 1]), valueInfo('y', [1, C, 4, 4]), valueInfo('m', [1, C, 2, 2])],
+        initializers: [
+          floatTensor('w1', [C, C, 1, 1], randomValues(4, 1)),
+          floatTensor('w2', [C, C, 1, 1], randomValues(4, 2)),
+          floatTensor('w3', [C, C, 1, 1], randomValues(4, 3)),
+          floatTensor('bn.s', [C], [1, 2]),
+          floatTensor('bn.b', [C], [0, 0.1]),
+          floatTensor('bn.m', [C], [0, 0]),
+          floatTensor('bn.v', [C], [1, 1]),
+        ],
+        nodes: [
+          node('Conv', ['x', 'w1'], ['c'], [], 'conv1'),
+          node('Relu', ['c'], ['r']),
+          node('GlobalAveragePool', ['r'], ['gap'], [], 'gap'),
+          node('Conv', ['gap', 'w2'], ['g'], [], 'conv2'),
+          node('Conv', ['r', 'w3'], ['c3'], [], 'conv3'),
+          node('BatchNormalization', ['c3', 'bn.s', 'bn.b', 'bn.m', 'bn.v'], ['b3']),
+          node('Add', ['b3', 'r'], ['y'], [], 'add'),
+          node('MaxPool', ['r'], ['m'], [attr.ints('kernel_shape', [2, 2]), attr.ints('strides', [2, 2])], 'pool'),
+        ],
+      }),
+      path.join(dir, 'placement.onnx'),
+    );
+  }
+  function placementCache(omit: string[] = []): string {
+    const file = path.join(dir, `placement-${omit.join('-')}.json`);
+    const tensors: Record<string, { scale: number }> = {};
+    for (const t of ['x', 'c', 'r', 'gap', 'g', 'c3', 'b3', 'y', 'm'])
+      if (!omit.includes(t)) tensors[t] = { scale: 0.01 };
+    fs.writeFileSync(file, JSON.stringify({ tensors }));
+    return file;
+  }
+  /** The tensors whose consumer `node` reads them through a DequantizeLinear, by input index. */
+  function readsDequantized(file: string, nodeName: string): boolean[] {
+    const proto = onnx.ModelProto.decode(fs.readFileSync(file));
+    const dq = new Set(
+      (proto.graph?.node ?? []).filter((n) => n.opType === 'DequantizeLinear').map((n) => n.output![0]),
+    );
+    const n = (proto.graph?.node ?? []).find((x) => x.name === nodeName)!;
+    return (n.input ?? []).map((i) => dq.has(i));
+  }
+
+  it('--pooling picks the pooling rule: neighbors by default, all for the bare flag, none', () => {
+    const model = placementModel();
+    const cache = placementCache();
+    const out = (name: string): string => path.join(dir, `${name}.qdq.onnx`);
+    const cases: [string[], boolean, boolean][] = [
+      [[], true, false],
+      [['--pooling', 'neighbors'], true, false],
+      [['--pooling'], true, true],
+      [['--pooling', 'all'], true, true],
+      [['--pooling', 'none'], false, false],
+    ];
+    for (const [flags, gap, maxpool] of cases) {
+      const file = out(`pool-${flags.join('-') || 'default'}`);
+      const r = cli(['qdq', model, '--cache', cache, '--out', file, ...flags]);
+      expect({ flags, status: r.status, stderr: r.stderr }).toEqual({ flags, status: 0, stderr: '' });
+      expect({ flags, gap: readsDequantized(file, 'gap')[0], maxpool: readsDequantized(file, 'pool')[0] }).toEqual({
+        flags,
+        gap,
+        maxpool,
+      });
+    }
+    const bad = cli(['qdq', model, '--cache', cache, '--out', out('bad'), '--pooling', 'average']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('Expected one of neighbors, all, none for --pooling but received "average"');
+  });
+
+  it('--no-residual-add leaves the skip input of a Conv→BatchNormalization→Add plain', () => {
+    const model = placementModel();
+    const cache = placementCache();
+    const on = path.join(dir, 'residual-on.qdq.onnx');
+    const off = path.join(dir, 'residual-off.qdq.onnx');
+    const r = cli(['qdq', model, '--cache', cache, '--out', on]);
+    expect(r.stdout).toMatch(/residual Adds quantized: +1 of 1 Adds of two tensors/);
+    expect(readsDequantized(on, 'add')).toEqual([false, true]);
+    const s = cli(['qdq', model, '--cache', cache, '--out', off, '--no-residual-add', '--json']);
+    expect(s.status).toBe(0);
+    expect(JSON.parse(s.stdout).residualAdds).toEqual([
+      { node: 'Add "add"', skipped: 'residual Add quantization is off' },
+    ]);
+    expect(readsDequantized(off, 'add')).toEqual([false, false]);
+  });
+
+  it('lists weighted ops left in FP32 and writes a float16 model with --fp16', () => {
+    const model = placementModel();
+    const file = path.join(dir, 'fp32nodes.qdq.onnx');
+    const r = cli(['qdq', model, '--cache', placementCache(['gap']), '--out', file]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('weighted ops left in FP32 (1, no Q/DQ on their inputs or weights):');
+    expect(r.stdout).toContain('Conv "conv2": input "gap": no scale in the cache');
+    expect(readsDequantized(file, 'conv2')).toEqual([false, false]);
+
+    const f16 = path.join(dir, 'fp16.qdq.onnx');
+    const s = cli(['qdq', model, '--cache', placementCache(), '--out', f16, '--fp16']);
+    expect(s.stderr).toBe('');
+    expect(s.status).toBe(0);
+    expect(s.stdout).toMatch(/float16: +\d+ constants, 4 Casts added, opset 13 -> 19/);
+    const proto = onnx.ModelProto.decode(fs.readFileSync(f16));
+    expect(Number(proto.opsetImport[0].version)).toBe(19);
+    expect((proto.graph?.initializer ?? []).find((t) => t.name === 'w1')?.dataType).toBe(10);
   });
 });

@@ -190,12 +190,20 @@ describe('insertQdq on small models', () => {
       { quantizeResidualAdd: false, quantizePooling: true },
     );
     expect(result.activations.map((a) => a.name)).toEqual(['x']);
+    // Weighted ops first (all-or-nothing), then the pooling input.
     expect(result.unquantized.map((u) => [u.tensor, u.reason])).toEqual([
       ['r1', 'scale 0 is not a finite positive number'],
-      ['sum', 'no scale in the cache'],
       ['flat', 'scale Infinity is not a finite positive number'],
       ['g', 'no scale in the cache'],
+      ['sum', 'no scale in the cache'],
     ]);
+    // Their Conv, Gemm and MatMul run in FP32: no Q/DQ on their weights either.
+    expect(result.fp32Nodes.map((n) => [n.node, n.reasons])).toEqual([
+      ['Conv "c2"', ['input "r1": scale 0 is not a finite positive number']],
+      ['Gemm "g"', ['input "flat": scale Infinity is not a finite positive number']],
+      ['MatMul "y"', ['input "g": no scale in the cache']],
+    ]);
+    expect(result.weights.map((w) => w.name)).toEqual(['w1']);
   });
 
   it('rejects unknown and mistyped options', () => {
@@ -203,7 +211,10 @@ describe('insertQdq on small models', () => {
       /Unknown option "quantizeResidual".*did you mean "quantizeResidualAdd"/,
     );
     expect(() => insertQdq(convNet(), scales, { quantizePooling: 'yes' } as never)).toThrow(
-      'Expected a boolean for quantizePooling but received "yes" of type string',
+      'Expected one of neighbors, all, none or a boolean for quantizePooling but received "yes" of type string',
+    );
+    expect(() => insertQdq(convNet(), scales, { quantizeResidualAdd: 1 } as never)).toThrow(
+      'Expected a boolean for quantizeResidualAdd but received 1 of type number',
     );
   });
 
