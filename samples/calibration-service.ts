@@ -40,7 +40,7 @@ import {
 // ---------------------------------------------------------------------------------------------------------------
 // Configuration
 
-/** How the service runs; every field has a command-line flag of the same name in kebab-case. */
+/** How the service runs; each field has a command-line flag (`maxBody`: --max-body, `jobTimeoutMs`: --job-timeout in seconds). */
 export interface ServiceConfig {
   /** The tree the service owns: `models/` and `images/` are read, `out/` is written. Required. */
   root: string;
@@ -78,13 +78,16 @@ const USAGE =
 /** Thrown for a bad command line; `main` prints it with the usage and exits with 2, as the CLI does. */
 class UsageError extends Error {}
 
-function integerFlag(name: string, text: string | undefined, fallback: number, min: number): number {
+function integerFlag(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(value) || value < min)
-    throw new UsageError(`Expected an integer >= ${min} for --${name} but received ${JSON.stringify(text)}`);
+  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(value) || value < min || value > max)
+    throw new UsageError(`Expected an integer in ${min}..${max} for --${name} but received ${JSON.stringify(text)}`);
   return value;
 }
+
+/** Longest --job-timeout: Node's timers hold at most 2^31 - 1 ms (a longer delay fires at once). */
+const MAX_JOB_TIMEOUT_S = Math.floor((2 ** 31 - 1) / 1000);
 
 /** Reads the command line (`process.argv.slice(2)`) into a {@link ServiceConfig}; throws on unknown or bad flags. */
 export function parseCommandLine(argv: readonly string[]): ServiceConfig {
@@ -111,17 +114,19 @@ export function parseCommandLine(argv: readonly string[]): ServiceConfig {
   if (!values.root) throw new UsageError('--root <dir> is required');
   const timeout = values['job-timeout'];
   const seconds = timeout === undefined ? SERVICE_DEFAULTS.jobTimeoutMs / 1000 : Number(timeout);
-  if (timeout !== undefined && !(/^[0-9]*\.?[0-9]+$/.test(timeout) && seconds > 0))
-    throw new UsageError(`Expected a number of seconds > 0 for --job-timeout but received ${JSON.stringify(timeout)}`);
+  if (timeout !== undefined && !(/^[0-9]*\.?[0-9]+$/.test(timeout) && seconds > 0 && seconds <= MAX_JOB_TIMEOUT_S))
+    throw new UsageError(
+      `Expected a number of seconds in (0, ${MAX_JOB_TIMEOUT_S}] for --job-timeout but received ${JSON.stringify(timeout)}`,
+    );
   return {
     root: values.root,
     host: values.host ?? SERVICE_DEFAULTS.host,
-    port: integerFlag('port', values.port, SERVICE_DEFAULTS.port, 0),
-    concurrency: integerFlag('concurrency', values.concurrency, SERVICE_DEFAULTS.concurrency, 1),
-    queue: integerFlag('queue', values.queue, SERVICE_DEFAULTS.queue, 0),
-    maxBody: integerFlag('max-body', values['max-body'], SERVICE_DEFAULTS.maxBody, 2),
+    port: integerFlag('port', values.port, SERVICE_DEFAULTS.port, 0, 65535),
+    concurrency: integerFlag('concurrency', values.concurrency, SERVICE_DEFAULTS.concurrency, 1, 1024),
+    queue: integerFlag('queue', values.queue, SERVICE_DEFAULTS.queue, 0, 100_000),
+    maxBody: integerFlag('max-body', values['max-body'], SERVICE_DEFAULTS.maxBody, 2, 2 ** 30),
     jobTimeoutMs: Math.ceil(seconds * 1000),
-    keep: integerFlag('keep', values.keep, SERVICE_DEFAULTS.keep, 1),
+    keep: integerFlag('keep', values.keep, SERVICE_DEFAULTS.keep, 1, 100_000),
   };
 }
 
