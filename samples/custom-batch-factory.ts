@@ -10,7 +10,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { BatchFactory, type BatchBuffers, type InputSpec } from '../lib/batch/factory';
+import { BatchFactory, type BatchBuffers, type InputSpec } from 'trt-calibrator';
 
 const MEAN_BGR = [102.9801, 115.9465, 122.7717];
 

@@ -6,7 +6,8 @@
  * (test/unit/cache-sample.test.ts runs it as a script with node and a transpile-on-require hook.) Without an
  * argument it decodes the excerpt of a real TensorRT 8.6.1 cache shown in the README.
  */
-import { decodeCache, formatDecodeTable, parseCache, readCache, type CalibrationCache } from '../lib';
+import { decodeCache, parseCache, readCache, type CalibrationCache } from 'trt-calibrator';
+import { formatDecodeTable } from 'trt-calibrator/cache';
 
 const EXAMPLE = [
   'TRT-8601-EntropyCalibration2',

@@ -12,10 +12,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
-import { combineFactories, imInfo } from '../lib/batch/combine';
-import { ImageBatchFactory } from '../lib/batch/image-factory';
-import { calibrate, type CalibrationResult } from '../lib/calibrate';
-import { makeSyntheticImages } from '../lib/synthetic/images';
+import {
+  calibrate,
+  combineFactories,
+  imInfo,
+  ImageBatchFactory,
+  makeSyntheticImages,
+  type CalibrationResult,
+} from 'trt-calibrator';
 
 /** Writes a model with inputs image [N,3,H,W] and im_info [N,3] (opset 13) and returns its path. */
 export function writeTwoInputModel(file: string): string {

@@ -165,7 +165,7 @@ describe("buildQdqModel with highPrecision: 'fp16'", () => {
   it('rejects a bad highPrecision and refuses models with subgraphs', async () => {
     const file = saveModel(model(), path.join(dir, 'net2.onnx'));
     await expect(buildQdqModel(file, scales, { highPrecision: 'fp8' as never })).rejects.toThrow(
-      'Expected "fp32" or "fp16" for highPrecision but received "fp8" of type string',
+      'Expected one of fp32, fp16 for highPrecision but received "fp8" of type string',
     );
     const withIf = model();
     const branch = (v: number): onnx.IGraphProto => ({

@@ -385,7 +385,7 @@ describe('pooling', () => {
 
   it('rejects an unknown pooling mode', () => {
     expect(() => insertQdq(model(), new Map(), { quantizePooling: 'some' as never })).toThrow(
-      'Expected one of "neighbors", "all", "none" or a boolean for quantizePooling but received "some" of type string',
+      'Expected one of neighbors, all, none or a boolean for quantizePooling but received "some" of type string',
     );
   });
 });

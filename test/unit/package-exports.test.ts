@@ -37,6 +37,33 @@ describe('package entry points', () => {
       expect(names).toContain(name);
   });
 
+  it.each([
+    ['trt-calibrator/cache', ['formatDecodeTable', 'parseCache', 'diffCaches', 'cacheFromAmax']],
+    ['trt-calibrator/onnx', ['prepareCalibrationModel', 'insertQdq', 'evaluateQdqModels', 'upgradeOpset']],
+    ['trt-calibrator/histogram', ['HistogramSet', 'formatCacheText', 'amaxUsable']],
+    ['trt-calibrator/report', ['renderReportHtml', 'writeReport', 'validateReport']],
+    ['trt-calibrator/tensorrt', ['resolveBackend', 'resolveInputProfiles', 'builderSettings']],
+  ])('subpath %s works from require() and import, with the same exports', (name, expected) => {
+    const cjs = node(['-e', `console.log(JSON.stringify(Object.keys(require('${name}')).sort()))`]);
+    expect(cjs.stderr).toBe('');
+    const esm = node([
+      '--input-type=module',
+      '-e',
+      `import * as t from '${name}'; console.log(JSON.stringify(Object.keys(t).filter((k) => k !== 'default').sort()))`,
+    ]);
+    expect(esm.stderr).toBe('');
+    const names = JSON.parse(cjs.stdout) as string[];
+    expect(JSON.parse(esm.stdout)).toEqual(names);
+    for (const n of expected) expect(names).toContain(n);
+  });
+
+  it('keeps specialist and test-only pieces out of the package root', () => {
+    const r = node(['-e', "console.log(JSON.stringify(Object.keys(require('trt-calibrator'))))"]);
+    const names = JSON.parse(r.stdout) as string[];
+    for (const internal of ['runCalibration', 'liveNativeAllocations', 'insertQdq', 'prepareCalibrationModel'])
+      expect(names).not.toContain(internal);
+  });
+
   it('ships type declarations for the public API', () => {
     expect(pkg.exports['.'].types).toBe('./dist/index.d.ts');
     expect(fs.readFileSync(path.join(root, 'dist', 'index.d.ts'), 'utf8')).toMatch(
