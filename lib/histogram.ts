@@ -73,7 +73,7 @@ function native<T>(fn: () => T, file?: string): T {
 
 /**
  * Histograms of |x| per tensor: 2048 bins over [0, max|x|] from the first batch, extended at the same width
- * when a later batch has a larger max (TensorRT's entropy calibration, ../shared/TENSORRT.md §4). NaN and ±Inf
+ * when a later batch has a larger max (TensorRT's entropy calibration; the README's "Calibration algorithms" has the exact rules). NaN and ±Inf
  * are counted, never binned.
  */
 export class HistogramSet {

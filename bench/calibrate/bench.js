@@ -1,5 +1,5 @@
 'use strict';
-// Calibration benchmark (issue 6): trt-calibrator's calibrate() (builtin backend, compiled dist/: run
+// Calibration benchmark: trt-calibrator's calibrate() (builtin backend, compiled dist/: run
 // `npx tsc -p tsconfig.build.json && npx cmake-js compile` first) against what a user would run instead,
 // ONNX Runtime's Python entropy calibrator (reference_ort.py ort-entropy), and the floor, plain FP32 ONNX
 // Runtime inference of the same images (reference_ort.py floor). Every measurement runs in its own process, one

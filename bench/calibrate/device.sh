@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/calibrate on the GPU machine of the device tool (16 cores, no Node, no Python ONNX Runtime): the builtin
-# backend's ONNX Runtime thread split there. Pack first, here: `bash ../shared/tools/device-node.sh` (node.xz),
+# backend's ONNX Runtime thread split there. Pack first, here: this machine's Node binary as .device/node.xz,
 # .device/mods.tar.xz (runtime node_modules: onnxruntime-node linux-x64, sharp, protobufjs, commander...) and
 # .device/extra.tar.xz (opencv-js, the two PaddleOCR models); then run with carry [.device, dist,
 # build/Release/trt_calibrator.node]. Prints one JSON line per run (bench.js --child), and doctor.

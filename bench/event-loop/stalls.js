@@ -1,5 +1,5 @@
 'use strict';
-// Event-loop stalls during calibrate() (issue 18): what blocks the JS thread for longer than --threshold ms
+// Event-loop stalls during calibrate(): what blocks the JS thread for longer than --threshold ms
 // (default 20) while one calibration, or two at once, runs in a process, start-up included.
 //
 // Each run is a fresh process (so the first call's costs — addon load, worker start, model parsing — are in it):

@@ -68,7 +68,7 @@ export interface ReportTimings {
 }
 
 /**
- * A histogram of |x|, the way the calibrator keeps it (TENSORRT.md §4: bins of equal width starting at 0), reduced
+ * A histogram of |x|, the way the calibrator keeps it (bins of equal width starting at 0), reduced
  * to at most {@link REPORT_MAX_BINS} bins for size.
  *
  * Downsampling: with `originalBins` source bins and factor `f = ceil(originalBins / 256)`, stored bin `j` is the

@@ -1,5 +1,5 @@
 /**
- * The plain, slow reference of TensorRT's entropy calibration (../shared/TENSORRT.md §4, as NVIDIA's
+ * The plain, slow reference of TensorRT's entropy calibration (the README's "Calibration algorithms", as NVIDIA's
  * pytorch-quantization computes it), used by the tests to check the native thresholds on the same counts.
  */
 

@@ -1,7 +1,6 @@
 /**
  * Native histograms and thresholds against plain, slow reference implementations written here from
- * ../shared/TENSORRT.md §4 (entropy), README "Calibration algorithms" (percentile, mse) and direct sorts of the
- * data. The references read the SAME bin counts the native set holds.
+ * the README's "Calibration algorithms" (entropy, percentile, mse) and direct sorts of the data. The references read the SAME bin counts the native set holds.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';

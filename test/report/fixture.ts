@@ -1,7 +1,7 @@
 /**
  * Synthetic calibration reports for the report tests: realistic |x| histograms (2048 bins over [0, max|x|], as
  * the calibrator keeps them) of gaussian, ReLU and heavy-tailed activations, with thresholds computed from them
- * the way the algorithms do (entropy KL per TENSORRT.md §4, minmax, percentile, mse), plus degenerate tensors
+ * the way the algorithms do (entropy KL, minmax, percentile, mse as the README's "Calibration algorithms" says), plus degenerate tensors
  * and hostile names. Deterministic (seeded).
  */
 import {
