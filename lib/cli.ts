@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { packageVersion } from './capabilities';
+import { suggest } from './errors';
 import { EXIT_CODES } from './cli/common';
 import { registerDoctor } from './cli/doctor';
 import { registerDecode } from './cli/decode';
@@ -22,7 +23,9 @@ export function buildProgram(): Command {
     .name('trt-calibrator')
     .description('INT8 calibration for NVIDIA TensorRT: ONNX model + images in, calibration cache out')
     .version(packageVersion, '-v, --version')
-    .showHelpAfterError('(run trt-calibrator --help for usage)')
+    .showHelpAfterError('(run trt-calibrator <command> --help for usage)')
+    .showSuggestionAfterError(true)
+    .configureOutput({ outputError: usageError(undefined) })
     .exitOverride();
   registerCalibrate(program);
   registerDoctor(program);
@@ -33,7 +36,27 @@ export function buildProgram(): Command {
   registerQdq(program);
   registerEvaluate(program);
   registerPreview(program);
+  for (const cmd of program.commands) cmd.configureOutput({ outputError: usageError(cmd) });
   return program;
+}
+
+/**
+ * How usage errors (unknown command or flag, missing value) are printed: like every other error, a code and the
+ * message, with a "did you mean" for a near miss (commander's own, or ours when a flag's name contains or is
+ * contained in the one typed: --batchsize → --batch).
+ */
+function usageError(cmd: Command | undefined): (text: string, write: (text: string) => void) => void {
+  return (text, write) => {
+    let message = text.replace(/^error: /, '');
+    const unknown = /^unknown option '([^']+)'/.exec(message);
+    if (cmd && unknown && !/Did you mean/i.test(message)) {
+      const typed = unknown[1].split('=')[0];
+      const flags = cmd.options.map((o) => o.long).filter((f): f is string => f !== undefined);
+      const hint = suggest(typed, flags);
+      if (hint) message = message.replace(/\n?$/, `${hint}\n`);
+    }
+    write(`trt-calibrator: ERR_INVALID_OPTION: ${message}`);
+  };
 }
 
 /** Runs the CLI with `argv` (defaults to process.argv). */

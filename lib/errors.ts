@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'ERR_CACHE_VERSION'
   /** A cache was written by a different calibration algorithm than the one asked for. */
   | 'ERR_CACHE_ALGORITHM'
+  /** A cache's tensor names do not belong to the model it is used with (it was calibrated on another model). */
+  | 'ERR_CACHE_MODEL_MISMATCH'
   /** An input name did not match the model's inputs. */
   | 'ERR_INPUT_NAME'
   /** An input had the wrong shape or element count. */
@@ -125,8 +127,14 @@ export function invalidOption(
 export function suggest(name: string, known: readonly string[]): string {
   let best = '';
   let bestDistance = Infinity;
+  const lower = name.toLowerCase().replace(/[-_]/g, '');
   for (const candidate of known) {
-    const d = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    const other = candidate.toLowerCase().replace(/[-_]/g, '');
+    // One name inside the other (--batchsize / --batch, maxskip / maxSkipped) is as good as a near miss.
+    const d =
+      lower.length > 2 && other.length > 2 && (lower.includes(other) || other.includes(lower))
+        ? 1
+        : editDistance(lower, other);
     if (d < bestDistance) {
       bestDistance = d;
       best = candidate;

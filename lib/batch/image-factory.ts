@@ -11,7 +11,9 @@ import { loadOpenCv } from '../image/opencv';
 import {
   IMAGE_FACTORY_OPTIONS,
   PREPROCESS_OPTIONS,
+  PRESETS,
   resolveOptions,
+  validateOptions,
   type OptionsOf,
   type Requiring,
   type ResolvedOf,
@@ -56,17 +58,39 @@ export interface ImageBatchStats {
   batches: number;
 }
 
+/** Share of a directory's files that may be unreadable by default (at least one file). */
+export const DEFAULT_DIRECTORY_SKIP_SHARE = 0.05;
+
+/**
+ * Unreadable files allowed when `maxSkipped` is not given: for a directory 5 % of its files, at least 1 (a folder of
+ * photos often holds one broken file); for a list of files none (the caller chose each one).
+ */
+export function defaultMaxSkipped(files: number, directory: boolean): number {
+  return directory ? Math.max(1, Math.floor(DEFAULT_DIRECTORY_SKIP_SHARE * files)) : 0;
+}
+
 /**
  * Validates {@link PreprocessOptions} and resolves every default into the plain settings the workers use. `shape`
  * is required; per-channel values must match its C. Throws ERR_INVALID_OPTION errors naming `prefix` + option.
  */
 export function resolvePreprocessOptions(options: PreprocessOptions, prefix = ''): PreprocessConfig {
-  const o = resolveOptions(PREPROCESS_OPTIONS, options, 'preprocessing', prefix);
+  // A preset's values first, then what was given explicitly, then the defaults.
+  const given = validateOptions(PREPROCESS_OPTIONS, options, 'preprocessing', prefix);
+  const preset: Partial<PreprocessOptions> = given.preset ? PRESETS[given.preset] : {};
+  const o = resolveOptions(PREPROCESS_OPTIONS, { ...preset, ...given }, 'preprocessing', prefix);
   if (o.shape === undefined)
     throw invalidOption(`${prefix}shape`, 'a per-image shape [C, H, W] of positive integers', undefined);
   const [C, H, W] = o.shape;
-  if ((o.color === 'gray' && C !== 1) || (o.color !== 'gray' && C !== 3))
-    throw invalidOption(`${prefix}shape`, `C = ${o.color === 'gray' ? 1 : 3} for color "${o.color}"`, o.shape, 'range');
+  const color = o.color ?? (C === 1 ? 'gray' : 'bgr');
+  if ((color === 'gray' && C !== 1) || (color !== 'gray' && C !== 3)) {
+    const from = given.color === undefined && given.preset ? ` (from preset "${given.preset}")` : '';
+    throw invalidOption(
+      `${prefix}shape`,
+      `C = ${color === 'gray' ? 1 : 3} for color "${color}"${from}`,
+      o.shape,
+      'range',
+    );
+  }
   const channels = (name: string, value: number | readonly number[]): number[] => {
     if (typeof value === 'number') return new Array<number>(C).fill(value);
     if (value.length !== C) throw invalidOption(prefix + name, `${C} values (one per channel)`, value, 'range');
@@ -78,7 +102,7 @@ export function resolvePreprocessOptions(options: PreprocessOptions, prefix = ''
     channels: C as 1 | 3,
     height: H,
     width: W,
-    color: o.color,
+    color,
     resize: o.resize,
     interp: o.interp,
     scale: o.scale,
@@ -137,8 +161,11 @@ export class ImageBatchFactory extends BatchFactory {
     super();
     const o = resolveOptions(IMAGE_FACTORY_OPTIONS, options, 'ImageBatchFactory');
     if (o.images === undefined) throw invalidOption('images', 'a directory path or an array of file paths', undefined);
+    // The preprocessing as given (not defaulted): a preset's values apply under what was given explicitly.
     const preprocess: Record<string, unknown> = {};
-    for (const key of Object.keys(PREPROCESS_OPTIONS)) preprocess[key] = (o as Record<string, unknown>)[key];
+    for (const key of Object.keys(PREPROCESS_OPTIONS))
+      if ((options as Record<string, unknown>)[key] !== undefined)
+        preprocess[key] = (o as Record<string, unknown>)[key];
     this.config = resolvePreprocessOptions(preprocess as PreprocessOptions);
     this.batchSize = o.batchSize;
     this.lastBatch = o.lastBatch;
@@ -212,8 +239,13 @@ export class ImageBatchFactory extends BatchFactory {
       ...(o.limit !== undefined ? { limit: o.limit } : {}),
     });
     const isDir = typeof images === 'string';
-    const ms = o.maxSkipped ?? (isDir ? '1%' : '0%');
-    this.allowedSkips = typeof ms === 'number' ? ms : Math.floor((parseFloat(ms) / 100) * files.length);
+    const ms = o.maxSkipped;
+    this.allowedSkips =
+      ms === undefined
+        ? defaultMaxSkipped(files.length, isDir)
+        : typeof ms === 'number'
+          ? ms
+          : Math.floor((parseFloat(ms) / 100) * files.length);
     this.files = files;
     this.currentStats.files = files.length;
     if (this.isClosed) return;

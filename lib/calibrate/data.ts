@@ -5,13 +5,12 @@
 import * as os from 'node:os';
 import { BatchFactory } from '../batch/factory';
 import { combineFactories } from '../batch/combine';
-import { ImageBatchFactory } from '../batch/image-factory';
+import { ImageBatchFactory, defaultMaxSkipped } from '../batch/image-factory';
 import { matchInputs } from '../batch/inputs';
 import { TrtCalibratorError, invalidOption } from '../errors';
 import { listImageFiles } from '../image/list';
-import type { ModelInput } from '../onnx/model';
-import { mention, PREPROCESS_OPTIONS } from '../options';
 import { holdoutSplit } from './auto';
+import { inputText, planImageInput, type ImageInputPlan } from './image-input';
 import type { CalibrationJob, ResolvedCalibrateOptions } from './job';
 import type { LoadedJob } from './model';
 import type { CalibrationSource } from './types';
@@ -35,65 +34,18 @@ export interface RunData {
   close(): Promise<void>;
 }
 
-function inputText(i: ModelInput): string {
-  return `${i.name} (${i.elemType} ${JSON.stringify(i.dims ?? [])})`;
-}
-
-/** Per-image [C, H, W] for an image input: from the options, else from the model's fixed dims. */
-function imageShape(input: ModelInput, options: ResolvedCalibrateOptions, model: string): number[] {
-  const given = options.inputs?.[input.name]?.shape ?? options.shape;
-  if (given !== undefined) return [...given];
-  const dims = input.dims ?? [];
-  const chw = dims.slice(1);
-  if (dims.length !== 4 || !chw.every((d) => typeof d === 'number' && d > 0)) {
-    throw new TrtCalibratorError(
-      'ERR_INPUT_SHAPE',
-      `Input "${input.name}" of ${model} has dynamic dims ${JSON.stringify(dims)}; give its per-image shape, e.g. ${mention('shape', { api: '[3, 320, 320]', cli: '3x320x320' })}`,
-      { details: { input: input.name, dims } },
-    );
-  }
-  return chw as number[];
-}
-
-/** The factory for image files (a directory or a list) feeding the model's single float input. */
+/** One ImageBatchFactory feeding the planned input from `images` (a directory or a list of files). */
 function imageFactory(
   images: string | string[],
-  declared: readonly ModelInput[],
+  plan: ImageInputPlan,
   options: ResolvedCalibrateOptions,
-  model: string,
-  extra: { lastBatch?: 'pad'; limit?: number } = {},
+  extra: { lastBatch?: 'pad'; limit?: number; maxSkipped?: number | string } = {},
 ): ImageBatchFactory {
-  const floats = declared.filter((i) => i.elemType === 'float');
-  if (declared.length !== 1 || floats.length !== 1) {
-    throw new TrtCalibratorError(
-      'ERR_INPUT_NAME',
-      `${model} has ${declared.length} inputs (${declared.map(inputText).join(', ')}); an image directory feeds exactly one float input. ` +
-        'Pass factories by input name instead: calibrate(model, { image: new ImageBatchFactory(...), other: factory })',
-      { details: { inputs: declared.map((i) => i.name) } },
-    );
-  }
-  const input = floats[0];
-  for (const key of Object.keys(options.inputs ?? {})) {
-    if (key !== input.name) {
-      throw new TrtCalibratorError(
-        'ERR_INPUT_NAME',
-        `Unknown input "${key}" in ${mention('inputs')}; ${model} has inputs: ${declared.map(inputText).join(', ')}`,
-        { details: { input: key, inputs: declared.map((i) => i.name) } },
-      );
-    }
-  }
-  // Per-input preprocessing wins over the run's.
-  const perInput = options.inputs?.[input.name] ?? {};
-  const preprocess: Record<string, unknown> = {};
-  for (const key of Object.keys(PREPROCESS_OPTIONS) as Array<keyof typeof PREPROCESS_OPTIONS>) {
-    const value = perInput[key] ?? options[key];
-    if (value !== undefined) preprocess[key] = value;
-  }
+  const maxSkipped = options.maxSkipped ?? extra.maxSkipped;
   return new ImageBatchFactory({
-    ...preprocess,
-    shape: imageShape(input, options, model),
+    ...plan.preprocess,
     images,
-    name: input.name,
+    name: plan.input.name,
     batchSize: options.batchSize,
     ...(extra.limit !== undefined ? { limit: extra.limit } : {}),
     // Each decode worker holds its own opencv-js heap (about 85 MB) and costs 0.3 CPU-s to start, and one decodes
@@ -101,12 +53,7 @@ function imageFactory(
     // the detector and 10 % faster for the classifier; 16 cores: 4 as fast as 16 with half the memory).
     workers:
       options.workers ?? Math.min(DEFAULT_MAX_DECODE_WORKERS, Math.max(1, Math.floor(os.availableParallelism() / 4))),
-    // A split directory keeps the directory's default allowance of unreadable files.
-    ...(options.maxSkipped !== undefined
-      ? { maxSkipped: options.maxSkipped }
-      : Array.isArray(images)
-        ? { maxSkipped: '1%' }
-        : {}),
+    ...(maxSkipped !== undefined ? { maxSkipped } : {}),
     ...(extra.lastBatch ? { lastBatch: extra.lastBatch } : {}),
     recursive: options.recursive,
     ...(options.extensions ? { extensions: options.extensions } : {}),
@@ -117,12 +64,11 @@ function imageFactory(
 /** The calibration factory for a source that is not split: a directory, one factory, or factories by name. */
 function sourceFactory(
   source: CalibrationSource,
-  declared: readonly ModelInput[],
+  plan: ImageInputPlan | undefined,
   options: ResolvedCalibrateOptions,
-  model: string,
 ): OwnedFactory {
   if (typeof source === 'string')
-    return { factory: imageFactory(source, declared, options, model, { limit: options.limit }), owned: true };
+    return { factory: imageFactory(source, plan as ImageInputPlan, options, { limit: options.limit }), owned: true };
   if (source instanceof BatchFactory) return { factory: source, owned: false };
   const expected = 'an image directory, a BatchFactory, or { [input]: BatchFactory }';
   if (source === null || typeof source !== 'object') throw invalidOption('source', expected, source);
@@ -152,26 +98,59 @@ function sourceFactory(
 export async function openData(job: CalibrationJob, loaded: LoadedJob): Promise<RunData> {
   const { options, model, source } = job;
   const declared = loaded.inputs;
+  const listing = { recursive: options.recursive, ...(options.extensions ? { extensions: options.extensions } : {}) };
+  // An image directory (calibration or evaluation) feeds the model's one float input: decide its preprocessing once.
+  const imageDir =
+    typeof source === 'string'
+      ? source
+      : loaded.comparing && typeof options.evaluationSource === 'string'
+        ? options.evaluationSource
+        : undefined;
+  const plan =
+    imageDir === undefined
+      ? undefined
+      : await planImageInput(
+          declared,
+          options,
+          loaded.model,
+          model,
+          () =>
+            listImageFiles(imageDir, { ...listing, ...(options.limit !== undefined ? { limit: options.limit } : {}) }),
+          job.notes,
+          job.warnings,
+        );
   let calibration: OwnedFactory;
   let evaluation: OwnedFactory | undefined;
   if (loaded.comparing && options.evaluationSource !== undefined) {
     const e = options.evaluationSource;
     evaluation =
       typeof e === 'string'
-        ? { factory: imageFactory(e, declared, options, model, { lastBatch: 'pad' }), owned: true }
+        ? { factory: imageFactory(e, plan as ImageInputPlan, options, { lastBatch: 'pad' }), owned: true }
         : { factory: e, owned: false };
-    calibration = sourceFactory(source, declared, options, model);
+    calibration = sourceFactory(source, plan, options);
   } else if (loaded.comparing && typeof source === 'string') {
     const files = await listImageFiles(source, {
-      recursive: options.recursive,
-      ...(options.extensions ? { extensions: options.extensions } : {}),
+      ...listing,
       ...(options.limit !== undefined ? { limit: options.limit } : {}),
     });
     const split = holdoutSplit(files, options.holdout);
-    evaluation = { factory: imageFactory(split.holdout, declared, options, model, { lastBatch: 'pad' }), owned: true };
-    calibration = { factory: imageFactory(split.calibration, declared, options, model), owned: true };
+    const p = plan as ImageInputPlan;
+    // The two halves of a directory keep the directory's allowance of unreadable files.
+    evaluation = {
+      factory: imageFactory(split.holdout, p, options, {
+        lastBatch: 'pad',
+        maxSkipped: defaultMaxSkipped(split.holdout.length, true),
+      }),
+      owned: true,
+    };
+    calibration = {
+      factory: imageFactory(split.calibration, p, options, {
+        maxSkipped: defaultMaxSkipped(split.calibration.length, true),
+      }),
+      owned: true,
+    };
   } else {
-    calibration = sourceFactory(source, declared, options, model);
+    calibration = sourceFactory(source, plan, options);
   }
   const data: RunData = {
     calibration,

@@ -11,7 +11,14 @@ import { cacheAccess, type CacheAccess } from '../cache/store';
 import { formatTensorRTVersion, parseTensorRTVersion, type TensorRTVersion } from '../cache/version';
 import { capabilities } from '../capabilities';
 import { invalidOption } from '../errors';
-import { CALIBRATE_OPTIONS, mention, resolveOptions, type Algorithm, type ResolvedOf } from '../options';
+import {
+  CALIBRATE_OPTIONS,
+  PREPROCESS_OPTIONS,
+  mention,
+  resolveOptions,
+  type Algorithm,
+  type ResolvedOf,
+} from '../options';
 import type { CalibrateOptions, CalibrationSource } from './types';
 
 /** TensorRT version written into cache headers when none is given and none is compiled in (JetPack 6's). */
@@ -42,6 +49,8 @@ export interface CalibrationJob {
   readonly build?: BuilderSettings;
   /** Warnings found so far (the result's `warnings` starts with them). */
   readonly warnings: string[];
+  /** Decisions made for the user from the model and the data, one line each (the result's `notes`). */
+  readonly notes: string[];
 }
 
 /** `<model dir>/<model name>.calibration.cache`. */
@@ -59,21 +68,69 @@ export function cacheAlgorithmFor(algorithm: Algorithm): CacheAlgorithm {
   return algorithm === 'minmax' ? 'MinMaxCalibration' : 'EntropyCalibration2';
 }
 
+/** Options that only mean something with another one: refused when that one is absent, before any work. */
+function checkCoherent(input: CalibrateOptions, options: ResolvedCalibrateOptions, backend: Backend): void {
+  if (options.algorithm !== 'auto') {
+    for (const key of ['holdout', 'evaluationSource', 'evaluationLabels'] as const) {
+      if (input[key] !== undefined)
+        throw invalidOption(
+          key,
+          `to be used with ${mention('algorithm', { api: "'auto'", cli: 'auto' })}`,
+          input[key],
+          'range',
+        );
+    }
+  }
+  if (backend === 'builtin') {
+    for (const key of ['tensorrtBuild', 'inputShapes', 'onLog'] as const) {
+      if (input[key] !== undefined)
+        throw invalidOption(
+          key,
+          `to be used with the TensorRT backend (this run uses the builtin one)`,
+          input[key],
+          'range',
+        );
+    }
+  } else {
+    for (const key of ['inference', 'threads', 'maxActivationBytes', 'histograms', 'report'] as const) {
+      if (input[key] !== undefined)
+        throw invalidOption(
+          key,
+          `to be used with the builtin backend (TensorRT's builder keeps its own histograms; ${mention('backend', { api: "'builtin'", cli: 'builtin' })} for this)`,
+          input[key],
+          'range',
+        );
+    }
+  }
+}
+
 /** Stage 1: checks every option and decides what needs no I/O. Throws ERR_INVALID_OPTION / ERR_TENSORRT_UNAVAILABLE. */
 export function resolveJob(model: string, source: CalibrationSource, input: CalibrateOptions): CalibrationJob {
   if (typeof model !== 'string' || model === '') throw invalidOption('model', 'a path to an .onnx file', model);
-  const options = resolveOptions(CALIBRATE_OPTIONS, input, 'calibrate()');
+  // Preprocessing keeps what was not given unset: a preset or the model may decide it (image-input.ts), and the
+  // image pipeline applies the defaults last.
+  const options = resolveOptions(CALIBRATE_OPTIONS, input, 'calibrate()', '', Object.keys(PREPROCESS_OPTIONS));
   const warnings: string[] = [];
+  const notes: string[] = [];
   const caps = capabilities();
   // 'auto' picks TensorRT's own builder when the addon has it; asking for TensorRT (or an engine) without it
   // throws ERR_TENSORRT_UNAVAILABLE saying how to install TensorRT or set TENSORRT_ROOT and rebuild.
   // algorithm 'auto' needs the builtin backend's histograms, so backend 'auto' resolves to builtin for it.
   const autoRequested = options.algorithm === 'auto';
+  // What only the builtin backend does (algorithm auto, percentile and mse, a report with histograms, continued
+  // histograms) makes backend 'auto' the builtin one.
+  const needsBuiltin =
+    autoRequested ||
+    options.algorithm === 'percentile' ||
+    options.algorithm === 'mse' ||
+    options.report !== undefined ||
+    options.histograms !== undefined;
   const backend = resolveBackend(
-    autoRequested && options.backend === 'auto' && !options.engine ? 'builtin' : options.backend,
+    needsBuiltin && options.backend === 'auto' && !options.engine ? 'builtin' : options.backend,
     caps.tensorrt,
     { engine: options.engine },
   );
+  checkCoherent(input, options, backend);
   if (autoRequested && backend !== 'builtin')
     throw invalidOption(
       'algorithm',
@@ -103,7 +160,33 @@ export function resolveJob(model: string, source: CalibrationSource, input: Cali
       );
     }
   }
-  const cacheOption = options.cache ?? defaultCachePath(model);
+  const tensorrt = parseTensorRTVersion(versionText, 'tensorrt');
+  // TensorRT 11 removed calibrators: it reads no calibration cache. Q/DQ carries the scales there, so a run for 11
+  // writes the Q/DQ model and no cache; without `qdq` it would produce nothing usable.
+  const noCache = tensorrt.major >= 11;
+  if (noCache && !options.qdq) {
+    throw invalidOption(
+      'tensorrt',
+      `a TensorRT version with a calibrator (8.6-10.x): TensorRT ${formatTensorRTVersion(tensorrt)} reads no calibration cache. For TensorRT 11 write a Q/DQ model instead (${mention('qdq', { api: "'model.qdq.onnx'", cli: 'model.qdq.onnx' })}): it carries the same scales and TensorRT 11 builds it with explicit quantization`,
+      versionText,
+      'range',
+    );
+  }
+  if (noCache) {
+    if (options.cache !== undefined)
+      throw invalidOption(
+        'cache',
+        `no cache with TensorRT ${formatTensorRTVersion(tensorrt)} (it reads none; the Q/DQ model carries the scales)`,
+        options.cache,
+        'range',
+      );
+    notes.push(
+      `no calibration cache written: TensorRT ${formatTensorRTVersion(tensorrt)} reads none; the Q/DQ model carries the scales`,
+    );
+  }
+  const cacheOption = noCache
+    ? { read: async () => null, write: async () => undefined }
+    : (options.cache ?? defaultCachePath(model));
   return {
     model,
     source,
@@ -111,7 +194,7 @@ export function resolveJob(model: string, source: CalibrationSource, input: Cali
     backend,
     autoRequested,
     algorithm,
-    tensorrt: parseTensorRTVersion(versionText, 'tensorrt'),
+    tensorrt,
     cache: {
       // One reader/writer for a path or a store: a missing or empty file is "no cache", writes are atomic.
       access: cacheAccess(cacheOption),
@@ -120,6 +203,7 @@ export function resolveJob(model: string, source: CalibrationSource, input: Cali
     },
     ...(build ? { build } : {}),
     warnings,
+    notes,
   };
 }
 

@@ -8,6 +8,7 @@ import { formatTensorRTVersion } from '../cache/version';
 import { loadOnnxModel, modelInputs, type ModelInput, type OnnxModel } from '../onnx/model';
 import { mention, type Algorithm } from '../options';
 import type { CalibrationJob } from './job';
+import { preflight } from './preflight';
 
 /** What stage 2 found. */
 export interface LoadedJob {
@@ -24,10 +25,11 @@ export interface LoadedJob {
 }
 
 /**
- * Stage 2: reads the existing cache (refused with ERR_CACHE_VERSION / ERR_CACHE_ALGORITHM when it is for another
+ * Stage 2: checks that every input is there and every output writable (preflight.ts), reads the existing cache (refused with ERR_CACHE_VERSION / ERR_CACHE_ALGORITHM when it is for another
  * TensorRT major.minor or algorithm) and loads the model (ERR_IO, ERR_MODEL).
  */
 export async function loadJob(job: CalibrationJob): Promise<LoadedJob> {
+  await preflight(job);
   let existing: CalibrationCache | undefined;
   let algorithm = job.algorithm;
   if (!job.options.overwrite) {

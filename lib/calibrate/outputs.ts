@@ -8,7 +8,15 @@ import { parseCache, type CalibrationCache } from '../cache/format';
 import { formatTensorRTVersion } from '../cache/version';
 import { TrtCalibratorError } from '../errors';
 import { writeQdqModel } from '../onnx/qdq';
-import { writeReport } from '../report';
+import {
+  CLIPPED_WARNING_SHARE,
+  clippedShareFromHistogram,
+  clippingWarning,
+  nonFiniteWarning,
+  writeReport,
+} from '../report';
+import type { HistogramSet } from '../histogram';
+import { mention } from '../options';
 import { writeFileAtomic } from '../util/fs';
 import { amaxByAlgorithm, cacheTextFor, compareAlgorithms, type AutoChoice, type ThresholdsByAlgorithm } from './auto';
 import { cacheAlgorithmFor, type CalibrationJob } from './job';
@@ -21,6 +29,25 @@ import type { CalibrationResult, TensorScale } from './types';
 function scalesOf(cache: CalibrationCache): Record<string, TensorScale> {
   const out: Record<string, TensorScale> = {};
   for (const e of cache.entries) out[e.name] = { scale: e.scale, amax: e.scale * 127 };
+  return out;
+}
+
+/** Tensors whose amax clips more than 1 % of their values, and tensors with NaN/Inf beside finite values. */
+function histogramWarnings(histograms: HistogramSet, cache: CalibrationCache): string[] {
+  const clipped: Array<{ name: string; share: number }> = [];
+  const nonFinite: string[] = [];
+  const amax = new Map(cache.entries.map((e) => [e.name, e.scale * 127]));
+  for (const name of histograms.names()) {
+    const s = histograms.stats(name);
+    if (s.nanCount + s.posInfCount + s.negInfCount > 0 && s.finiteCount > 0) nonFinite.push(name);
+    const a = amax.get(name);
+    if (a === undefined || !(s.binWidth > 0)) continue;
+    const share = clippedShareFromHistogram(histograms.counts(name), s.binWidth, a);
+    if (share > CLIPPED_WARNING_SHARE) clipped.push({ name, share });
+  }
+  const out: string[] = [];
+  if (nonFinite.length > 0) out.push(nonFiniteWarning(nonFinite));
+  if (clipped.length > 0) out.push(clippingWarning(clipped));
   return out;
 }
 
@@ -87,7 +114,18 @@ export async function writeOutputs(
     }
   }
   if (skipped.length > 0)
-    warnings.push(`${skipped.length} image(s) skipped (first: ${skipped[0].file}: ${skipped[0].reason})`);
+    warnings.push(
+      `${skipped.length} image(s) skipped: ${skipped
+        .slice(0, 3)
+        .map((x) => `${x.file} (${x.reason})`)
+        .join(', ')}${skipped.length > 3 ? `, and ${skipped.length - 3} more (result.images.skipped lists all)` : ''}`,
+    );
+  const dropped = factory instanceof ImageBatchFactory ? factory.stats.dropped : 0;
+  if (dropped > 0)
+    warnings.push(
+      `${dropped} image(s) left out: the last batch was not full and TensorRT calibrates full batches only; use a ${mention('batchSize')} that divides the number of images, or add images`,
+    );
+  if (!pass.fromCache && job.backend === 'builtin') warnings.push(...histogramWarnings(histograms, cache));
 
   const result: CalibrationResult = {
     ...(job.cache.path !== undefined ? { cachePath: job.cache.path } : {}),
@@ -104,9 +142,12 @@ export async function writeOutputs(
     batchSize: prepared.batchSize,
     degenerateTensors,
     warnings,
+    notes: job.notes,
     timings: { totalMs: 0, prepareMs: prepared.prepareMs, ...pass.timings },
   };
   if (job.backend === 'builtin' && !pass.fromCache) result.histograms = histograms;
+  // The cache is written; an abort from here on stops before the next output (the CLI says what was written).
+  options.signal?.throwIfAborted();
   if (job.backend === 'tensorrt') {
     result.log = [...pass.log];
     for (const line of pass.log) options.onLog?.(line);
@@ -117,20 +158,18 @@ export async function writeOutputs(
       result.engine = { path: options.engine, bytes: pass.plan.byteLength };
     }
   }
+  options.signal?.throwIfAborted();
   if (options.qdq) {
     const scales: Record<string, number> = {};
     for (const e of cache.entries) scales[e.name] = e.scale;
     const q = await writeQdqModel(job.model, scales, options.qdq);
     result.qdq = { path: options.qdq, activations: q.activations.length, weights: q.weights.length };
   }
+  options.signal?.throwIfAborted();
   if (options.report) {
-    if (job.backend === 'tensorrt') {
+    if (pass.fromCache) {
       warnings.push(
-        'No report histograms with the TensorRT backend (TensorRT keeps its own); use backend: "builtin" for a report',
-      );
-    } else if (pass.fromCache) {
-      warnings.push(
-        'No report histograms: the cache was reused without calibrating (pass overwrite: true to recalibrate)',
+        `No report: the cache was reused without calibrating (${mention('overwrite', { api: 'true' })} recalibrates)`,
       );
     } else {
       const report = buildReport(

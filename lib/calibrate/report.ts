@@ -82,6 +82,8 @@ export function buildReport(
     tensors,
     calibrationModel.skippedTensors.map((t) => ({ name: t.name, reason: t.reason })),
   );
-  report.warnings = [...standardWarnings(report), ...result.warnings];
+  // calibrate() already says the skipped images, NaN/Inf and clipping (the same sentences); the report adds what only
+  // it knows (tensors without a scale, non-float ones included).
+  report.warnings = [...result.warnings, ...standardWarnings(report, { except: ['skipped', 'nonFinite', 'clipping'] })];
   return report;
 }

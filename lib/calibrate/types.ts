@@ -46,8 +46,13 @@ export interface CalibrationResult {
   batchSize: number;
   /** Tensors with no usable data (all zero, only NaN/Inf): no cache entry, named here and in `warnings`. */
   degenerateTensors: Array<{ name: string; status: string }>;
-  /** Things worth a look (default TensorRT version, degenerate tensors, skipped images…). */
+  /** Things worth a look (default TensorRT version, degenerate tensors, skipped images, clipping…). */
   warnings: string[];
+  /**
+   * What was decided for you from the model and the data, one line each: the shape from the images or the model's
+   * metadata, the layout, a preset for an Ultralytics export.
+   */
+  notes: string[];
   /** How the builtin backend ran ONNX Runtime (see {@link CalibrateOptions.inference}); absent otherwise. */
   inference?: 'native' | 'worker';
   /** Milliseconds: total, model preparation, calibration pass, ORT inference, histograms, thresholds. */

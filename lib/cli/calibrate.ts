@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { ImageBatchFactory } from '../batch/image-factory';
@@ -5,6 +7,7 @@ import { calibrate, type CalibrateOptions, type CalibrationResult, type Calibrat
 import { decodeCache, formatDecodeSummary } from '../cache/decode';
 import { HistogramSet } from '../histogram';
 import { formatAlgorithmTable } from '../calibrate/auto';
+import { defaultCachePath } from '../calibrate/job';
 import { CALIBRATE_CLI_OPTIONS, CALIBRATE_OPTIONS, IMAGE_SOURCE_OPTIONS, PREPROCESS_OPTIONS } from '../options';
 import { addFlags, readFlags } from '../options/cli';
 import { EXIT_CODES, runCommand } from './common';
@@ -74,8 +77,30 @@ function summary(result: CalibrationResult, model: string): string {
       `  qdq      ${result.qdq.path}: ${result.qdq.activations} activations and ${result.qdq.weights} weights quantized`,
     );
   if (result.report) lines.push(`  report   ${result.report.html}`);
+  for (const n of result.notes) lines.push(`  note: ${n}`);
   for (const w of result.warnings) lines.push(`  warning: ${w}`);
   return lines.join('\n');
+}
+
+/** The files a run may write, by what they are. */
+function outputsOf(model: string, options: CalibrateOptions): string[] {
+  const files: string[] = [];
+  if (options.cache === undefined) files.push(defaultCachePath(model));
+  else if (typeof options.cache === 'string') files.push(options.cache);
+  if (options.qdq) files.push(options.qdq);
+  if (options.engine) files.push(options.engine);
+  if (options.report) files.push(path.join(options.report, 'report.json'), path.join(options.report, 'report.html'));
+  return files;
+}
+
+/** Which of `files` were written since `since` (ms): every output is written atomically, so it exists whole. */
+async function writtenSince(since: number, files: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const f of files) {
+    const st = await fs.promises.stat(f).catch(() => undefined);
+    if (st && st.mtimeMs >= since) out.push(f);
+  }
+  return out;
 }
 
 /** `trt-calibrator calibrate <model.onnx> <imageDir>`: writes a TensorRT calibration cache. */
@@ -97,6 +122,7 @@ export function registerCalibrate(program: Command): void {
         progress?: boolean;
         json?: boolean;
       };
+      const started = Date.now();
       const controller = new AbortController();
       const onSignal = () =>
         controller.abort(
@@ -153,7 +179,12 @@ export function registerCalibrate(program: Command): void {
       } catch (err) {
         bar?.stop();
         if (controller.signal.aborted) {
-          process.stderr.write('trt-calibrator: ERR_ABORTED: interrupted; no cache was written\n');
+          const written = await writtenSince(started, outputsOf(model, options));
+          process.stderr.write(
+            written.length === 0
+              ? 'trt-calibrator: ERR_ABORTED: interrupted; nothing was written\n'
+              : `trt-calibrator: ERR_ABORTED: interrupted after writing ${written.join(', ')}; nothing else was written\n`,
+          );
           return EXIT_CODES.aborted;
         }
         throw err;

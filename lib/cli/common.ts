@@ -17,11 +17,15 @@ export const EXIT_CODES = {
   internal: 70,
 } as const;
 
-const BY_CODE: Partial<Record<ErrorCode, number>> = {
+/** The exit code of every error code (a new code must be placed here: the type says so). */
+export const EXIT_CODE_OF: Readonly<Record<ErrorCode, number>> = {
   ERR_INVALID_OPTION: EXIT_CODES.usage,
   ERR_CACHE_FORMAT: EXIT_CODES.cache,
   ERR_CACHE_VERSION: EXIT_CODES.cache,
   ERR_CACHE_ALGORITHM: EXIT_CODES.cache,
+  ERR_CACHE_MODEL_MISMATCH: EXIT_CODES.cache,
+  ERR_HISTOGRAM: EXIT_CODES.input,
+  ERR_REPORT_FORMAT: EXIT_CODES.input,
   ERR_INPUT_NAME: EXIT_CODES.input,
   ERR_INPUT_SHAPE: EXIT_CODES.input,
   ERR_INPUT_DTYPE: EXIT_CODES.input,
@@ -42,7 +46,7 @@ const BY_CODE: Partial<Record<ErrorCode, number>> = {
 /** The exit code for an error thrown by a command. */
 export function exitCodeFor(err: unknown): number {
   const code = errorCode(err);
-  return (code && BY_CODE[code]) ?? EXIT_CODES.internal;
+  return (code && EXIT_CODE_OF[code]) ?? EXIT_CODES.internal;
 }
 
 /** Prints an error the way every command does: `trt-calibrator: <code>: <message>` on stderr. */

@@ -75,3 +75,19 @@ export async function decodeImageBuffer(bytes: Buffer): Promise<DecodedImage> {
   if (data.length !== pixels) throw new ImageDecodeFailure(`decoder returned ${data.length} bytes, expected ${pixels}`);
   return { data, width: info.width, height: info.height, channels, sourceDepth };
 }
+
+/**
+ * The size an image will have once decoded (EXIF orientation applied), read from its header without decoding the
+ * pixels; undefined when the file cannot be read as an image (it will be skipped later with the reason).
+ */
+export async function imageSize(file: string): Promise<{ width: number; height: number } | undefined> {
+  try {
+    const m = await sharp(file, { pages: 1 }).metadata();
+    if (!m.width || !m.height) return undefined;
+    // EXIF orientations 5-8 turn the image by 90°: width and height swap once it is rotated upright.
+    const turned = (m.orientation ?? 1) >= 5;
+    return turned ? { width: m.height, height: m.width } : { width: m.width, height: m.height };
+  } catch {
+    return undefined;
+  }
+}

@@ -40,8 +40,8 @@ async function walk(dir: string, recursive: boolean, extensions: readonly string
 
 /**
  * The image files of `source` (a directory, or a list of files used as given), in the order they are used: sorted
- * by path in byte order, then optionally shuffled with a seed, then cut to `limit`. Rejects with ERR_NO_DATA for a
- * missing directory, a path that is not one, or no images; ERR_IO when the directory cannot be read.
+ * by path in byte order, then optionally shuffled with a seed, then cut to `limit`. Rejects with ERR_IO for a
+ * missing directory, a path that is not one, or one that cannot be read; ERR_NO_DATA when it holds no images.
  */
 export async function listImageFiles(
   source: string | readonly string[],
@@ -52,14 +52,14 @@ export async function listImageFiles(
     const dir = source;
     const st = await fsp.stat(dir).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT' || err.code === 'ENOTDIR')
-        throw new TrtCalibratorError('ERR_NO_DATA', `image directory not found: ${dir}`, { details: { path: dir } });
+        throw new TrtCalibratorError('ERR_IO', `image directory not found: ${dir}`, { details: { path: dir } });
       throw new TrtCalibratorError('ERR_IO', `cannot read image directory ${dir}: ${err.message}`, {
         cause: err,
         details: { path: dir },
       });
     });
     if (!st.isDirectory())
-      throw new TrtCalibratorError('ERR_NO_DATA', `not a directory: ${dir} (pass a list of files for single images)`, {
+      throw new TrtCalibratorError('ERR_IO', `not a directory: ${dir} (pass a list of files for single images)`, {
         details: { path: dir },
       });
     const exts = (options.extensions ?? DEFAULT_IMAGE_EXTENSIONS).map((e) =>

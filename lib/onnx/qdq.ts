@@ -323,6 +323,7 @@ export async function buildQdqModel(
 ): Promise<{ bytes: Uint8Array; result: QdqBuild }> {
   const { highPrecision, ...placement } = resolveOptions(QDQ_EXPORT_OPTIONS, options, 'Q/DQ export');
   const model = await loadOnnxModel(modelPath);
+  checkScalesBelongTo(model.proto, scales, modelPath);
   const proto = cloneModelProto(model.proto);
   const result = insertQdq(proto, scales, placement);
   if (result.activations.length === 0) {
@@ -351,6 +352,37 @@ export async function buildQdqModel(
   });
   await session.release();
   return { bytes, result: float16 ? { ...result, float16 } : result };
+}
+
+/** Least share of a cache's entries that must name a tensor of the model for the cache to be taken as the model's. */
+export const MIN_CACHE_MODEL_COVERAGE = 0.5;
+
+/**
+ * Refuses scales that were calibrated on another model: fewer than {@link MIN_CACHE_MODEL_COVERAGE} of the entries
+ * name a tensor of `proto` (a graph input or a node output). A cache TensorRT wrote has a few entries of its own
+ * (`(Unnamed Layer* 4) [Constant]_output`, `ONNXTRT_Broadcast_12_output`) that the ONNX graph lacks; another
+ * model's cache matches only by accident. Throws ERR_CACHE_MODEL_MISMATCH with the coverage and unmatched names.
+ */
+export function checkScalesBelongTo(proto: onnx.IModelProto, scales: ScaleMap, modelPath: string): void {
+  const names = scales instanceof Map ? [...scales.keys()] : Object.keys(scales ?? {});
+  if (names.length === 0) return;
+  const graph = proto.graph as onnx.IGraphProto;
+  const tensors = new Set<string>((graph.input ?? []).map((i) => i.name ?? ''));
+  for (const n of graph.node ?? []) for (const o of n.output ?? []) tensors.add(o);
+  const unmatched = names.filter((n) => !tensors.has(n));
+  const matched = names.length - unmatched.length;
+  if (matched / names.length >= MIN_CACHE_MODEL_COVERAGE) return;
+  throw new TrtCalibratorError(
+    'ERR_CACHE_MODEL_MISMATCH',
+    `The cache does not belong to ${modelPath}: only ${matched} of its ${names.length} entries name a tensor of the model ` +
+      `(${((100 * matched) / names.length).toFixed(0)} %; e.g. ${unmatched
+        .slice(0, 4)
+        .map((n) => `"${n}"`)
+        .join(
+          ', ',
+        )} are not in it). Nothing was written; calibrate this model, or pass the cache of the model it came from.`,
+    { details: { entries: names.length, matched, unmatched: unmatched.slice(0, 20) } },
+  );
 }
 
 /** The element type ONNX Runtime infers for every node output of `proto` ('float32', 'int64', …). */

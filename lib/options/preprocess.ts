@@ -39,18 +39,54 @@ export const DEFAULT_IMAGE_EXTENSIONS: readonly string[] = Object.freeze([
   '.gif',
 ]);
 
+/**
+ * Preprocessing bundles users reach for; explicit options override a preset's values.
+ *   imagenet: torchvision's ImageNet normalization (RGB, /255, mean 0.485 0.456 0.406, std 0.229 0.224 0.225);
+ *   yolo:     Ultralytics YOLO (RGB, /255, letterbox padded with 114);
+ *   caffe:    Caffe/Detectron BGR mean subtraction (102.9801, 115.9465, 122.7717), no scaling;
+ *   unit:     pixels scaled to [0, 1] (/255), nothing else.
+ */
+export const PRESETS = {
+  imagenet: { color: 'rgb', scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+  yolo: { color: 'rgb', scale: 1 / 255, resize: 'letterbox', padValue: 114 },
+  caffe: { color: 'bgr', scale: 1, mean: [102.9801, 115.9465, 122.7717] },
+  unit: { scale: 1 / 255 },
+} as const satisfies Record<string, Readonly<Record<string, unknown>>>;
+
+/** A preset's name. */
+export type PresetName = keyof typeof PRESETS;
+
+/** The preset names. */
+export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
+
 /** Images per batch when nothing says otherwise. */
 export const DEFAULT_BATCH_SIZE = 8;
 
 /** How one image becomes one tensor: `y = (x · scale − mean) / std` per channel after resizing. */
 export const PREPROCESS_OPTIONS = {
   /**
+   * A preprocessing bundle ({@link PRESETS}): `imagenet`, `yolo`, `caffe` or `unit`. Options given explicitly override
+   * its values. Defaults to none (or `yolo` for a model whose metadata says Ultralytics).
+   */
+  preset: oneOf(PRESET_NAMES as unknown as readonly ['imagenet', 'yolo', 'caffe', 'unit'], {
+    help: 'preprocessing bundle: imagenet (RGB, /255, ImageNet mean/std), yolo (RGB, /255, letterbox 114), caffe (BGR mean), unit (/255)',
+    defaultText: "none (yolo when the model's metadata says Ultralytics)",
+    cli: '--preset <name>',
+  }),
+  /**
    * Per-image shape `[C, H, W]` (always in this order, whatever the layout). C is 3 for bgr/rgb, 1 for gray.
    * Needed where the model's own dims are symbolic.
    */
   shape: imageShape({ help: 'per-image input shape C×H×W, e.g. 3x224x224', cli: '--shape <CxHxW>' }),
-  /** Channel order of the tensor. Defaults to `'bgr'` (what cv2.imread gives). */
-  color: oneOf(COLOR_ORDERS, { help: 'channel order of the tensor', default: 'bgr', cli: '--color <order>' }),
+  /**
+   * Channel order of the tensor. Defaults to `'gray'` when the input has one channel, else `'bgr'` (what cv2.imread
+   * gives).
+   */
+  color: oneOf(COLOR_ORDERS, {
+    help: 'channel order of the tensor',
+    defaultText: 'gray for one channel, else bgr (as cv2.imread)',
+    cli: '--color <order>',
+  }),
   /** Multiplier applied to the 0–255 pixel first. Defaults to 1. */
   scale: number({ help: 'multiplier of the 0-255 pixel: y = (x*scale - mean) / std', default: 1, cli: '--scale <S>' }),
   /** Subtracted after scaling, one value or one per channel (in `color` order). Defaults to 0. */
@@ -129,11 +165,11 @@ export const IMAGE_SOURCE_OPTIONS = {
   seed: integer({ help: 'seed of the shuffle', min: 0, default: 0 }),
   /**
    * Skipped (unreadable) files allowed before the run fails with ERR_IMAGE_DECODE: a count, or a percentage string
-   * like `'1%'` of the files listed. Defaults to `'0%'` for a file list and `'1%'` for a directory.
+   * like `'1%'` of the files listed. Defaults to 5 % of a directory's files (at least 1), none for a file list.
    */
   maxSkipped: countOrPercent({
     help: 'unreadable images allowed before failing, N or N%',
-    defaultText: "'1%' for a directory, '0%' for a file list",
+    defaultText: "5 % of a directory's files (at least 1), 0 for a file list",
     cli: '--max-skipped <N|N%>',
   }),
   /**

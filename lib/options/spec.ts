@@ -372,16 +372,21 @@ export function validateOptions<T extends OptionTable>(
   return out as Partial<ResolvedOf<T>>;
 }
 
-/** {@link validateOptions}, then the static defaults of the table for what was not given. */
+/**
+ * {@link validateOptions}, then the static defaults of the table for what was not given (but the `keepUnset` keys,
+ * whose defaults a later step applies: preprocessing under a preset).
+ */
 export function resolveOptions<T extends OptionTable>(
   table: T,
   options: unknown,
   where: string,
   prefix = '',
+  keepUnset: readonly string[] = [],
 ): ResolvedOf<T> {
   const checked = validateOptions(table, options, where, prefix) as Record<string, unknown>;
   for (const [key, spec] of Object.entries(table)) {
-    if (checked[key] === undefined && spec.default !== undefined) checked[key] = spec.default;
+    if (checked[key] === undefined && spec.default !== undefined && !keepUnset.includes(key))
+      checked[key] = spec.default;
   }
   return checked as ResolvedOf<T>;
 }

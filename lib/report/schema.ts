@@ -7,6 +7,7 @@
  * calibration glue never computes clipped shares or downsampled histograms itself.
  */
 import { TrtCalibratorError } from '../errors';
+import { mention } from '../options/voice';
 
 /** Version of this schema, stored in every report. Bumped when a field changes meaning or is removed. */
 export const REPORT_SCHEMA_VERSION = 1;
@@ -406,11 +407,11 @@ export const CLIPPED_WARNING_SHARE = 0.01;
  */
 export function standardWarnings(
   report: Pick<CalibrationReport, 'skippedImages' | 'tensors' | 'tensorsWithoutScale' | 'imagesUsed'>,
+  options: { except?: ReadonlyArray<'skipped' | 'nonFinite' | 'clipping'> } = {},
 ): string[] {
   const out: string[] = [];
-  const list = (names: string[]): string =>
-    names.length <= 3 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`;
-  if (report.skippedImages.length > 0)
+  const except = new Set(options.except ?? []);
+  if (report.skippedImages.length > 0 && !except.has('skipped'))
     out.push(
       `${report.skippedImages.length} image(s) were skipped; ${report.imagesUsed} were used (see "Skipped images").`,
     );
@@ -420,17 +421,36 @@ export function standardWarnings(
     );
   }
   const nonFinite = report.tensors.filter((t) => t.scale !== null && t.nanCount + t.infCount > 0);
-  if (nonFinite.length > 0)
-    out.push(
-      `${nonFinite.length} tensor(s) produced NaN/Inf values alongside finite ones (ignored by the histograms): ${list(nonFinite.map((t) => t.name))}.`,
-    );
+  if (nonFinite.length > 0 && !except.has('nonFinite')) out.push(nonFiniteWarning(nonFinite.map((t) => t.name)));
   const clipped = report.tensors.filter((t) => t.clippedShare > CLIPPED_WARNING_SHARE);
-  if (clipped.length > 0) {
-    out.push(
-      `${clipped.length} tensor(s) clip more than ${CLIPPED_WARNING_SHARE * 100} % of their values at the chosen amax: ${list(clipped.map((t) => t.name))}.`,
-    );
-  }
+  if (clipped.length > 0 && !except.has('clipping'))
+    out.push(clippingWarning(clipped.map((t) => ({ name: t.name, share: t.clippedShare }))));
   return out;
+}
+
+function list(names: readonly string[]): string {
+  return names.length <= 3 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`;
+}
+
+/** The warning for tensors with NaN/Inf values beside finite ones (calibrate() and the report say it alike). */
+export function nonFiniteWarning(names: readonly string[]): string {
+  return `${names.length} tensor(s) produced NaN/Inf values alongside finite ones (ignored by the histograms): ${list(names)}.`;
+}
+
+/**
+ * The warning for tensors whose chosen amax clips more than {@link CLIPPED_WARNING_SHARE} of their values, worst
+ * first (calibrate() and the report say it the same way).
+ */
+export function clippingWarning(tensors: ReadonlyArray<{ name: string; share: number }>): string {
+  const worst = [...tensors].sort((a, b) => b.share - a.share);
+  const shown = worst
+    .slice(0, 3)
+    .map((t) => `${t.name} ${(t.share * 100).toFixed(2)} %`)
+    .join(', ');
+  return (
+    `${tensors.length} tensor(s) clip more than ${CLIPPED_WARNING_SHARE * 100} % of their values at the chosen amax: ` +
+    `${shown}${worst.length > 3 ? ` and ${worst.length - 3} more` : ''}. If accuracy suffers, compare the algorithms (${mention('algorithm', { api: "'auto'", cli: 'auto' })}).`
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------

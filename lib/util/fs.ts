@@ -64,3 +64,57 @@ export async function readFileOrThrow(file: string, what: string): Promise<Buffe
     throw new TrtCalibratorError('ERR_IO', `Could not read ${what} ${file}: ${why}`, { cause: err, details: { file } });
   }
 }
+
+/**
+ * Checks, before any work, that `file` could be written: its directory exists (or, with `createDirs`, the nearest
+ * existing ancestor can hold it) and is writable, and `file` is not a directory. `what` names the output in the
+ * message (`the cache (--cache)`). Throws ERR_IO.
+ */
+export async function checkWritable(file: string, what: string, options: { directory?: boolean } = {}): Promise<void> {
+  const target = path.resolve(file);
+  const fail = (why: string): never => {
+    throw new TrtCalibratorError('ERR_IO', `Cannot write ${what} at ${file}: ${why}`, { details: { file } });
+  };
+  const st = await fs.promises.stat(target).catch(() => undefined);
+  if (st) {
+    if (options.directory ? !st.isDirectory() : st.isDirectory())
+      fail(options.directory ? 'it is a file, not a directory' : 'it is a directory');
+    await fs.promises
+      .access(target, fs.constants.W_OK)
+      .catch(() => fail(options.directory ? 'the directory is not writable' : 'the file is not writable'));
+    return;
+  }
+  // The output does not exist yet: the nearest existing ancestor must be a writable directory (a report directory
+  // is created with its parents; a file's own directory must exist).
+  let dir = path.dirname(target);
+  if (options.directory) {
+    while (!(await fs.promises.stat(dir).catch(() => undefined)) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  }
+  const parent = await fs.promises.stat(dir).catch(() => undefined);
+  if (!parent) fail(`the directory ${path.dirname(target)} does not exist`);
+  if (!parent!.isDirectory()) fail(`${dir} is not a directory`);
+  await fs.promises.access(dir, fs.constants.W_OK).catch(() => fail(`the directory ${dir} is not writable`));
+}
+
+/** Checks, before any work, that `file` exists and can be read; `what` names it in the message. Throws ERR_IO. */
+export async function checkReadable(file: string, what: string, options: { directory?: boolean } = {}): Promise<void> {
+  const st = await fs.promises.stat(file).catch((err: NodeJS.ErrnoException) => {
+    throw new TrtCalibratorError(
+      'ERR_IO',
+      err.code === 'ENOENT' || err.code === 'ENOTDIR'
+        ? `${what} not found: ${file}`
+        : `Cannot read ${what} ${file}: ${err.message}`,
+      { cause: err, details: { file } },
+    );
+  });
+  if (options.directory && !st.isDirectory())
+    throw new TrtCalibratorError('ERR_IO', `${what} is not a directory: ${file}`, { details: { file } });
+  if (!options.directory && st.isDirectory())
+    throw new TrtCalibratorError('ERR_IO', `${what} is a directory, not a file: ${file}`, { details: { file } });
+  await fs.promises.access(file, fs.constants.R_OK).catch((err: Error) => {
+    throw new TrtCalibratorError('ERR_IO', `Cannot read ${what} ${file}: ${err.message}`, {
+      cause: err,
+      details: { file },
+    });
+  });
+}

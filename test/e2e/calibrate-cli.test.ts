@@ -82,10 +82,10 @@ describe('trt-calibrator calibrate', () => {
 
   it('exits with the code of each error class', () => {
     expect(cli(['calibrate', path.join(dir, 'none.onnx'), crops, ...PRE]).status).toBe(3); // ERR_IO
-    const bad = cli(['calibrate', CLASSIFIER, crops, '--cache', path.join(dir, 'x.cache')]);
-    expect(bad.status).toBe(3); // ERR_INPUT_SHAPE: dynamic dims without --shape
-    expect(bad.stderr).toContain('ERR_INPUT_SHAPE');
-    expect(cli(['calibrate', CLASSIFIER, path.join(dir, 'missing-dir'), ...PRE]).status).toBe(6); // ERR_NO_DATA
+    const badCacheDir = cli(['calibrate', CLASSIFIER, crops, ...PRE, '--cache', path.join(dir, 'no-dir', 'x.cache')]);
+    expect(badCacheDir.status).toBe(3); // ERR_IO: the cache's directory does not exist (checked before any work)
+    expect(badCacheDir.stderr).toContain('ERR_IO: Cannot write the cache (--cache)');
+    expect(cli(['calibrate', CLASSIFIER, path.join(dir, 'missing-dir'), ...PRE]).status).toBe(3); // ERR_IO: missing input
     expect(cli(['calibrate', CLASSIFIER, crops, ...PRE, '--algorithm', 'kl']).status).toBe(2); // usage
     fs.writeFileSync(path.join(dir, 'bad.cache'), 'TRT-8601-EntropyCalibration2\nno separator here\n');
     const badCache = cli(['calibrate', CLASSIFIER, crops, ...PRE, '--cache', path.join(dir, 'bad.cache')]);

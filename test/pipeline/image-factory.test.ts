@@ -184,9 +184,9 @@ describe('ImageBatchFactory', () => {
     expect(f.stats.skipped[0].reason).toMatch(/smaller than the crop: 48x36 resized to 27x20 < 64x16/);
   });
 
-  it('rejects a missing or empty directory and a batch larger than the data with ERR_NO_DATA', async () => {
+  it('rejects a missing directory with ERR_IO, an empty one and a batch larger than the data with ERR_NO_DATA', async () => {
     await expect(ImageBatchFactory.create({ images: path.join(dir, 'nope'), shape: SHAPE })).rejects.toMatchObject({
-      code: 'ERR_NO_DATA',
+      code: 'ERR_IO',
       message: expect.stringContaining('not found'),
     });
     await expect(ImageBatchFactory.create({ images: path.join(dir, 'empty'), shape: SHAPE })).rejects.toMatchObject({

@@ -60,7 +60,7 @@ describe('preprocess options', () => {
       /Expected a shape CxHxW like 3x224x224 for --shape but received "3x224"/,
     );
     expect(() => toImageFactoryOptions({ shape: '3x8x8', mean: '1,x,3' }, 'd')).toThrow(/for --mean/);
-    expect(() => toImageFactoryOptions({ input: ['a:3x8x8:colour=rgb'] }, 'd')).toThrow(/keys color/);
+    expect(() => toImageFactoryOptions({ input: ['a:3x8x8:colour=rgb'] }, 'd')).toThrow(/keys preset, color/);
   });
 });
 
@@ -99,8 +99,8 @@ describe('trt-calibrator preview', () => {
         [path.join(root, 'dist', 'cli.js'), 'preview', path.join(out, 'nope'), '--out', out, '--shape', '3x8x8'],
         { encoding: 'utf8' },
       );
-      expect(bad.status).toBe(6);
-      expect(bad.stderr).toContain('ERR_NO_DATA');
+      expect(bad.status).toBe(3); // a missing input: ERR_IO (the README's exit-code table)
+      expect(bad.stderr).toContain('ERR_IO');
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
     }

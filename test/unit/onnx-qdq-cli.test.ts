@@ -80,12 +80,12 @@ describe('trt-calibrator qdq', () => {
     expect(summary.weights.map((w: { axis: number }) => w.axis)).toEqual([0, 0]);
   });
 
-  it('exits 6 when the cache has none of the model tensors, 4 for a malformed cache, 3 for a missing model', () => {
+  it('exits 4 when the cache belongs to another model or is malformed, 3 for a missing model', () => {
     const other = path.join(dir, 'other.cache');
     fs.writeFileSync(other, `TRT-8601-EntropyCalibration2\nsomething/else: 3c010a14\n`);
     let r = cli(['qdq', model, '--cache', other, '--out', path.join(dir, 'x.onnx')]);
-    expect(r.status).toBe(6);
-    expect(r.stderr).toContain('ERR_NO_DATA');
+    expect(r.status).toBe(4);
+    expect(r.stderr).toContain('ERR_CACHE_MODEL_MISMATCH');
     expect(fs.existsSync(path.join(dir, 'x.onnx'))).toBe(false);
 
     const bad = path.join(dir, 'bad.cache');

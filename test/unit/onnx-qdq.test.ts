@@ -299,7 +299,8 @@ describe('PaddleOCR classifier (opset 9, Constant-node weights)', () => {
 
   it('refuses a cache that does not belong to the model', async () => {
     await expect(buildQdqModel(CLASSIFIER, { 'some/other/tensor': 0.1 })).rejects.toMatchObject({
-      code: 'ERR_NO_DATA',
+      code: 'ERR_CACHE_MODEL_MISMATCH',
+      message: expect.stringContaining('only 0 of its 1 entries name a tensor'),
     });
   });
 });

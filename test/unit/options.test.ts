@@ -113,7 +113,7 @@ describe('calibrate() options are all checked before any work', () => {
     expect(job.options.batchSize).toBe(8);
     expect(job.options.algorithm).toBe('entropy');
     expect(job.tensorrt.raw).toBe('8601');
-    expect(resolveOptions(PREPROCESS_OPTIONS, {}, 'x')).toMatchObject({ color: 'bgr', scale: 1, layout: 'nchw' });
+    expect(resolveOptions(PREPROCESS_OPTIONS, {}, 'x')).toMatchObject({ scale: 1, layout: 'nchw' });
   });
 
   it('ImageBatchFactory shares the declarations (same check, same message)', () => {
