@@ -731,15 +731,18 @@ export async function calibrate(
       onProgress: options.onProgress,
       algorithm: algorithm === 'minmax' ? 'minmax' : 'entropy2',
       builder: backend,
-      builderOptions: {
-        algorithm,
-        percentile: options.percentile ?? 99.99,
-        tensorrtVersion: String(headerVersion),
-        cacheAlgorithm,
-        maxActivationBytes,
-        splittable,
-        histogramThreads: threadSplit.histograms,
-      },
+      builtin:
+        backend === 'builtin'
+          ? {
+              algorithm,
+              percentile: options.percentile ?? 99.99,
+              tensorrtVersion: String(headerVersion),
+              cacheAlgorithm,
+              maxActivationBytes,
+              splittable,
+              histogramThreads: threadSplit.histograms,
+            }
+          : undefined,
       histograms: backend === 'builtin' ? histograms : undefined,
       // 'native': the builder runs every batch through ONNX Runtime itself (sub-batches as the worker's below).
       inference: session,
@@ -804,17 +807,14 @@ export async function calibrate(
     if (!fromCache) {
       if (!thresholds && options.report && backend === 'builtin')
         thresholds = await amaxByAlgorithm(histograms, percentile);
-      // The builder lists the tensors whose threshold status is not "ok" (result.bytes.statuses, "name\tstatus"
-      // lines); with 'auto' the chosen algorithm's thresholds say it.
-      const statuses = run.bytes.statuses;
+      // The builder lists the tensors whose threshold status is not "ok" (result.tensorStatuses); with 'auto' the
+      // chosen algorithm's thresholds say it.
+      const statuses = run.tensorStatuses;
       if (thresholds) {
         for (const r of thresholds[algorithm])
           if (r.status !== 'ok') degenerateTensors.push({ name: r.name, status: r.status });
       } else if (statuses) {
-        for (const line of Buffer.from(statuses).toString('utf8').split('\n')) {
-          const tab = line.lastIndexOf('\t');
-          if (tab > 0) degenerateTensors.push({ name: line.slice(0, tab), status: line.slice(tab + 1) });
-        }
+        for (const s of statuses) degenerateTensors.push({ name: s.name, status: s.status });
       } else {
         for (const r of await histograms.computeAll(algorithm, { percentile }))
           if (r.status !== 'ok') degenerateTensors.push({ name: r.name, status: r.status });

@@ -7,9 +7,9 @@
 #include <random>
 #include <vector>
 
-#include "cache_text.h"
-#include "histogram.h"
-#include "thresholds.h"
+#include "builtin/histogram.h"
+#include "builtin/thresholds.h"
+#include "core/cache_text.h"
 
 namespace {
 
