@@ -55,7 +55,7 @@
         }, {
           "defines": ["TRTC_WITH_CUDA=0"]
         }],
-        ["test_hooks=='1'", {
+        ["test_hooks==1", {
           "sources": [
             "native/testing/test_bindings.cc",
             "native/testing/test_cuda.cc",

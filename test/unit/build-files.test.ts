@@ -22,10 +22,10 @@ function gypTarget(): GypTarget {
   return (JSON.parse(text) as { targets: GypTarget[] }).targets[0];
 }
 
-/** The sources binding.gyp adds for the test build (the `test_hooks=='1'` condition). */
+/** The sources binding.gyp adds for the test build (the `test_hooks==1` condition). */
 function gypTestHookSources(): string[] {
-  const condition = gypTarget().conditions.find(([when]) => when === "test_hooks=='1'");
-  if (!condition) throw new Error("no test_hooks=='1' condition in binding.gyp");
+  const condition = gypTarget().conditions.find(([when]) => when === 'test_hooks==1');
+  if (!condition) throw new Error('no test_hooks==1 condition in binding.gyp');
   return condition[1].sources ?? [];
 }
 
