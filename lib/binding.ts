@@ -25,6 +25,8 @@ export interface NativeCapabilities {
   napiVersion: number;
   /** "cmake-js" or "node-gyp". */
   buildSystem: string;
+  /** The test build of the addon (TRTC_TEST_HOOKS): test builders, test-hook options, benchBareUpload. */
+  testHooks: boolean;
   cuda: {
     compiled: boolean;
     /** e.g. 13000 for CUDA 13.0; 0 when not compiled in. */
@@ -38,12 +40,12 @@ export interface NativeCapabilities {
   tensorrt: { compiled: true; version: string } | { compiled: false; reason: string };
 }
 
-/** Threshold algorithms of native/thresholds.h. */
+/** Threshold algorithms of native/builtin/thresholds.h. */
 export type NativeAmaxAlgorithm = 'entropy' | 'minmax' | 'percentile' | 'mse';
 /** `ok`, or why no threshold could be derived (`constant` still has a usable amax = |c|). */
 export type NativeAmaxStatus = 'ok' | 'constant' | 'empty' | 'not-finite' | 'all-zero';
 
-/** One threshold from native/thresholds.cc. `amax` is 0 unless status is `ok` or `constant`. */
+/** One threshold from native/builtin/thresholds.cc. `amax` is 0 unless status is `ok` or `constant`. */
 export interface NativeAmaxResult {
   status: NativeAmaxStatus;
   amax: number;
@@ -51,7 +53,7 @@ export interface NativeAmaxResult {
   bin: number;
 }
 
-/** Counters of one tensor's histogram (native/histogram.h). */
+/** Counters of one tensor's histogram (native/builtin/histogram.h). */
 export interface NativeHistogramStats {
   /** Every value seen, NaN/Inf included. */
   count: number;
@@ -70,7 +72,7 @@ export interface NativeHistogramStats {
   pendingZeros: number;
 }
 
-/** native HistogramSet: per-tensor histograms of |x| (native/histogram_binding.cc). */
+/** native HistogramSet: per-tensor histograms of |x| (native/bridge/histogram_binding.cc). */
 export interface NativeHistogramSet {
   add(name: string, data: Float32Array): void;
   /** Adds arrays[i] to names[i], tensors in parallel; blocks the calling thread (use from a worker). */
@@ -89,54 +91,91 @@ export interface NativeHistogramSet {
   merge(other: NativeHistogramSet): void;
 }
 
-/** One input slot of a native run (native/run.cc parses it into an InputDesc). */
+/** One input slot of a native run (native/bridge/run_options.cc parses it into an InputDesc). */
 export interface NativeRunInput {
   name: string;
   shape: readonly number[];
   dtype: string;
 }
 
-/** Options of `startCalibration`, copied into C++ structs before the builder thread starts. */
+/**
+ * What plays TensorRT's role in a run (native/core/run_options.h BuilderKind). 'test' (TensorRT's call order
+ * and nothing else) and 'sum' (the same plus a `process` call per batch) exist only in the test build of the
+ * addon; the release addon refuses them with ERR_INVALID_OPTION.
+ */
+export type NativeBuilderKind = 'builtin' | 'tensorrt' | 'test' | 'sum';
+
+/** The builtin builder's options (native/builtin/builtin_builder.h BuiltinOptions). */
+export interface NativeBuiltinOptions {
+  /** Threshold algorithm of every tensor. */
+  algorithm: NativeAmaxAlgorithm;
+  /** The percentile of 'percentile', in (0, 100]. */
+  percentile: number;
+  /** Cache header version, e.g. "100300" (TRT-100300-…). */
+  tensorrtVersion: string;
+  /** Cache header algorithm, e.g. "EntropyCalibration2". */
+  cacheAlgorithm: string;
+  /** Bytes of activations per ONNX Runtime run when the batch may be split; 0: whole batches. */
+  maxActivationBytes: number;
+  /** The model's batch dimension is open, so a batch may run as sub-batches. */
+  splittable: boolean;
+  /** Threads adding a run's activations to the histograms; 0: one per core, at most 8. */
+  histogramThreads: number;
+}
+
+/** EngineBuildOptions of native/tensorrt/engine_builder.h, for the "tensorrt" builder. */
+export interface NativeEngineOptions {
+  onnxPath: string;
+  inputShapes: ReadonlyArray<{ name: string; min: readonly number[]; opt: readonly number[]; max: readonly number[] }>;
+  fp16: boolean;
+  /** 0 keeps TensorRT's default. */
+  workspaceBytes: number;
+  /** -1: GPU only. */
+  dlaCore: number;
+  allowGpuFallback: boolean;
+  /** LogSeverity 0 (internal error) .. 4 (verbose): messages at this severity or worse reach result.log. */
+  verbosity: number;
+}
+
+/** Options that exist only in the test build of the addon (native/core/run_options.h TestHookOptions). */
+export interface NativeTestHooks {
+  /** V8-owned ArrayBuffers copied into the slots: forces the fallback used where external buffers are refused. */
+  copyBuffers: boolean;
+  /** The 'test' builder copies every binding (device -> host) into result.captures. */
+  capture: boolean;
+  /** Fail the first upload with this CUDA error name. */
+  injectCudaError?: string;
+}
+
+/**
+ * Options of `startCalibration`: native/core/run_options.h RunOptions, field for field, parsed once into it
+ * (native/bridge/run_options.cc) before the builder thread starts. Every field is required unless marked
+ * optional; a missing or mistyped field is a TypeError, a value out of range a RangeError, an unknown field a
+ * TypeError, all with code ERR_INVALID_OPTION naming the field (`options.builtin.percentile`).
+ */
 export interface NativeRunOptions {
   inputs: readonly NativeRunInput[];
   batchSize: number;
-  /** trtc::CalibrationAlgo (0 legacy, 1 entropy, 2 entropy2, 3 minmax). */
+  /** trtc::CalibrationAlgo, what getAlgorithm() returns (0 legacy, 1 entropy, 2 entropy2, 3 minmax). */
   algorithm: number;
   /** 'auto': pinned slots + device buffers where a CUDA device exists; 'host': host memory only. */
   memory: 'auto' | 'host';
   deviceIndex: number;
+  /** Fill batch k+1 while batch k is uploaded and consumed. */
   prefetch: boolean;
-  /** Test hook: V8-owned ArrayBuffers copied into the slots (the fallback where external buffers are refused). */
-  copyBuffers: boolean;
-  /** Builder kind (native/builder.h): 'test', 'sum', … */
-  builder: string;
+  builder: NativeBuilderKind;
   /** Names in the order the builder passes them to getBatch. */
   bindingNames: readonly string[];
-  /** Test driver: copy every binding (device -> host) into the result. */
-  capture: boolean;
-  builderOptions: Record<string, number | string | boolean>;
-  /** Test hook: fail the first upload with this CUDA error name. */
-  injectCudaError?: string;
-  /** Histograms a builder fills (the builtin builder), shared with JS. */
+  /** Builder 'builtin' only, and required there: the histograms it fills, shared with JS. */
   histograms?: NativeHistogramSet;
-  /** The "builtin" builder runs every batch through this ONNX Runtime session itself (native/ort_session.h). */
+  /** Builder 'builtin' only: it runs every batch through this ONNX Runtime session itself (native/builtin/ort_session.h). */
   inference?: NativeOrtSession;
-  /** The "tensorrt" builder's options (native/engine_builder.h EngineBuildOptions). */
+  /** Builder 'builtin' only, and required there. */
+  builtin?: NativeBuiltinOptions;
+  /** Builder 'tensorrt' only, and required there. */
   engine?: NativeEngineOptions;
-}
-
-/** EngineBuildOptions of native/engine_builder.h, for the "tensorrt" builder. */
-export interface NativeEngineOptions {
-  onnxPath: string;
-  inputShapes?: ReadonlyArray<{ name: string; min: readonly number[]; opt: readonly number[]; max: readonly number[] }>;
-  fp16?: boolean;
-  /** 0 keeps TensorRT's default. */
-  workspaceBytes?: number;
-  /** -1: GPU only. */
-  dlaCore?: number;
-  allowGpuFallback?: boolean;
-  /** LogSeverity 0 (internal error) .. 4 (verbose): messages at this severity or worse reach result.log. */
-  verbosity?: number;
+  /** Test build only: the release addon refuses this field. */
+  testHooks?: NativeTestHooks;
 }
 
 /** JS callbacks a native run calls through its thread-safe bridge. */
@@ -159,8 +198,12 @@ export interface NativeRunResult {
   onDevice: boolean;
   pinned: boolean;
   externalBuffers: boolean;
-  trace: string[];
-  captures: Array<{ batch: number; name: string; bytes: Uint8Array; device: boolean }>;
+  /** Test build, builders 'test' and 'sum': the contract calls in order ("readCalibrationCache", "getBatch", …). */
+  trace?: string[];
+  /** Test build, builder 'test' with testHooks.capture: what each binding held, per batch and name. */
+  captures?: Array<{ batch: number; name: string; bytes: Uint8Array; device: boolean }>;
+  /** Builders that compute thresholds ('builtin'): every tensor whose threshold status is not 'ok'. */
+  tensorStatuses?: Array<{ name: string; status: Exclude<NativeAmaxStatus, 'ok'> }>;
   /** Seconds: inside getBatch, uploading, waiting for fills, whole run. */
   timings: { getBatch: number; upload: number; waitFill: number; total: number };
   numbers: Record<string, number>;
@@ -174,8 +217,8 @@ export interface NativeRunResult {
 export interface NativeRunHandle {
   promise: Promise<NativeRunResult>;
   abort(): void;
-  /** Test hook: a bridge call made on the JS thread; returns 'wrong-thread'. */
-  callOnJsThread(): string;
+  /** Test build only: a bridge call made on the JS thread; returns 'wrong-thread'. */
+  callOnJsThread?(): string;
 }
 
 /** Live native allocations of all runs in the process. */
@@ -188,19 +231,22 @@ export interface NativeLiveAllocations {
   runs: number;
 }
 
-/** Everything the addon exports. Keep in step with native/addon.cc. */
+/** Everything the addon exports. Keep in step with native/bridge/addon.cc. */
 export interface NativeAddon {
   addonVersion: string;
   capabilities(): NativeCapabilities;
-  /** Starts a calibration run on its own builder thread (native/run.cc). */
+  /** Starts a calibration run on its own builder thread (native/bridge/run.cc). */
   startCalibration(options: NativeRunOptions, callbacks: NativeRunCallbacks): NativeRunHandle;
   /** Live batch memory and runs (for leak tests). */
   liveAllocations(): NativeLiveAllocations;
-  /** Seconds per bare pinned->device cudaMemcpyAsync of `bytes` (bench); -1 without a device. Blocks the caller. */
-  benchBareUpload(bytes: number, iterations: number): number;
+  /**
+   * Test build only: seconds per bare pinned->device cudaMemcpyAsync of `bytes` (bench/bridge); -1 without a
+   * device. Blocks the caller.
+   */
+  benchBareUpload?(bytes: number, iterations: number): number;
   /** `new HistogramSet()` or `new HistogramSet(serializedBytes)`. */
   HistogramSet: new (bytes?: Uint8Array) => NativeHistogramSet;
-  /** TensorRT cache text, byte-exact (native/cache_text.h). */
+  /** TensorRT cache text, byte-exact (native/core/cache_text.h). */
   formatCacheText(version: string, algorithm: string, entries: ReadonlyArray<{ name: string; amax: number }>): string;
   /** Loads ONNX Runtime's shared library for the C++ sessions (once per process; the first success wins). */
   loadOnnxRuntime(libraryPath: string): { ok: true; version: string } | { ok: false; error: string };
@@ -211,7 +257,7 @@ export interface NativeAddon {
   ): Promise<NativeOrtSession>;
 }
 
-/** A C++ ONNX Runtime session (native/ort_binding.cc). */
+/** A C++ ONNX Runtime session (native/bridge/ort_binding.cc). */
 export interface NativeOrtSession {
   readonly inputs: readonly string[];
   /** Every output of the session with its element type ("float32", "int64", "non-tensor"…). */
@@ -236,7 +282,7 @@ export const packageRoot = path.resolve(__dirname, '..');
 
 /**
  * Loads the addon once. `TRT_CALIBRATOR_ADDON` may name a .node file to load instead (used by the test suite
- * for the node-gyp and AddressSanitizer builds). Throws ERR_ADDON_LOAD with what to do when it cannot load.
+ * for the test build, build-test/, and for the node-gyp and AddressSanitizer builds). Throws ERR_ADDON_LOAD with what to do when it cannot load.
  */
 export function loadAddon(): NativeAddon {
   if (cached) return cached;

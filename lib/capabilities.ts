@@ -5,8 +5,13 @@ import { tryLoadAddon, type NativeCapabilities } from './binding';
 export interface Capabilities {
   /** Version of the trt-calibrator package. */
   version: string;
-  /** The native addon: loaded or not, and what it was built with. */
-  addon: { loaded: true; version: string; buildSystem: string; napiVersion: number } | { loaded: false; error: string };
+  /**
+   * The native addon: loaded or not, and what it was built with. `testHooks` is true for the test build of the
+   * addon (TRTC_TEST_HOOKS: test builders and hooks the package's own tests use), false for the addon users get.
+   */
+  addon:
+    | { loaded: true; version: string; buildSystem: string; napiVersion: number; testHooks: boolean }
+    | { loaded: false; error: string };
   /** CUDA: compiled in, runtime/driver versions, devices seen now, or why none. */
   cuda: NativeCapabilities['cuda'];
   /** TensorRT compiled into the addon and its version, or why it is not. */
@@ -44,6 +49,7 @@ export function capabilities(): Capabilities {
       version: native.addonVersion,
       buildSystem: native.buildSystem,
       napiVersion: native.napiVersion,
+      testHooks: native.testHooks,
     };
   } else {
     addon = { loaded: false, error: loaded.error.message };
@@ -91,7 +97,7 @@ export function formatCapabilities(caps: Capabilities): string {
   lines.push(`trt-calibrator ${caps.version}`);
   lines.push(
     caps.addon.loaded
-      ? `  addon        ${caps.addon.version} (${caps.addon.buildSystem}, N-API ${caps.addon.napiVersion})`
+      ? `  addon        ${caps.addon.version} (${caps.addon.buildSystem}, N-API ${caps.addon.napiVersion}${caps.addon.testHooks ? ', test build' : ''})`
       : `  addon        NOT LOADED: ${caps.addon.error.split('\n').join('\n               ')}`,
   );
   if (!caps.cuda.compiled) {

@@ -1,6 +1,6 @@
 /**
  * Per-tensor histograms of |x| and the thresholds (amax) computed from them: the typed wrapper of the native
- * `HistogramSet` (native/histogram.h, native/thresholds.h). One calibration pass fills a set; every algorithm
+ * `HistogramSet` (native/builtin/histogram.h, native/builtin/thresholds.h). One calibration pass fills a set; every algorithm
  * reads the same histograms, and sets from different runs (shards of a large data set) can be saved, loaded
  * and merged.
  */
@@ -194,7 +194,7 @@ export class HistogramSet {
     native(() => this.native.merge(other.native));
   }
 
-  /** The versioned binary form (format in native/histogram.cc). */
+  /** The versioned binary form (format in native/builtin/histogram.cc). */
   serialize(): Uint8Array {
     return this.native.serialize();
   }

@@ -7,10 +7,15 @@
 //      cudaMemcpyAsync + cudaStreamSynchronize of the same size from pinned memory (addon.benchBareUpload).
 //      The factory writes nothing (the data is already in the pinned slot), so this measures the copy path; a
 //      second row has the factory write every element to show what double-buffering hides.
-// Usage: node bench/bridge/bench.js [--json out.json]   (needs dist/: npx tsc -p tsconfig.build.json)
+// The test driver and benchBareUpload are in the test build of the addon only: this loads the one
+// TRT_CALIBRATOR_ADDON names, else build-test/Release.
+// Usage: node bench/bridge/bench.js [--json out.json]
+//   (needs dist/: npx tsc -p tsconfig.build.json; and the test build: npx cmake-js compile --out build-test
+//   --CDTRTC_TEST_HOOKS=ON)
 const path = require('node:path');
 const fs = require('node:fs');
 const root = path.join(__dirname, '..', '..');
+process.env.TRT_CALIBRATOR_ADDON ||= path.join(root, 'build-test', 'Release', 'trt_calibrator.node');
 const { runCalibration } = require(path.join(root, 'dist', 'run', 'calibrator.js'));
 const { loadAddon } = require(path.join(root, 'dist', 'binding.js'));
 const { capabilities } = require(path.join(root, 'dist', 'capabilities.js'));
@@ -29,8 +34,8 @@ function noopFactory(shape, batches, mode, write = false) {
 }
 
 async function overhead(memory, mode, n) {
-  await runCalibration({ factory: noopFactory([1, 1], 200, mode), memory }); // warm-up
-  const r = await runCalibration({ factory: noopFactory([1, 1], n, mode), memory });
+  await runCalibration({ builder: 'test', factory: noopFactory([1, 1], 200, mode), memory }); // warm-up
+  const r = await runCalibration({ builder: 'test', factory: noopFactory([1, 1], n, mode), memory });
   return {
     memory: r.onDevice ? 'pinned+device' : 'host',
     fill: mode,
@@ -45,8 +50,8 @@ async function throughput(n, write) {
   const shape = [8, 3, 640, 640];
   const bytes = shape.reduce((a, b) => a * b, 1) * 4;
   const bare = loadAddon().benchBareUpload(bytes, n);
-  await runCalibration({ factory: noopFactory(shape, 3, 'sync', write) });
-  const r = await runCalibration({ factory: noopFactory(shape, n, 'sync', write) });
+  await runCalibration({ builder: 'test', factory: noopFactory(shape, 3, 'sync', write) });
+  const r = await runCalibration({ builder: 'test', factory: noopFactory(shape, n, 'sync', write) });
   const perBatch = r.timings.getBatch / r.batches;
   const upload = r.timings.upload / r.batches;
   return {

@@ -1,13 +1,13 @@
-// bench/histogram: the native histogram core (native/histogram.cc, native/thresholds.cc) on real activations
+// bench/histogram: the native histogram core (native/builtin/histogram.cc, thresholds.cc) on real activations
 // dumped by dump_activations.py. Times Histogram::add for images 1..N-1 of every tensor (image 0 defines the
 // bin widths first, as the first batch does in a calibration), best of 3, single-threaded; then the entropy
 // threshold of every tensor. Prints one JSON line; the checksum of all counts lets a change to the hot loops
 // be checked for identical histograms. With a plan (write_plan.js), also the calibration pass's way: only the
-// fetched tensors are read, the derived ones computed from them (native/derived.h), timed the same way and
-// checked to give the same histograms as adding every tensor.
+// fetched tensors are read, the derived ones computed from them (native/builtin/derived.h), timed the same
+// way and checked to give the same histograms as adding every tensor.
 //
-// Build: g++ -O3 -std=c++17 -ffp-contract=off -Inative bench/histogram/histogram_bench.cc native/histogram.cc
-// native/derived.cc native/thresholds.cc
+// Build: g++ -O3 -std=c++17 -ffp-contract=off -Inative bench/histogram/histogram_bench.cc
+//        native/builtin/histogram.cc native/builtin/derived.cc native/builtin/thresholds.cc
 // Run:   histogram_bench DIR [TENSORS=330] [PLAN]
 #include <algorithm>
 #include <chrono>
@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "derived.h"
-#include "histogram.h"
-#include "thresholds.h"
+#include "builtin/derived.h"
+#include "builtin/histogram.h"
+#include "builtin/thresholds.h"
 
 int main(int argc, char** argv) {
   if (argc < 2) {

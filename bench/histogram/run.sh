@@ -13,8 +13,8 @@ if [ ! -f "$work/acts.idx" ] || [ "$(wc -l < "$work/acts.idx")" -ne $((images * 
   python3 bench/histogram/dump_activations.py "$model" "$scenes" "$images" "$work"
 fi
 node bench/histogram/write_plan.js "$model" "$work/plan.txt" > /dev/null
-g++ -O3 -std=c++17 -ffp-contract=off -Inative bench/histogram/histogram_bench.cc native/histogram.cc native/derived.cc \
-  native/thresholds.cc -o "$work/histogram_bench"
+g++ -O3 -std=c++17 -ffp-contract=off -Inative bench/histogram/histogram_bench.cc native/builtin/histogram.cc \
+  native/builtin/derived.cc native/builtin/thresholds.cc -o "$work/histogram_bench"
 ours=$("$work/histogram_bench" "$work" 330 "$work/plan.txt")
 ref=$(python3 bench/histogram/reference_numpy.py "$work")
 echo "ours:  $ours"

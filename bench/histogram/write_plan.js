@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// bench/histogram: writes the derived-tensor plan of a model (the package's own analysis, lib/onnx/derived.ts)
+// bench/histogram: writes the derived-tensor plan of a model (the package's own analysis, lib/backends/builtin/derived.ts)
 // for histogram_bench, one line per non-Constant node output in graph order (the order dump_activations.py
 // writes): `F <name>` for a fetched tensor, `D <name> <root> <op> <k> <input>...` for a derived one, each input
 // `T:<tensor>` or `C:<float32 constant>`. Usage: node bench/histogram/write_plan.js MODEL OUT (needs dist/).

@@ -58,15 +58,18 @@ export async function runBackend(job: CalibrationJob, loaded: LoadedJob, prepare
     onProgress: options.onProgress,
     algorithm: job.algorithm === 'minmax' ? 'minmax' : 'entropy2',
     builder: job.backend,
-    builderOptions: {
-      algorithm: job.algorithm,
-      percentile: options.percentile,
-      tensorrtVersion: job.tensorrt.raw,
-      cacheAlgorithm: job.cache.algorithm,
-      maxActivationBytes: options.maxActivationBytes,
-      splittable: builtin?.splittable ?? false,
-      histogramThreads: builtin?.histogramThreads ?? 1,
-    },
+    builtin:
+      job.backend === 'builtin'
+        ? {
+            algorithm: job.algorithm,
+            percentile: options.percentile,
+            tensorrtVersion: job.tensorrt.raw,
+            cacheAlgorithm: job.cache.algorithm,
+            maxActivationBytes: options.maxActivationBytes,
+            splittable: builtin?.splittable ?? false,
+            histogramThreads: builtin?.histogramThreads ?? 1,
+          }
+        : undefined,
     histograms: job.backend === 'builtin' ? prepared.histograms : undefined,
     // 'native': the builder runs every batch through ONNX Runtime itself; 'worker': through `process`.
     inference: builtin?.session,
@@ -78,14 +81,8 @@ export async function runBackend(job: CalibrationJob, loaded: LoadedJob, prepare
   const fromCache = run.cache === null;
   const parsed = run.cache ? parseCache(run.cache, { file: job.cache.path }) : loaded.existing;
   if (!parsed) throw new TrtCalibratorError('ERR_INTERNAL', 'The calibration run finished without a cache');
-  let statuses: TensorStatus[] | undefined;
-  if (run.bytes.statuses) {
-    statuses = [];
-    for (const line of Buffer.from(run.bytes.statuses).toString('utf8').split('\n')) {
-      const tab = line.lastIndexOf('\t');
-      if (tab > 0) statuses.push({ name: line.slice(0, tab), status: line.slice(tab + 1) });
-    }
-  }
+  // The builder's own list of tensors whose threshold is not 'ok' (builtin backend).
+  const statuses = run.tensorStatuses?.map((t) => ({ name: t.name, status: t.status }));
   const worker = builtin?.stats() ?? { inferenceMs: 0, histogramMs: 0 };
   return {
     cache: parsed,

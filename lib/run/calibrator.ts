@@ -1,6 +1,6 @@
 /**
  * The typed wrapper over the native calibrator run: validates options, binds a {@link BatchFactory} and a cache
- * source to the native calibrator (native/run.cc), maps AbortSignal, progress and errors.
+ * source to the native calibrator (native/bridge/run.cc), maps AbortSignal, progress and errors.
  *
  * The native side runs the builder on its own thread; `getBatch` there calls `factory.fill` on this thread with
  * views over the native host slots (pinned memory where a CUDA device exists). Write every element of the
@@ -8,14 +8,18 @@
  */
 import {
   loadAddon,
+  NativeBuilderKind,
+  NativeBuiltinOptions,
   NativeEngineOptions,
   NativeHistogramSet,
   NativeLiveAllocations,
   NativeOrtSession,
   NativeRunResult,
+  NativeTestHooks,
 } from '../binding';
 import { BatchFactory, DTYPE_BYTES, DType, InputSpec } from '../batch/factory';
 import { TrtCalibratorError, describeValue, invalidOption, rejectUnknownOptions } from '../errors';
+import { errorFromNativeBuild } from '../backends/tensorrt/errors';
 import { CacheSource, cacheAccess } from '../cache/store';
 
 /** Calibration algorithms, as TensorRT names them. */
@@ -48,6 +52,13 @@ export type ProcessBatch = (
 export interface CalibrationRunOptions {
   /** Where batches come from. Required. */
   factory: BatchFactory;
+  /**
+   * What plays TensorRT's role: 'builtin' (our calibration pass: needs `histograms` and `builtin`) or 'tensorrt'
+   * (TensorRT's own builder: needs `engine`; result.bytes.plan is the engine). The test build of the addon also
+   * has 'test' (TensorRT's call order, nothing else) and 'sum' (the same plus a `process` call per batch).
+   * Required.
+   */
+  builder: NativeBuilderKind;
   /** A cache file path or a {@link CacheStore}. A usable cache skips calibration. Defaults to none (nothing read or persisted). */
   cache?: CacheSource;
   /** Aborts the run: getBatch returns false at once, no cache is written, the promise rejects with `signal.reason`. Defaults to none. */
@@ -60,11 +71,7 @@ export interface CalibrationRunOptions {
   bindingOrder?: readonly string[];
   /** Calibration algorithm reported by getAlgorithm(). Defaults to 'entropy2'. */
   algorithm?: CalibrationAlgorithm;
-  /** Native builder kind (native/builder.h): 'test' (TensorRT's call order) or 'sum' (builtin-lite). Defaults to 'test'. */
-  builder?: string;
-  /** Builder-specific options (flat numbers, strings, booleans). Defaults to {}. */
-  builderOptions?: Record<string, number | string | boolean>;
-  /** Per-batch model run for builders that need one ('sum', 'builtin'). Defaults to none. */
+  /** Per-batch model run for builders that need one ('builtin' without `inference`, 'sum'). Defaults to none. */
   process?: ProcessBatch;
   /** 'auto': pinned host slots and device buffers when a CUDA device exists; 'host': host memory only. Defaults to 'auto'. */
   memory?: 'auto' | 'host';
@@ -72,21 +79,23 @@ export interface CalibrationRunOptions {
   device?: number;
   /** Fill batch k+1 while batch k is uploaded and consumed. Defaults to true. */
   prefetch?: boolean;
-  /** Use V8-owned buffers copied into the slots (the fallback where external buffers are refused). Defaults to false. */
-  copyBuffers?: boolean;
-  /** Test driver: return a host copy of every binding of every batch in the result. Defaults to false. */
-  capture?: boolean;
-  /** Test hook: fail the first upload with this CUDA error name. Defaults to none. */
-  injectCudaError?: string;
-  /** Histograms the builder fills (the builtin builder): a lib/histogram HistogramSet. Defaults to none. */
+  /** Builder 'builtin': the histograms it fills (a lib/histogram HistogramSet). Defaults to none. */
   histograms?: { readonly native: NativeHistogramSet };
   /**
-   * The builtin builder runs each batch through this ONNX Runtime session on its own thread (no `process`
+   * Builder 'builtin': it runs each batch through this ONNX Runtime session on its own thread (no `process`
    * calls). Defaults to none.
    */
   inference?: NativeOrtSession;
-  /** Options of the "tensorrt" builder (TensorRT's own build; result.bytes.plan is the engine). Defaults to none. */
+  /** Builder 'builtin': its options, every field given. Defaults to none. */
+  builtin?: NativeBuiltinOptions;
+  /** Builder 'tensorrt': TensorRT's build options, every field given. Defaults to none. */
   engine?: NativeEngineOptions;
+  /**
+   * Test build of the addon only (the release addon refuses them): `copyBuffers` forces the copy fallback used
+   * where external buffers are refused, `capture` has the 'test' builder return a host copy of every binding,
+   * `injectCudaError` fails the first upload with that CUDA error name. Defaults to none.
+   */
+  testHooks?: Partial<NativeTestHooks>;
 }
 
 /** What {@link runCalibration} resolves with. */
@@ -101,25 +110,39 @@ export interface CalibrationRunResult extends NativeRunResult {
 
 const KNOWN_OPTIONS = [
   'factory',
+  'builder',
   'cache',
   'signal',
   'onProgress',
   'networkInputs',
   'bindingOrder',
   'algorithm',
-  'builder',
-  'builderOptions',
   'process',
   'memory',
   'device',
   'prefetch',
-  'copyBuffers',
-  'capture',
-  'injectCudaError',
   'histograms',
   'inference',
+  'builtin',
   'engine',
+  'testHooks',
 ] as const;
+
+const BUILDERS: readonly NativeBuilderKind[] = ['builtin', 'tensorrt', 'test', 'sum'];
+const TEST_HOOKS = ['copyBuffers', 'capture', 'injectCudaError'] as const;
+
+/** The test hooks with every field given, or undefined when none were asked for (the release addon has none). */
+function testHooksOf(hooks: unknown): NativeTestHooks | undefined {
+  if (hooks === undefined) return undefined;
+  if (typeof hooks !== 'object' || hooks === null) throw invalidOption('testHooks', 'an object', hooks);
+  rejectUnknownOptions('runCalibration() testHooks', hooks, TEST_HOOKS);
+  const { copyBuffers = false, capture = false, injectCudaError } = hooks as Partial<NativeTestHooks>;
+  if (typeof copyBuffers !== 'boolean') throw invalidOption('testHooks.copyBuffers', 'a boolean', copyBuffers);
+  if (typeof capture !== 'boolean') throw invalidOption('testHooks.capture', 'a boolean', capture);
+  if (injectCudaError !== undefined && typeof injectCudaError !== 'string')
+    throw invalidOption('testHooks.injectCudaError', 'a CUDA error name', injectCudaError);
+  return { copyBuffers, capture, ...(injectCudaError === undefined ? {} : { injectCudaError }) };
+}
 
 function shapeText(shape: readonly number[]): string {
   return `[${shape.join(',')}]`;
@@ -247,10 +270,13 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
+/** A native run error (an Error whose `code` the addon set) as a TrtCalibratorError with that code. */
 function nativeError(err: unknown): unknown {
   if (err instanceof TrtCalibratorError) return err;
   const code = (err as { code?: unknown } | null)?.code;
   if (err instanceof Error && typeof code === 'string' && code.startsWith('ERR_') && code !== 'ERR_INVALID_OPTION') {
+    // TensorRT's build errors carry the ONNX parser's errors, one per line: details.parserErrors.
+    if (code === 'ERR_TENSORRT_BUILD') return errorFromNativeBuild(err);
     return new TrtCalibratorError(code as TrtCalibratorError['code'], err.message);
   }
   return err;
@@ -260,14 +286,23 @@ function nativeError(err: unknown): unknown {
  * Runs the native calibrator once: read cache → (miss) getBatch until the factory is exhausted → write cache,
  * driven by the chosen native builder on its own thread. Resolves with what happened; rejects with the
  * factory's error (ERR_BATCH_FACTORY, `cause` = what it threw), ERR_INPUT_NAME / ERR_INPUT_SHAPE /
- * ERR_INPUT_DTYPE, ERR_CUDA, ERR_IO, or `signal.reason` after an abort (no cache is written then).
+ * ERR_INPUT_DTYPE, ERR_CUDA, ERR_IO, the builder's own codes (ERR_MODEL, ERR_TENSORRT_BUILD, …; each native
+ * error carries its `code`), or `signal.reason` after an abort (no cache is written then).
  */
 export async function runCalibration(options: CalibrationRunOptions): Promise<CalibrationRunResult> {
   if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
   rejectUnknownOptions('runCalibration()', options, KNOWN_OPTIONS);
-  const { factory } = options;
+  const { factory, builder } = options;
   if (typeof factory !== 'object' || factory === null || typeof (factory as BatchFactory).fill !== 'function') {
     throw invalidOption('factory', 'a BatchFactory (an object with inputs and fill())', factory);
+  }
+  if (!BUILDERS.includes(builder)) {
+    throw invalidOption(
+      'builder',
+      `one of ${BUILDERS.map((b) => `'${b}'`).join(', ')}`,
+      builder,
+      typeof builder === 'string' ? 'range' : 'type',
+    );
   }
   const factoryInputs = validateSpecs(factory.inputs, 'factory.inputs');
   const networkInputs =
@@ -284,10 +319,8 @@ export async function runCalibration(options: CalibrationRunOptions): Promise<Ca
   const device = options.device ?? 0;
   if (!Number.isInteger(device) || device < 0)
     throw invalidOption('device', 'a non-negative integer', device, typeof device === 'number' ? 'range' : 'type');
-  for (const name of ['prefetch', 'copyBuffers', 'capture'] as const) {
-    if (options[name] !== undefined && typeof options[name] !== 'boolean')
-      throw invalidOption(name, 'a boolean', options[name]);
-  }
+  if (options.prefetch !== undefined && typeof options.prefetch !== 'boolean')
+    throw invalidOption('prefetch', 'a boolean', options.prefetch);
   for (const name of ['onProgress', 'process'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function')
       throw invalidOption(name, 'a function', options[name]);
@@ -298,6 +331,7 @@ export async function runCalibration(options: CalibrationRunOptions): Promise<Ca
   ) {
     throw invalidOption('engine', 'an object with onnxPath', options.engine);
   }
+  const testHooks = testHooksOf(options.testHooks);
   const { signal } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidOption('signal', 'an AbortSignal', signal);
   const cache = cacheAccess(options.cache);
@@ -331,15 +365,13 @@ export async function runCalibration(options: CalibrationRunOptions): Promise<Ca
       memory,
       deviceIndex: device,
       prefetch: options.prefetch ?? true,
-      copyBuffers: options.copyBuffers ?? false,
-      builder: options.builder ?? 'test',
+      builder,
       bindingNames: bindingOrder,
-      capture: options.capture ?? false,
-      builderOptions: options.builderOptions ?? {},
-      injectCudaError: options.injectCudaError,
       histograms: options.histograms?.native,
       inference: options.inference,
+      builtin: options.builtin,
       engine: options.engine,
+      testHooks,
     },
     {
       fill(buffers, batchIndex) {

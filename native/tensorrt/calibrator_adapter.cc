@@ -1,12 +1,11 @@
-#include "calibrator_adapter.h"
+#include "tensorrt/calibrator_adapter.h"
 
 namespace trtc {
 namespace trt {
 
 TRTC_TRT_DEPRECATION_BEGIN
 
-std::unique_ptr<nvinfer1::IInt8Calibrator> makeCalibratorAdapter(Calibrator& core,
-                                                                 std::string& error) noexcept {
+std::unique_ptr<nvinfer1::IInt8Calibrator> makeCalibratorAdapter(Calibrator& core, RunError& error) noexcept {
   try {
     switch (core.getAlgorithm()) {
       case CalibrationAlgo::kENTROPY_CALIBRATION_2:
@@ -14,14 +13,13 @@ std::unique_ptr<nvinfer1::IInt8Calibrator> makeCalibratorAdapter(Calibrator& cor
       case CalibrationAlgo::kMINMAX_CALIBRATION:
         return std::make_unique<MinMaxCalibratorAdapter>(core);
       default:
-        error =
-            "ERR_TENSORRT_BUILD: the tensorrt backend supports the entropy (IInt8EntropyCalibrator2) and "
-            "minmax "
-            "(IInt8MinMaxCalibrator) algorithms; use backend 'builtin' for the others";
+        error = RunError{RunErrorCode::kTENSORRT_BUILD,
+                         "the tensorrt backend supports the entropy (IInt8EntropyCalibrator2) and minmax "
+                         "(IInt8MinMaxCalibrator) algorithms; use backend 'builtin' for the others"};
         return nullptr;
     }
   } catch (...) {
-    error = "ERR_TENSORRT_BUILD: out of memory creating the calibrator adapter";
+    error.code = RunErrorCode::kTENSORRT_BUILD;  // out of memory: the message stays as it was
     return nullptr;
   }
 }

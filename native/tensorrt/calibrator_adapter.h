@@ -1,24 +1,24 @@
 // TensorRT calibrator adapters: nvinfer1::IInt8EntropyCalibrator2 (default) and IInt8MinMaxCalibrator
-// subclasses that forward every call to trtc::Calibrator (native/calibrator.h). Compiled only when CMake
+// subclasses that forward every call to trtc::Calibrator (core/calibrator.h). Compiled only when CMake
 // found TensorRT 8.6-10.x (TRTC_TENSORRT_SOURCES); never by binding.gyp.
 //
 // Version notes (from NVIDIA/TensorRT's public headers, include/NvInfer.h 8.6 and 10.7):
 //   - 8.6: IInt8Calibrator is a plain interface; every override is noexcept.
 //   - 10.0: IInt8Calibrator derives from IVersionedInterface; the concrete calibrators live in
-//   nvinfer1::v_1_0
-//     and are aliased (using IInt8EntropyCalibrator2 = v_1_0::IInt8EntropyCalibrator2). They implement
-//     getInterfaceInfo() themselves ("Applications must not override"), so deriving from the alias is all we
-//     do. getBatchSize() is deprecated (implicit batch removed) but still pure virtual: we still override it.
+//     nvinfer1::v_1_0 and are aliased (using IInt8EntropyCalibrator2 = v_1_0::IInt8EntropyCalibrator2). They
+//     implement getInterfaceInfo() themselves ("Applications must not override"), so deriving from the alias
+//     is all we do. getBatchSize() is deprecated (implicit batch removed) but still pure virtual: we still
+//     override it.
 //   - 10.1: the calibrator classes, setInt8Calibrator and setCalibrationProfile are [[deprecated]]
-//   ("superseded by
-//     explicit quantization"); 10.12 deprecates BuilderFlag::kINT8. The warnings are silenced here and in
-//     engine_builder.cc only, with TRTC_TRT_DEPRECATION_{BEGIN,END} around the code that names them.
+//     ("superseded by explicit quantization"); 10.12 deprecates BuilderFlag::kINT8. The warnings are silenced
+//     here and in engine_builder.cc only, with TRTC_TRT_DEPRECATION_{BEGIN,END} around the code that names
+//     them.
 //   - 11.0 removed IInt8Calibrator: refused below (export Q/DQ ONNX instead).
 //
 // Threading / lifetime: TensorRT calls the overrides synchronously on the thread that called
-// buildSerializedNetwork (TENSORRT.md 2.3); the adapter holds a reference to the core calibrator, which must
-// outlive it, and owns nothing. Every override is noexcept and catches everything: an exception must never
-// leave a TensorRT callback (the core records its own errors on the run and returns false / nullptr).
+// buildSerializedNetwork (8.6 and 10.x alike); the adapter holds a reference to the core calibrator, which
+// must outlive it, and owns nothing. Every override is noexcept and catches everything: an exception must
+// never leave a TensorRT callback (the core records its own errors on the run and returns false / nullptr).
 #pragma once
 
 #include <NvInferVersion.h>
@@ -51,7 +51,8 @@ TRTC_TRT_DEPRECATION_END
 #include <memory>
 #include <string>
 
-#include "calibrator.h"
+#include "core/calibrator.h"
+#include "core/run_error.h"
 
 namespace trtc {
 namespace trt {
@@ -106,10 +107,9 @@ using EntropyCalibrator2Adapter = CalibratorAdapter<nvinfer1::IInt8EntropyCalibr
 using MinMaxCalibratorAdapter = CalibratorAdapter<nvinfer1::IInt8MinMaxCalibrator>;
 
 // The adapter matching core.getAlgorithm(): kENTROPY_CALIBRATION_2 -> IInt8EntropyCalibrator2,
-// kMINMAX_CALIBRATION -> IInt8MinMaxCalibrator. Any other algorithm returns null with `error` set (the
-// builtin backend serves percentile/mse; TensorRT's legacy calibrators are not offered).
-std::unique_ptr<nvinfer1::IInt8Calibrator> makeCalibratorAdapter(Calibrator& core,
-                                                                 std::string& error) noexcept;
+// kMINMAX_CALIBRATION -> IInt8MinMaxCalibrator. Any other algorithm returns null with `error` set to
+// kTENSORRT_BUILD (the builtin backend serves percentile/mse; TensorRT's legacy calibrators are not offered).
+std::unique_ptr<nvinfer1::IInt8Calibrator> makeCalibratorAdapter(Calibrator& core, RunError& error) noexcept;
 
 TRTC_TRT_DEPRECATION_END
 

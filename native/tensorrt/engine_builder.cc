@@ -1,10 +1,10 @@
-// buildEngine() with TensorRT 8.6-10.x (contract, threading and error format: native/engine_builder.h).
+// buildEngine() with TensorRT 8.6-10.x (contract, threading and errors: engine_builder.h).
 // Written against NVIDIA/TensorRT's public headers: include/NvInfer.h, NvInferRuntime.h, NvInferRuntimeBase.h
 // (8.6 and 10.7) and NvOnnxParser.h (10.x); version differences are marked where they occur.
-#include "engine_builder.h"
+#include "tensorrt/engine_builder.h"
 
 // calibrator_adapter.h first: it includes NvInfer.h with TensorRT's deprecation warnings silenced.
-#include "calibrator_adapter.h"
+#include "tensorrt/calibrator_adapter.h"
 
 TRTC_TRT_DEPRECATION_BEGIN
 #include <NvOnnxParser.h>
@@ -125,7 +125,7 @@ std::string parserCodeName(int32_t code) {
   return "CODE_" + std::to_string(code);
 }
 
-// One line per parser error: "node 12 (Conv_3): [ONNX Conv] UNSUPPORTED_NODE: desc" (lib/tensorrt/errors.ts).
+// One line per parser error: "node 12 (Conv_3): [ONNX Conv] UNSUPPORTED_NODE: desc" (lib/backends/tensorrt/errors.ts).
 std::string formatParserError(nvonnxparser::IParserError const& e) {
   std::ostringstream line;
   std::string name;
@@ -168,13 +168,14 @@ std::string formatDims(nvinfer1::Dims const& dims) {
   return s + "]";
 }
 
-// The optimization profile (also the calibration profile) from options.inputShapes. Returns "" or an error.
-std::string addProfile(nvinfer1::IBuilder& builder, nvinfer1::INetworkDefinition& network,
-                       nvinfer1::IBuilderConfig& config, EngineBuildOptions const& options) {
+// The optimization profile (also the calibration profile) from options.inputShapes. Returns kNONE or an
+// error.
+RunError addProfile(nvinfer1::IBuilder& builder, nvinfer1::INetworkDefinition& network,
+                    nvinfer1::IBuilderConfig& config, EngineBuildOptions const& options) {
   std::map<std::string, InputShapeProfile const*> shapes;
   for (auto const& s : options.inputShapes) shapes[s.name] = &s;
   nvinfer1::IOptimizationProfile* profile = builder.createOptimizationProfile();  // owned by the builder
-  if (profile == nullptr) return "ERR_TENSORRT_BUILD: createOptimizationProfile failed";
+  if (profile == nullptr) return RunError{RunErrorCode::kTENSORRT_BUILD, "createOptimizationProfile failed"};
   bool needed = false;
   for (int32_t i = 0; i < network.getNbInputs(); ++i) {
     nvinfer1::ITensor const* input = network.getInput(i);
@@ -185,8 +186,10 @@ std::string addProfile(nvinfer1::IBuilder& builder, nvinfer1::INetworkDefinition
     auto const it = shapes.find(name);
     if (it == shapes.end()) {
       if (dynamic) {
-        return "ERR_INPUT_SHAPE: input \"" + name + "\" has runtime dimensions " + formatDims(dims) +
-               " but no input shape was given for it (inputShapes: { \"" + name + "\": [min/opt/max] })";
+        return RunError{RunErrorCode::kINPUT_SHAPE,
+                        "input \"" + name + "\" has runtime dimensions " + formatDims(dims) +
+                            " but no input shape was given for it (inputShapes: { \"" + name +
+                            "\": [min/opt/max] })"};
       }
       continue;
     }
@@ -196,30 +199,31 @@ std::string addProfile(nvinfer1::IBuilder& builder, nvinfer1::INetworkDefinition
     if (!toDims(it->second->min, minDims) || !toDims(it->second->opt, optDims) ||
         !toDims(it->second->max, maxDims) || minDims.nbDims != dims.nbDims || optDims.nbDims != dims.nbDims ||
         maxDims.nbDims != dims.nbDims) {
-      return "ERR_INPUT_SHAPE: the input shapes of \"" + name + "\" do not have the network input's rank " +
-             std::to_string(dims.nbDims) + " " + formatDims(dims);
+      return RunError{RunErrorCode::kINPUT_SHAPE, "the input shapes of \"" + name +
+                                                      "\" do not have the network input's rank " +
+                                                      std::to_string(dims.nbDims) + " " + formatDims(dims)};
     }
     if (!profile->setDimensions(name.c_str(), nvinfer1::OptProfileSelector::kMIN, minDims) ||
         !profile->setDimensions(name.c_str(), nvinfer1::OptProfileSelector::kOPT, optDims) ||
         !profile->setDimensions(name.c_str(), nvinfer1::OptProfileSelector::kMAX, maxDims)) {
-      return "ERR_INPUT_SHAPE: TensorRT rejected the min/opt/max shapes of \"" + name +
-             "\" for network dims " + formatDims(dims);
+      return RunError{RunErrorCode::kINPUT_SHAPE, "TensorRT rejected the min/opt/max shapes of \"" + name +
+                                                      "\" for network dims " + formatDims(dims)};
     }
     shapes.erase(it);
     needed = true;
   }
   if (!shapes.empty()) {
-    return "ERR_INPUT_NAME: input shape given for \"" + shapes.begin()->first +
-           "\", which is not a network input";
+    return RunError{RunErrorCode::kINPUT_NAME,
+                    "input shape given for \"" + shapes.begin()->first + "\", which is not a network input"};
   }
-  if (!needed) return std::string();
+  if (!needed) return RunError{};
   if (config.addOptimizationProfile(profile) < 0)
-    return "ERR_INPUT_SHAPE: the optimization profile is not valid";
+    return RunError{RunErrorCode::kINPUT_SHAPE, "the optimization profile is not valid"};
   // Calibration runs at the profile's OPT shape only; MIN and MAX are overwritten by OPT (IBuilderConfig
   // docs).
   if (!config.setCalibrationProfile(profile))
-    return "ERR_INPUT_SHAPE: setCalibrationProfile rejected the profile";
-  return std::string();
+    return RunError{RunErrorCode::kINPUT_SHAPE, "setCalibrationProfile rejected the profile"};
+  return RunError{};
 }
 
 template <typename T>
@@ -227,18 +231,20 @@ using TrtPtr =
     std::unique_ptr<T>;  // TensorRT 8.0+ objects are released with delete (destroy() is gone in 10.x)
 
 bool build(EngineBuildOptions const& options, Calibrator& calibrator, EngineBuildCallbacks const& callbacks,
-           std::vector<uint8_t>& plan, std::string& error) {
+           std::vector<uint8_t>& plan, RunError& error) {
   std::mutex callbackMutex;  // serializes callbacks.log / callbacks.progress across TensorRT threads
   ForwardingLogger logger(callbacks, options.verbosity, callbackMutex);
-  auto fail = [&](std::string const& message) {
-    error = message;
+  auto fail = [&](RunError failure) {
+    error = std::move(failure);
     std::string const last = logger.lastError();
-    if (!last.empty() && message.rfind("ERR_TENSORRT_BUILD", 0) == 0) error += " (TensorRT: " + last + ")";
+    if (!last.empty() && error.code == RunErrorCode::kTENSORRT_BUILD)
+      error.message += " (TensorRT: " + last + ")";
     return false;
   };
 
   TrtPtr<nvinfer1::IBuilder> builder(nvinfer1::createInferBuilder(logger));
-  if (!builder) return fail("ERR_TENSORRT_BUILD: createInferBuilder failed (is a CUDA device available?)");
+  if (!builder)
+    return fail({RunErrorCode::kTENSORRT_BUILD, "createInferBuilder failed (is a CUDA device available?)"});
 #if NV_TENSORRT_MAJOR >= 10
   nvinfer1::NetworkDefinitionCreationFlags const networkFlags = 0;  // explicit batch is the only mode in 10.x
 #else
@@ -247,22 +253,22 @@ bool build(EngineBuildOptions const& options, Calibrator& calibrator, EngineBuil
           nvinfer1::NetworkDefinitionCreationFlag::kEXPLICIT_BATCH);  // required for ONNX
 #endif
   TrtPtr<nvinfer1::INetworkDefinition> network(builder->createNetworkV2(networkFlags));
-  if (!network) return fail("ERR_TENSORRT_BUILD: createNetworkV2 failed");
+  if (!network) return fail({RunErrorCode::kTENSORRT_BUILD, "createNetworkV2 failed"});
   TrtPtr<nvonnxparser::IParser> parser(nvonnxparser::createParser(*network, logger));
-  if (!parser) return fail("ERR_TENSORRT_BUILD: nvonnxparser::createParser failed");
+  if (!parser) return fail({RunErrorCode::kTENSORRT_BUILD, "nvonnxparser::createParser failed"});
 
   if (!parser->parseFromFile(options.onnxPath.c_str(), static_cast<int>(options.verbosity))) {
-    std::string message = "ERR_TENSORRT_BUILD: TensorRT's ONNX parser could not parse " + options.onnxPath +
-                          " (" + std::to_string(parser->getNbErrors()) + " error(s))";
+    std::string message = "TensorRT's ONNX parser could not parse " + options.onnxPath + " (" +
+                          std::to_string(parser->getNbErrors()) + " error(s))";
     for (int32_t i = 0; i < parser->getNbErrors(); ++i) {
       if (parser->getError(i) != nullptr) message += "\n" + formatParserError(*parser->getError(i));
     }
-    error = message;
+    error = RunError{RunErrorCode::kTENSORRT_BUILD, std::move(message)};
     return false;
   }
 
   TrtPtr<nvinfer1::IBuilderConfig> config(builder->createBuilderConfig());
-  if (!config) return fail("ERR_TENSORRT_BUILD: createBuilderConfig failed");
+  if (!config) return fail({RunErrorCode::kTENSORRT_BUILD, "createBuilderConfig failed"});
   config->setFlag(nvinfer1::BuilderFlag::kINT8);  // deprecated in 10.12, removed in 11
   if (options.fp16) config->setFlag(nvinfer1::BuilderFlag::kFP16);
   if (options.workspaceBytes > 0) {
@@ -272,19 +278,20 @@ bool build(EngineBuildOptions const& options, Calibrator& calibrator, EngineBuil
   if (options.dlaCore >= 0) {
     int32_t const nbCores = builder->getNbDLACores();
     if (options.dlaCore >= nbCores) {
-      return fail("ERR_TENSORRT_BUILD: DLA core " + std::to_string(options.dlaCore) +
-                  " was asked for but this device has " + std::to_string(nbCores) + " DLA core(s)");
+      return fail({RunErrorCode::kTENSORRT_BUILD, "DLA core " + std::to_string(options.dlaCore) +
+                                                      " was asked for but this device has " +
+                                                      std::to_string(nbCores) + " DLA core(s)"});
     }
     config->setDefaultDeviceType(nvinfer1::DeviceType::kDLA);
     config->setDLACore(options.dlaCore);
     if (options.allowGpuFallback) config->setFlag(nvinfer1::BuilderFlag::kGPU_FALLBACK);
   }
-  std::string const profileError = addProfile(*builder, *network, *config, options);
-  if (!profileError.empty()) return fail(profileError);
+  RunError profileError = addProfile(*builder, *network, *config, options);
+  if (profileError.code != RunErrorCode::kNONE) return fail(std::move(profileError));
 
-  std::string adapterError;
+  RunError adapterError;
   std::unique_ptr<nvinfer1::IInt8Calibrator> adapter = trt::makeCalibratorAdapter(calibrator, adapterError);
-  if (!adapter) return fail(adapterError);
+  if (!adapter) return fail(std::move(adapterError));
   config->setInt8Calibrator(adapter.get());  // deprecated in 10.1
 
 #if NV_TENSORRT_MAJOR >= 10
@@ -294,13 +301,13 @@ bool build(EngineBuildOptions const& options, Calibrator& calibrator, EngineBuil
 #else
   auto const cancelled = [&] { return aborted(callbacks); };          // 8.6 has no IProgressMonitor
 #endif
-  if (cancelled()) return fail("ERR_ABORTED: the engine build was cancelled before it started");
+  if (cancelled()) return fail({RunErrorCode::kABORTED, "the engine build was cancelled before it started"});
 
   TrtPtr<nvinfer1::IHostMemory> serialized(builder->buildSerializedNetwork(*network, *config));
   config->setInt8Calibrator(nullptr);
-  if (cancelled()) return fail("ERR_ABORTED: the engine build was cancelled");
+  if (cancelled()) return fail({RunErrorCode::kABORTED, "the engine build was cancelled"});
   if (!serialized || serialized->size() == 0)
-    return fail("ERR_TENSORRT_BUILD: buildSerializedNetwork failed");
+    return fail({RunErrorCode::kTENSORRT_BUILD, "buildSerializedNetwork failed"});
   auto const* bytes = static_cast<uint8_t const*>(serialized->data());
   plan.assign(bytes, bytes + serialized->size());
   return true;
@@ -312,20 +319,30 @@ TRTC_TRT_DEPRECATION_END
 
 bool buildEngine(EngineBuildOptions const& options, Calibrator& calibrator,
                  EngineBuildCallbacks const& callbacks, std::vector<uint8_t>& plan,
-                 std::string& error) noexcept {
+                 RunError& error) noexcept {
   plan.clear();
   try {
     return build(options, calibrator, callbacks, plan, error);
   } catch (std::exception const& e) {
-    error = std::string("ERR_TENSORRT_BUILD: ") + e.what();
+    error.code = RunErrorCode::kTENSORRT_BUILD;
+    try {
+      error.message = e.what();
+    } catch (...) {
+    }
   } catch (...) {
-    error = "ERR_TENSORRT_BUILD: unknown exception during the engine build";
+    error.code = RunErrorCode::kTENSORRT_BUILD;
+    try {
+      error.message = "unknown exception during the engine build";
+    } catch (...) {
+    }
   }
   plan.clear();
   return false;
 }
 
 bool tensorrtCompiledIn() noexcept { return true; }
+
+std::string tensorrtSkippedReason() { return std::string(); }
 
 std::string tensorrtVersion() {
   return std::to_string(NV_TENSORRT_MAJOR) + "." + std::to_string(NV_TENSORRT_MINOR) + "." +

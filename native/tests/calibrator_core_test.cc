@@ -1,6 +1,6 @@
 // Tests of the calibrator core through its TensorRT-style contract, with C++ batch sources and builder hosts
 // standing in for the JS bridge (host memory only; see CMakeLists.txt).
-#include "calibrator_core.h"
+#include "core/calibrator_core.h"
 
 #include <algorithm>
 #include <atomic>
@@ -16,14 +16,19 @@
 #include <thread>
 #include <vector>
 
-#include "buffers.h"
-#include "builder.h"
-#include "cache_text.h"
-#include "derived.h"
-#include "histogram.h"
-#include "parallel.h"
+#include "builtin/builtin_builder.h"
+#include "builtin/derived.h"
+#include "builtin/histogram.h"
+#include "builtin/inference.h"
+#include "builtin/parallel.h"
+#include "builtin/thresholds.h"
+#include "core/buffers.h"
+#include "core/builder.h"
+#include "core/cache_text.h"
+#include "core/run_options.h"
+#include "tensorrt/tensorrt_builder.h"
 #include "test_framework.h"
-#include "thresholds.h"
+#include "testing/test_driver.h"
 
 namespace {
 
@@ -104,18 +109,18 @@ class FakeSource final : public BatchSource {
   FillStatus mResult{FillStatus::kFAILED};
 };
 
-// Wraps a core for the builders (what run.cc does with JS behind it).
+// Wraps a core for the builders (what bridge/run.cc does with JS behind it).
 class FakeHost final : public BuilderHost {
  public:
-  FakeHost(CalibratorCore& core, RunStatus& status, BuilderOptions options)
-      : mCore(core), mStatus(status), mOptions(std::move(options)) {}
+  FakeHost(CalibratorCore& core, RunStatus& status, RunOptions options)
+      : run(std::move(options)), mCore(core), mStatus(status) {}
 
   Calibrator& calibrator() noexcept override { return mCore; }
   std::vector<InputDesc> const& inputs() const noexcept override { return mCore.config().inputs; }
-  BuilderOptions const& options() const noexcept override { return mOptions; }
+  RunOptions const& options() const noexcept override { return run; }
   std::vector<char const*> bindingNamePointers() const override {
     std::vector<char const*> names;
-    for (auto const& n : mOptions.bindingNames) names.push_back(n.c_str());
+    for (auto const& n : run.bindingNames) names.push_back(n.c_str());
     return names;
   }
   void const* hostBatch(size_t input) const noexcept override {
@@ -142,8 +147,6 @@ class FakeHost final : public BuilderHost {
     processed.push_back(batchIndex);
     return held;
   }
-  std::shared_ptr<HistogramSet> histograms() const noexcept override { return set; }
-  std::shared_ptr<Inference> inference() const noexcept override { return runner; }
   std::atomic<bool> const& abortFlag() const noexcept override { return mStatus.abortFlag(); }
   void setResultBytes(std::string const& key, std::vector<uint8_t> value) noexcept override {
     bytes[key] = value;
@@ -154,30 +157,21 @@ class FakeHost final : public BuilderHost {
   }
   bool stopped() const noexcept override { return mStatus.stopped(); }
   void setResultNumber(std::string const& key, double value) noexcept override { numbers[key] = value; }
-  void addCapture(int64_t batch, std::string const& name, std::vector<uint8_t> bytes,
-                  bool) noexcept override {
-    captures.push_back({batch, name, std::move(bytes)});
+  void setTensorStatuses(std::vector<TensorStatus> statuses) noexcept override {
+    tensorStatuses = std::move(statuses);
   }
-  void trace(char const* call) noexcept override { traced.emplace_back(call); }
 
-  struct Capture {
-    int64_t batch;
-    std::string name;
-    std::vector<uint8_t> bytes;
-  };
-  std::vector<Capture> captures;
-  std::vector<std::string> traced;
+  RunOptions run;     // what the builders read (histograms and inference set by the tests)
+  TestRecord record;  // what the test builders did
   std::vector<int64_t> processed;
   std::map<std::string, double> numbers;
   std::map<std::string, std::vector<uint8_t>> bytes;
   std::vector<std::string> log;
-  std::shared_ptr<HistogramSet> set;  // the builtin builder's histograms
-  std::shared_ptr<Inference> runner;  // the builtin builder's model runner
+  std::vector<TensorStatus> tensorStatuses;
 
  private:
   CalibratorCore& mCore;
   RunStatus& mStatus;
-  BuilderOptions mOptions;
 };
 
 // One core + source + status, host memory.
@@ -209,14 +203,14 @@ bool allBytes(void const* p, size_t n, uint8_t value) {
 
 TEST(test_driver_calls_the_contract_in_tensorrt_order) {
   Fixture f({input("image", {2, 3, 4, 4})}, 3);
-  BuilderOptions options;
+  RunOptions options;
   options.bindingNames = {"image"};
   FakeHost host(*f.core, f.status, options);
-  makeTestDriver()->build(host);
+  makeTestDriver(host.record, false)->build(host);
   std::vector<std::string> const expected = {
       "readCalibrationCache", "getBatchSize", "getBatch", "getBatch", "getBatch", "getBatch",
       "writeCalibrationCache"};
-  CHECK(host.traced == expected);
+  CHECK(host.record.trace == expected);
   CHECK_EQ(f.source.log.front(), std::string("readCache"));
   CHECK_EQ(f.source.log.back(), std::string("writeCache"));
   CHECK_EQ(f.source.written, std::string("TRT-0-TestDriver\nbatches: 3\n"));
@@ -274,11 +268,11 @@ TEST(without_prefetch_each_get_batch_fills_exactly_one_batch) {
 TEST(cache_hit_skips_get_batch_and_write) {
   Fixture f({input("x", {1, 4})}, 3);
   f.source.cache = {'T', 'R', 'T'};
-  BuilderOptions options;
+  RunOptions options;
   options.bindingNames = {"x"};
   FakeHost host(*f.core, f.status, options);
-  makeTestDriver()->build(host);
-  CHECK(host.traced == std::vector<std::string>{"readCalibrationCache"});
+  makeTestDriver(host.record, false)->build(host);
+  CHECK(host.record.trace == std::vector<std::string>{"readCalibrationCache"});
   CHECK(f.source.log == std::vector<std::string>{"readCache"});
   CHECK(f.core->cacheHit());
   size_t length = 0;
@@ -319,10 +313,10 @@ TEST(unknown_missing_or_repeated_names_are_input_name_errors) {
 TEST(factory_error_stops_the_run_and_writes_no_cache) {
   Fixture f({input("x", {1, 4})}, 10);
   f.source.failAt = 2;
-  BuilderOptions options;
+  RunOptions options;
   options.bindingNames = {"x"};
   FakeHost host(*f.core, f.status, options);
-  makeTestDriver()->build(host);
+  makeTestDriver(host.record, false)->build(host);
   CHECK(f.status.code() == RunErrorCode::kJS_ERROR);
   CHECK_EQ(f.status.message(), std::string("factory failed on batch 2"));
   CHECK_EQ(f.core->batchesDelivered(), int64_t{2});
@@ -339,10 +333,10 @@ TEST(factory_error_stops_the_run_and_writes_no_cache) {
 TEST(abort_stops_the_run_and_writes_no_cache) {
   Fixture f({input("x", {1, 4})}, 10);
   f.source.abortAt = 3;
-  BuilderOptions options;
+  RunOptions options;
   options.bindingNames = {"x"};
   FakeHost host(*f.core, f.status, options);
-  makeTestDriver()->build(host);
+  makeTestDriver(host.record, false)->build(host);
   CHECK(f.status.abortRequested());
   CHECK(!f.status.failed());
   CHECK(f.source.written.empty());
@@ -371,7 +365,9 @@ TEST(injected_cuda_error_is_reported_with_its_name) {
   FakeSource source(inputs, 3, status);
   CalibratorConfig config;
   config.inputs = inputs;
+  config.batchSize = 1;
   config.memory = MemoryKind::kHOST;
+  config.prefetch = true;
   config.injectCudaError = "cudaErrorLaunchFailure";
   CalibratorCore core(config, source, status);
   source.buffers = &core.buffers();
@@ -433,10 +429,10 @@ TEST(dtype_sizes_and_shape_text) {
 
 TEST(sum_builder_reads_process_results_after_each_batch) {
   Fixture f({input("a", {1, 4}), input("b", {1, 2})}, 3);
-  BuilderOptions options;
+  RunOptions options;
   options.bindingNames = {"b", "a"};
   FakeHost host(*f.core, f.status, options);
-  makeSumBuilder()->build(host);
+  makeSumBuilder(host.record)->build(host);
   CHECK(!f.status.failed());
   CHECK(host.processed == (std::vector<int64_t>{0, 1, 2}));
   double sumA = 0;
@@ -452,24 +448,26 @@ TEST(sum_builder_reads_process_results_after_each_batch) {
 
 TEST(test_driver_capture_copies_each_binding) {
   Fixture f({input("a", {1, 4}), input("b", {1, 2})}, 2);
-  BuilderOptions options;
+  RunOptions options;
   options.bindingNames = {"b", "a"};
-  options.capture = true;
   FakeHost host(*f.core, f.status, options);
-  makeTestDriver()->build(host);
-  REQUIRE(host.captures.size() == 4);
-  CHECK_EQ(host.captures[0].name, std::string("b"));
-  CHECK_EQ(host.captures[0].bytes.size(), size_t{8});
-  CHECK(allBytes(host.captures[0].bytes.data(), 8, pattern(1, 0)));
-  CHECK_EQ(host.captures[3].name, std::string("a"));
-  CHECK(allBytes(host.captures[3].bytes.data(), 16, pattern(0, 1)));
+  makeTestDriver(host.record, true)->build(host);
+  std::vector<TestRecord::Capture> const& captures = host.record.captures;
+  REQUIRE(captures.size() == 4);
+  CHECK_EQ(captures[0].name, std::string("b"));
+  CHECK_EQ(captures[0].bytes.size(), size_t{8});
+  CHECK(!captures[0].device);
+  CHECK(allBytes(captures[0].bytes.data(), 8, pattern(1, 0)));
+  CHECK_EQ(captures[3].name, std::string("a"));
+  CHECK(allBytes(captures[3].bytes.data(), 16, pattern(0, 1)));
 }
 
 TEST(tensorrt_builder_without_tensorrt_fails_with_tensorrt_unavailable) {
   Fixture f({input("x", {1, 4})}, 2);
-  BuilderOptions options;
+  RunOptions options;
   options.bindingNames = {"x"};
-  options.engine.onnxPath = "model.onnx";
+  options.engine = EngineBuildOptions{};
+  options.engine->onnxPath = "model.onnx";
   FakeHost host(*f.core, f.status, options);
   makeTensorrtBuilder()->build(host);
   CHECK(f.status.code() == RunErrorCode::kTENSORRT_UNAVAILABLE);
@@ -477,7 +475,7 @@ TEST(tensorrt_builder_without_tensorrt_fails_with_tensorrt_unavailable) {
   CHECK(host.bytes.empty());
 }
 
-// ---- the builtin builder's own inference pass (host.inference()), with a fake model runner ----
+// ---- the builtin builder's own inference pass (RunOptions::inference), with a fake model runner ----
 namespace {
 
 // Stands in for ONNX Runtime: every run returns two float tensors per image whose values depend on the run
@@ -566,13 +564,20 @@ std::string expectedCache(FakeInference const& fake, std::size_t skipRuns,
   return formatCacheText("100300", "EntropyCalibration2", entries);
 }
 
-BuilderOptions builtinOptions(double maxActivationBytes, bool splittable) {
-  BuilderOptions options;
+RunOptions builtinOptions(double maxActivationBytes, bool splittable) {
+  RunOptions options;
+  options.builder = BuilderKind::kBUILTIN;
   options.bindingNames = {"x"};
-  options.strings["algorithm"] = "entropy";
-  options.numbers["maxActivationBytes"] = maxActivationBytes;
-  options.numbers["splittable"] = splittable ? 1 : 0;
-  options.numbers["histogramThreads"] = 2;
+  options.histograms = std::make_shared<HistogramSet>();
+  BuiltinOptions builtin;
+  builtin.algorithm = AmaxAlgorithm::kENTROPY;
+  builtin.percentile = 99.99;
+  builtin.tensorrtVersion = "100300";
+  builtin.cacheAlgorithm = "EntropyCalibration2";
+  builtin.maxActivationBytes = maxActivationBytes;
+  builtin.splittable = splittable;
+  builtin.histogramThreads = 2;
+  options.builtin = builtin;
   return options;
 }
 
@@ -581,14 +586,13 @@ BuilderOptions builtinOptions(double maxActivationBytes, bool splittable) {
 TEST(builtin_native_pass_histograms_each_run_exactly_as_one_thread_would) {
   Fixture f({input("x", {4, 2})}, 5);
   FakeHost host(*f.core, f.status, builtinOptions(0, true));
-  host.set = std::make_shared<HistogramSet>();
   auto fake = std::make_shared<FakeInference>();
-  host.runner = fake;
+  host.run.inference = fake;
   makeBuiltinBuilder()->build(host);
   REQUIRE(!f.status.failed());
   CHECK(fake->batchDims == (std::vector<int64_t>{4, 4, 4, 4, 4}));  // no limit: whole batches, no probe
   CHECK_EQ(f.source.written, expectedCache(*fake, 0, f.core->config().inputs, 5));
-  CHECK(host.set->names() == (std::vector<std::string>{"x", "act/sin", "act/relu"}));
+  CHECK(host.run.histograms->names() == (std::vector<std::string>{"x", "act/sin", "act/relu"}));
   CHECK_EQ(fake->alive.load(), 0);
   CHECK(fake->maxAlive.load() <= 2);
   CHECK_EQ(host.numbers["subBatch"], 4.0);
@@ -598,9 +602,8 @@ TEST(builtin_native_pass_splits_batches_after_a_probe_of_one_image) {
   Fixture f({input("x", {4, 2})}, 3);
   // One image's activations: 2 tensors x 300 floats = 2400 bytes; 2.5 images fit -> sub-batches of 2.
   FakeHost host(*f.core, f.status, builtinOptions(2400 * 2.5, true));
-  host.set = std::make_shared<HistogramSet>();
   auto fake = std::make_shared<FakeInference>();
-  host.runner = fake;
+  host.run.inference = fake;
   makeBuiltinBuilder()->build(host);
   REQUIRE(!f.status.failed());
   CHECK(fake->batchDims == (std::vector<int64_t>{1, 2, 2, 2, 2, 2, 2}));
@@ -626,7 +629,6 @@ TEST(builtin_native_pass_histograms_derived_tensors_in_graph_order_and_counts_th
   // One image: act/sin and its 3 derived tensors (4 x 300 floats) + act/relu (300) = 6000 bytes, counted as
   // if all were fetched; 2.5 images fit -> sub-batches of 2 (of 4 if the derived tensors were not counted).
   FakeHost host(*f.core, f.status, builtinOptions(6000 * 2.5, true));
-  host.set = std::make_shared<HistogramSet>();
   auto fake = std::make_shared<FakeInference>();
   auto plan = std::make_shared<DerivationPlan>();
   plan->addFetched("act/sin");
@@ -636,11 +638,11 @@ TEST(builtin_native_pass_histograms_derived_tensors_in_graph_order_and_counts_th
                    {{"act/sin", 0, false}, {"", -0.5F, true}, {"", 0.5F, true}});
   plan->addFetched("act/relu");
   fake->plan = plan;
-  host.runner = fake;
+  host.run.inference = fake;
   makeBuiltinBuilder()->build(host);
   REQUIRE(!f.status.failed());
   CHECK(fake->batchDims == (std::vector<int64_t>{1, 2, 2, 2, 2, 2, 2}));
-  CHECK(host.set->names() ==
+  CHECK(host.run.histograms->names() ==
         (std::vector<std::string>{"x", "act/sin", "act/sin2", "act/sin2+1", "act/clip", "act/relu"}));
   // The same histograms from the materialized values, one run at a time (the probe run skipped).
   HistogramSet expected;
@@ -656,7 +658,7 @@ TEST(builtin_native_pass_histograms_derived_tensors_in_graph_order_and_counts_th
     expected.add("act/relu", fake->produced[r][1].data(), fake->produced[r][1].size());
   }
   for (std::string const& name : expected.names()) {
-    CHECK(host.set->get(name).serialize() == expected.get(name).serialize());
+    CHECK(host.run.histograms->get(name).serialize() == expected.get(name).serialize());
   }
   CHECK_EQ(fake->alive.load(), 0);
 }
@@ -664,9 +666,8 @@ TEST(builtin_native_pass_histograms_derived_tensors_in_graph_order_and_counts_th
 TEST(builtin_native_pass_image_by_image_uses_the_probe_as_the_first_run) {
   Fixture f({input("x", {4, 2})}, 3);
   FakeHost host(*f.core, f.status, builtinOptions(2400 * 1.5, true));  // 1.5 images fit -> sub-batches of 1
-  host.set = std::make_shared<HistogramSet>();
   auto fake = std::make_shared<FakeInference>();
-  host.runner = fake;
+  host.run.inference = fake;
   makeBuiltinBuilder()->build(host);
   REQUIRE(!f.status.failed());
   CHECK(fake->batchDims == std::vector<int64_t>(12, 1));  // 12 images, 12 runs: the probe is image 0's run
@@ -677,10 +678,9 @@ TEST(builtin_native_pass_image_by_image_uses_the_probe_as_the_first_run) {
 TEST(builtin_native_pass_run_error_is_a_model_error_and_writes_nothing) {
   Fixture f({input("x", {2, 2})}, 6);
   FakeHost host(*f.core, f.status, builtinOptions(0, false));
-  host.set = std::make_shared<HistogramSet>();
   auto fake = std::make_shared<FakeInference>();
   fake->failAt = 3;
-  host.runner = fake;
+  host.run.inference = fake;
   makeBuiltinBuilder()->build(host);
   CHECK(f.status.failed());
   CHECK(f.status.code() == RunErrorCode::kMODEL);
@@ -693,9 +693,8 @@ TEST(builtin_native_pass_abort_writes_nothing_and_releases_outputs) {
   Fixture f({input("x", {2, 2})}, 6);
   f.source.abortAt = 2;
   FakeHost host(*f.core, f.status, builtinOptions(0, false));
-  host.set = std::make_shared<HistogramSet>();
   auto fake = std::make_shared<FakeInference>();
-  host.runner = fake;
+  host.run.inference = fake;
   makeBuiltinBuilder()->build(host);
   CHECK(f.status.abortRequested());
   CHECK(f.source.written.empty());

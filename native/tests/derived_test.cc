@@ -1,7 +1,7 @@
 // Core tests of derived tensors (derived.h) and chunked histogram adds (HistogramSet::addChunked): the
 // histograms equal add() of the materialized values, whatever the chunking, the data (NaN, infinities, only
 // zeros) or the growth between adds; malformed plans are refused.
-#include "derived.h"
+#include "builtin/derived.h"
 
 #include <cmath>
 #include <cstdint>
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "histogram.h"
+#include "builtin/histogram.h"
 #include "test_framework.h"
 
 using namespace trtc;

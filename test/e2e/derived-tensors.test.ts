@@ -1,7 +1,7 @@
 /**
  * @jest-environment ./test/helpers/ort-environment.js
  *
- * Derived tensors (lib/onnx/derived.ts, native/derived.h): activations the histogram pass computes from another
+ * Derived tensors (lib/backends/builtin/derived.ts, native/builtin/derived.h): activations the histogram pass computes from another
  * one instead of asking ONNX Runtime for them must histogram exactly like the values ONNX Runtime outputs —
  * compared byte for byte (serialized histograms) against ONNX Runtime's own outputs, on special values (NaN,
  * ±Inf, ±0, overflow) and on the PaddleOCR models with real images.

@@ -2,7 +2,7 @@
  * @jest-environment ./test/helpers/ort-environment.js
  *
  * The builtin backend's two ways of running ONNX Runtime give the same caches: 'native' (the addon calls ONNX
- * Runtime's C API on the run's thread, lib/builtin/native-ort.ts) and 'worker' (onnxruntime-node's JS API in a
+ * Runtime's C API on the run's thread, lib/backends/builtin/native-ort.ts) and 'worker' (onnxruntime-node's JS API in a
  * worker thread). Also: the native path's errors, abort and process exit in the middle of a run.
  */
 import { spawnSync } from 'node:child_process';

@@ -3,7 +3,8 @@
 /**
  * GPU checks of the native calibrator with real pinned host slots and device buffers. Plain JavaScript so the
  * same checks run under jest (test/gpu/calibrator.test.ts, skipped without a CUDA device) and, on the GPU
- * machine that has no jest, through `node test/gpu/run-calibrator-checks.js` against the compiled dist/.
+ * machine that has no jest, through `node test/gpu/run-calibrator-checks.js` against the compiled dist/. They
+ * drive the test build of the addon (builder 'test', test hooks): build-test/, or TRT_CALIBRATOR_ADDON.
  *
  * Each check is `{ name, run(lib) }` where lib = { runCalibration, liveNativeAllocations, addonPath } and
  * throws (node:assert) on failure.
@@ -79,7 +80,7 @@ function runScript(addonPath, fillBody) {
     const addon = require(${JSON.stringify(addonPath)});
     const handle = addon.startCalibration(
       { inputs: [{ name: 'x', shape: [4, 3, 64, 64], dtype: 'float32' }], batchSize: 4, algorithm: 2, memory: 'auto',
-        deviceIndex: 0, prefetch: true, copyBuffers: false, builder: 'test', bindingNames: ['x'], capture: false, builderOptions: {} },
+        deviceIndex: 0, prefetch: true, builder: 'test', bindingNames: ['x'] },
       { fill: (buffers, i) => { ${fillBody} }, readCache: () => null, writeCache: () => undefined });
     handle.promise.then(() => report('resolved'), (e) => report('rejected ' + e.code));
   `;
@@ -96,9 +97,9 @@ const checks = [
       ]) {
         const f = factory([image, imInfo, ids], 4, mode);
         const r = await runCalibration({
+          builder: 'test',
           factory: f,
-          capture: true,
-          copyBuffers,
+          testHooks: { capture: true, copyBuffers },
           bindingOrder: ['ids', 'image', 'im_info'],
         });
         assert.equal(r.onDevice, true, 'run used device buffers');
@@ -128,6 +129,7 @@ const checks = [
       const store = memoryStore();
       const progress = [];
       const r = await runCalibration({
+        builder: 'test',
         factory: factory([image], 3),
         cache: store,
         onProgress: (p) => progress.push(p.batchesDone),
@@ -144,7 +146,11 @@ const checks = [
       assert.equal(store.writes.length, 1);
       assert.deepEqual(progress, [1, 2, 3]);
       const f = factory([image], 3);
-      const hit = await runCalibration({ factory: f, cache: memoryStore(new Uint8Array([84, 82, 84])) });
+      const hit = await runCalibration({
+        builder: 'test',
+        factory: f,
+        cache: memoryStore(new Uint8Array([84, 82, 84])),
+      });
       assert.equal(hit.cacheHit, true);
       assert.deepEqual(f.calls, []);
     },
@@ -156,6 +162,7 @@ const checks = [
       for (const mode of ['sync', 'async']) {
         const store = memoryStore();
         const err = await runCalibration({
+          builder: 'test',
           factory: factory([image], 5, mode, (i) => {
             if (i === 2) throw original;
           }),
@@ -169,6 +176,7 @@ const checks = [
       const reason = new Error('stop');
       const store = memoryStore();
       const err = await runCalibration({
+        builder: 'test',
         factory: factory([image], 50, 'async', async (i) => {
           if (i === 3) controller.abort(reason);
           if (i >= 3) await new Promise(() => undefined);
@@ -186,8 +194,8 @@ const checks = [
     async run({ runCalibration }) {
       const other = { ...image, name: 'other' };
       const [a, b] = await Promise.all([
-        runCalibration({ factory: factory([image], 4, 'async'), capture: true }),
-        runCalibration({ factory: factory([other], 3, 'sync'), capture: true }),
+        runCalibration({ builder: 'test', factory: factory([image], 4, 'async'), testHooks: { capture: true } }),
+        runCalibration({ builder: 'test', factory: factory([other], 3, 'sync'), testHooks: { capture: true } }),
       ]);
       for (const c of a.captures) assert.ok(Buffer.from(c.bytes).equals(Buffer.from(bytesFor(image, c.batch))));
       for (const c of b.captures) assert.ok(Buffer.from(c.bytes).equals(Buffer.from(bytesFor(other, c.batch))));
@@ -238,7 +246,7 @@ const checks = [
       let rss300 = 0;
       const t0 = Date.now();
       for (let i = 0; i < 1000; i++) {
-        await runCalibration({ factory: factory([spec], 2) });
+        await runCalibration({ builder: 'test', factory: factory([spec], 2) });
         assert.equal(liveNativeAllocations().runs, 0);
         if (i === 299) {
           global.gc?.();

@@ -1,16 +1,18 @@
 'use strict';
-// Runs test/gpu/calibrator-checks.js without jest (the GPU machine has only node): against dist/ and the addon
-// named by TRT_CALIBRATOR_ADDON (or build/Release). Prints one line per check; exit status 1 on any failure.
+// Runs test/gpu/calibrator-checks.js without jest (the GPU machine has only node): against dist/ and the test
+// build of the addon (the checks use its test builder and hooks), the one named by TRT_CALIBRATOR_ADDON or
+// build-test/Release (`npx cmake-js compile --out build-test --CDTRTC_TEST_HOOKS=ON`). Prints one line per
+// check; exit status 1 on any failure.
 //   node --expose-gc test/gpu/run-calibrator-checks.js
 const path = require('node:path');
 const root = path.join(__dirname, '..', '..');
+const addonPath = path.resolve(
+  process.env.TRT_CALIBRATOR_ADDON || path.join(root, 'build-test', 'Release', 'trt_calibrator.node'),
+);
+process.env.TRT_CALIBRATOR_ADDON = addonPath; // read by dist/binding.js when it first loads the addon
 const { runCalibration, liveNativeAllocations } = require(path.join(root, 'dist', 'run', 'calibrator.js'));
 const { capabilities } = require(path.join(root, 'dist', 'capabilities.js'));
 const { checks } = require('./calibrator-checks.js');
-
-const addonPath = path.resolve(
-  process.env.TRT_CALIBRATOR_ADDON || path.join(root, 'build', 'Release', 'trt_calibrator.node'),
-);
 
 (async () => {
   const caps = capabilities();

@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { loadAddon } from '../../lib/binding';
+import { NativeRunOptions, loadAddon } from '../../lib/binding';
+import { HistogramSet } from '../../lib/histogram';
 import { InputSpec } from '../../lib/batch/factory';
 import { TrtCalibratorError } from '../../lib/errors';
 import { CalibrationProgress, liveNativeAllocations, runCalibration } from '../../lib/run/calibrator';
@@ -26,16 +27,22 @@ function expectNoLiveAllocations(): void {
 
 afterEach(() => expectNoLiveAllocations());
 
-/** The addon file the tests load (the node-gyp and ASan runs point TRT_CALIBRATOR_ADDON elsewhere). */
+/** The addon file the tests load: the test build (jest.config.js; the node-gyp and ASan runs name theirs). */
 const addonPath = (): string =>
-  process.env.TRT_CALIBRATOR_ADDON ?? path.join(__dirname, '..', '..', 'build', 'Release', 'trt_calibrator.node');
+  process.env.TRT_CALIBRATOR_ADDON ?? path.join(__dirname, '..', '..', 'build-test', 'Release', 'trt_calibrator.node');
 
 describe('native calibrator: contract and order', () => {
   it.each(['sync', 'async'] as const)('calls the contract in TensorRT order with a %s factory', async (mode) => {
     const factory = new PatternFactory([image], 3, mode);
     const store = new MemoryStore();
     const progress: CalibrationProgress[] = [];
-    const result = await runCalibration({ factory, cache: store, memory: 'host', onProgress: (p) => progress.push(p) });
+    const result = await runCalibration({
+      builder: 'test',
+      factory,
+      cache: store,
+      memory: 'host',
+      onProgress: (p) => progress.push(p),
+    });
     expect(result.trace).toEqual([
       'readCalibrationCache',
       'getBatchSize',
@@ -60,26 +67,26 @@ describe('native calibrator: contract and order', () => {
     for (const copyBuffers of [false, true]) {
       const factory = new PatternFactory([image, imInfo, ids], 3, 'async');
       const result = await runCalibration({
+        builder: 'test',
         factory,
         memory: 'host',
         bindingOrder: ['im_info', 'token ids: (x)', 'image'],
-        capture: true,
-        copyBuffers,
+        testHooks: { capture: true, copyBuffers },
       });
       expect(result.externalBuffers).toBe(!copyBuffers);
       expect(result.captures).toHaveLength(9);
-      for (const c of result.captures) {
+      for (const c of result.captures!) {
         const spec = [image, imInfo, ids].find((s) => s.name === c.name)!;
         expect(Buffer.from(c.bytes).equals(Buffer.from(expectedBytes(spec, c.batch)))).toBe(true);
       }
-      expect(result.captures.slice(0, 3).map((c) => c.name)).toEqual(['im_info', 'token ids: (x)', 'image']);
+      expect(result.captures!.slice(0, 3).map((c) => c.name)).toEqual(['im_info', 'token ids: (x)', 'image']);
     }
   });
 
   it('skips getBatch entirely on a cache hit and writes nothing', async () => {
     const factory = new PatternFactory([image], 3);
     const store = new MemoryStore(new Uint8Array(Buffer.from('TRT-8601-EntropyCalibration2\nimage: 3c010a14\n')));
-    const result = await runCalibration({ factory, cache: store, memory: 'host' });
+    const result = await runCalibration({ builder: 'test', factory, cache: store, memory: 'host' });
     expect(result.trace).toEqual(['readCalibrationCache']);
     expect(factory.calls).toEqual([]);
     expect(store.writes).toHaveLength(0);
@@ -89,12 +96,17 @@ describe('native calibrator: contract and order', () => {
   it('reads and writes a cache file atomically', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trtc-cal-'));
     const file = path.join(dir, 'model.cache');
-    const first = await runCalibration({ factory: new PatternFactory([image], 2), cache: file, memory: 'host' });
+    const first = await runCalibration({
+      builder: 'test',
+      factory: new PatternFactory([image], 2),
+      cache: file,
+      memory: 'host',
+    });
     expect(first.cacheWritten).toBe(true);
     expect(fs.readFileSync(file, 'utf8')).toBe('TRT-0-TestDriver\nbatches: 2\n');
     expect(fs.readdirSync(dir)).toEqual(['model.cache']);
     const factory = new PatternFactory([image], 2);
-    const second = await runCalibration({ factory, cache: file, memory: 'host' });
+    const second = await runCalibration({ builder: 'test', factory, cache: file, memory: 'host' });
     expect(second.cacheHit).toBe(true);
     expect(factory.calls).toEqual([]);
     fs.rmSync(dir, { recursive: true, force: true });
@@ -144,7 +156,9 @@ describe('native calibrator: errors', () => {
       const factory = new PatternFactory([image], 5, mode, (i) => {
         if (i === 2) throw original;
       });
-      const err = await runCalibration({ factory, cache: store, memory: 'host' }).catch((e: unknown) => e);
+      const err = await runCalibration({ builder: 'test', factory, cache: store, memory: 'host' }).catch(
+        (e: unknown) => e,
+      );
       expect(store.writes).toHaveLength(0);
       errors.push(err);
     }
@@ -161,7 +175,7 @@ describe('native calibrator: errors', () => {
   it('rejects a fill that returns a non-boolean', async () => {
     const factory = new PatternFactory([image], 1);
     factory.fill = () => 1 as unknown as boolean;
-    await expect(runCalibration({ factory, memory: 'host' })).rejects.toMatchObject({
+    await expect(runCalibration({ builder: 'test', factory, memory: 'host' })).rejects.toMatchObject({
       code: 'ERR_BATCH_FACTORY',
       message: expect.stringContaining('must return a boolean'),
     });
@@ -169,23 +183,26 @@ describe('native calibrator: errors', () => {
 
   it('names the input, the expected shape and dtype, and what was given', async () => {
     const factory = new PatternFactory([image], 1);
-    await expect(runCalibration({ factory, networkInputs: [{ ...image, shape: [2, 3, 8, 8] }] })).rejects.toMatchObject(
-      {
-        code: 'ERR_INPUT_SHAPE',
-        message:
-          'Input "image": the network expects [2,3,8,8] float32 but the batch factory declares [2,3,4,5] float32',
-      },
-    );
-    await expect(runCalibration({ factory, networkInputs: [{ ...image, dtype: 'float16' }] })).rejects.toMatchObject({
+    await expect(
+      runCalibration({ builder: 'test', factory, networkInputs: [{ ...image, shape: [2, 3, 8, 8] }] }),
+    ).rejects.toMatchObject({
+      code: 'ERR_INPUT_SHAPE',
+      message: 'Input "image": the network expects [2,3,8,8] float32 but the batch factory declares [2,3,4,5] float32',
+    });
+    await expect(
+      runCalibration({ builder: 'test', factory, networkInputs: [{ ...image, dtype: 'float16' }] }),
+    ).rejects.toMatchObject({
       code: 'ERR_INPUT_DTYPE',
     });
-    await expect(runCalibration({ factory, networkInputs: [image, imInfo] })).rejects.toMatchObject({
+    await expect(runCalibration({ builder: 'test', factory, networkInputs: [image, imInfo] })).rejects.toMatchObject({
       code: 'ERR_INPUT_NAME',
       message:
         'The network input "im_info" [2,3] float32 is not filled by the batch factory; it fills "image" [2,3,4,5] float32',
     });
     // The native re-check: the builder asks for a name the factory does not fill.
-    await expect(runCalibration({ factory, memory: 'host', bindingOrder: ['images'] })).rejects.toMatchObject({
+    await expect(
+      runCalibration({ builder: 'test', factory, memory: 'host', bindingOrder: ['images'] }),
+    ).rejects.toMatchObject({
       code: 'ERR_INPUT_NAME',
       message: 'The network input "images" is not filled by the batch factory; it fills "image" [2,3,4,5] float32',
     });
@@ -194,9 +211,10 @@ describe('native calibrator: errors', () => {
   it('reports a CUDA failure with the CUDA error name', async () => {
     const store = new MemoryStore();
     const err = await runCalibration({
+      builder: 'test',
       factory: new PatternFactory([image], 2),
       cache: store,
-      injectCudaError: 'cudaErrorIllegalAddress',
+      testHooks: { injectCudaError: 'cudaErrorIllegalAddress' },
     }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'ERR_CUDA', message: expect.stringMatching(/^cudaErrorIllegalAddress: /) });
     expect(store.writes).toHaveLength(0);
@@ -211,7 +229,12 @@ describe('native calibrator: errors', () => {
         lengths.push(buffers.image.byteLength);
         return i < 2;
       };
-      const result = await runCalibration({ factory, memory: 'host', copyBuffers }).catch((e: unknown) => e);
+      const result = await runCalibration({
+        builder: 'test',
+        factory,
+        memory: 'host',
+        testHooks: { copyBuffers },
+      }).catch((e: unknown) => e);
       if (copyBuffers) {
         // A V8-owned buffer is detached by the transfer: the native side sees 0 bytes and refuses the batch.
         expect(result).toMatchObject({
@@ -232,7 +255,15 @@ describe('native calibrator: errors', () => {
       factory: new PatternFactory([image], 2),
       cache: store,
       builder: 'tensorrt',
-      engine: { onnxPath: 'missing.onnx' },
+      engine: {
+        onnxPath: 'missing.onnx',
+        inputShapes: [],
+        fp16: false,
+        workspaceBytes: 0,
+        dlaCore: -1,
+        allowGpuFallback: false,
+        verbosity: 2,
+      },
     });
     if (loadAddon().capabilities().tensorrt.compiled) {
       await expect(run).rejects.toMatchObject({ code: 'ERR_TENSORRT_BUILD' });
@@ -247,13 +278,136 @@ describe('native calibrator: errors', () => {
 
   it('validates options with the house message', async () => {
     const factory = new PatternFactory([image], 1);
-    await expect(runCalibration({ factory, memroy: 'host' } as never)).rejects.toThrow(
+    await expect(runCalibration({ builder: 'test', factory, memroy: 'host' } as never)).rejects.toThrow(
       'Unknown option "memroy" for runCalibration() (did you mean "memory"?)',
     );
-    await expect(runCalibration({ factory, memory: 'gpu' as never })).rejects.toThrow(
+    await expect(runCalibration({ builder: 'test', factory, memory: 'gpu' as never })).rejects.toThrow(
       'Expected "auto" or "host" for memory but received "gpu" of type string',
     );
-    await expect(runCalibration({ factory, cache: 42 as never })).rejects.toThrow(TypeError);
+    await expect(runCalibration({ builder: 'test', factory, cache: 42 as never })).rejects.toThrow(TypeError);
+  });
+});
+
+describe('native calibrator: the typed options boundary', () => {
+  const base: NativeRunOptions = {
+    inputs: [image],
+    batchSize: 2,
+    algorithm: 2,
+    memory: 'host',
+    deviceIndex: 0,
+    prefetch: true,
+    builder: 'test',
+    bindingNames: ['image'],
+  };
+  const builtin = {
+    algorithm: 'entropy',
+    percentile: 99.99,
+    tensorrtVersion: '100300',
+    cacheAlgorithm: 'EntropyCalibration2',
+    maxActivationBytes: 256 * 2 ** 20,
+    splittable: true,
+    histogramThreads: 1,
+  } as const;
+  const engine = {
+    onnxPath: 'model.onnx',
+    inputShapes: [],
+    fp16: false,
+    workspaceBytes: 0,
+    dlaCore: -1,
+    allowGpuFallback: false,
+    verbosity: 2,
+  };
+  const callbacks = { fill: () => false, readCache: () => null, writeCache: () => undefined };
+  function thrown(options: unknown): unknown {
+    try {
+      loadAddon().startCalibration(options as NativeRunOptions, callbacks);
+    } catch (err) {
+      return err;
+    }
+    throw new Error('startCalibration accepted the options');
+  }
+  const invalid = (name: 'TypeError' | 'RangeError', option: string, message: string | RegExp) =>
+    expect.objectContaining({
+      name,
+      code: 'ERR_INVALID_OPTION',
+      message: typeof message === 'string' ? message : expect.stringMatching(message),
+      ...(option ? { option } : {}),
+    });
+
+  it('names a missing or mistyped field in a TypeError, and never reads a string as a number', () => {
+    expect(thrown({ ...base, batchSize: undefined })).toEqual(
+      invalid(
+        'TypeError',
+        'options.batchSize',
+        'Expected an integer in [1, 2147483647] for options.batchSize but received undefined of type undefined',
+      ),
+    );
+    expect(thrown({ ...base, batchSize: '2' })).toEqual(
+      invalid('TypeError', 'options.batchSize', /for options\.batchSize but received "2" of type string$/),
+    );
+    const { builder: _builder, ...noBuilder } = base;
+    expect(thrown(noBuilder)).toEqual(
+      invalid('TypeError', 'options.builder', /^Expected one of "builtin", "tensorrt"/),
+    );
+    expect(thrown({ ...base, prefetch: 1 })).toEqual(invalid('TypeError', 'options.prefetch', /^Expected a boolean/));
+    expect(thrown({ ...base, bindingNames: ['image', 7] })).toEqual(
+      invalid('TypeError', 'options.bindingNames[1]', /^Expected a string for options\.bindingNames\[1\]/),
+    );
+    const histograms = new HistogramSet().native;
+    expect(
+      thrown({ ...base, builder: 'builtin', histograms, builtin: { ...builtin, maxActivationBytes: '256MiB' } }),
+    ).toEqual(
+      invalid(
+        'TypeError',
+        'options.builtin.maxActivationBytes',
+        /for options\.builtin\.maxActivationBytes but received "256MiB" of type string$/,
+      ),
+    );
+    const { percentile: _percentile, ...noPercentile } = builtin;
+    expect(thrown({ ...base, builder: 'builtin', histograms, builtin: noPercentile })).toEqual(
+      invalid('TypeError', 'options.builtin.percentile', /received undefined of type undefined$/),
+    );
+    expect(thrown({ ...base, builder: 'builtin', builtin })).toEqual(
+      invalid('TypeError', 'options.histograms', /^Expected a native HistogramSet for options\.histograms/),
+    );
+    expect(thrown({ ...base, builder: 'tensorrt', engine: { ...engine, fp16: undefined } })).toEqual(
+      invalid('TypeError', 'options.engine.fp16', /^Expected a boolean for options\.engine\.fp16/),
+    );
+  });
+
+  it('refuses values out of range, unknown fields and options of another builder', () => {
+    expect(thrown({ ...base, memory: 'gpu' })).toEqual(
+      invalid(
+        'RangeError',
+        'options.memory',
+        'Expected one of "auto", "host" for options.memory but received "gpu" of type string',
+      ),
+    );
+    expect(thrown({ ...base, algorithm: 4 })).toEqual(
+      invalid('RangeError', 'options.algorithm', /^Expected an integer in \[0, 3\]/),
+    );
+    expect(
+      thrown({
+        ...base,
+        builder: 'builtin',
+        histograms: new HistogramSet().native,
+        builtin: { ...builtin, algorithm: 'kl' },
+      }),
+    ).toEqual(
+      invalid('RangeError', 'options.builtin.algorithm', /^Expected one of "entropy", "minmax", "percentile", "mse"/),
+    );
+    expect(thrown({ ...base, builderOptions: {} })).toEqual(
+      invalid('TypeError', '', 'Unknown option "builderOptions" for options'),
+    );
+    expect(thrown({ ...base, builtin })).toEqual(
+      invalid('RangeError', '', 'options.builtin is for builder "builtin" only'),
+    );
+    expect(thrown({ ...base, engine })).toEqual(
+      invalid('RangeError', '', 'options.engine is for builder "tensorrt" only'),
+    );
+    expect(thrown({ ...base, testHooks: { copyBuffers: 'yes', capture: false } })).toEqual(
+      invalid('TypeError', 'options.testHooks.copyBuffers', /^Expected a boolean/),
+    );
   });
 });
 
@@ -268,28 +422,32 @@ describe('native calibrator: abort, concurrency, threads', () => {
       if (i >= 3) await new Promise(() => undefined); // never settles: abort must not wait for it
     });
     const t0 = Date.now();
-    const err = await runCalibration({ factory, cache: file, memory: 'host', signal: controller.signal }).catch(
-      (e: unknown) => e,
-    );
+    const err = await runCalibration({
+      builder: 'test',
+      factory,
+      cache: file,
+      memory: 'host',
+      signal: controller.signal,
+    }).catch((e: unknown) => e);
     expect(err).toBe(reason);
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(fs.readdirSync(dir)).toEqual([]);
     fs.rmSync(dir, { recursive: true, force: true });
-    await expect(runCalibration({ factory, signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+    await expect(runCalibration({ builder: 'test', factory, signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
   });
 
   it('runs two calibrations at once without mixing their buffers', async () => {
     const a = new PatternFactory([image], 4, 'async');
     const b = new PatternFactory([{ ...image, name: 'other' }], 3, 'sync');
     const [ra, rb] = await Promise.all([
-      runCalibration({ factory: a, memory: 'host', capture: true }),
-      runCalibration({ factory: b, memory: 'host', capture: true, copyBuffers: true }),
+      runCalibration({ builder: 'test', factory: a, memory: 'host', testHooks: { capture: true } }),
+      runCalibration({ builder: 'test', factory: b, memory: 'host', testHooks: { capture: true, copyBuffers: true } }),
     ]);
     expect(ra.batches).toBe(4);
     expect(rb.batches).toBe(3);
-    for (const c of ra.captures)
+    for (const c of ra.captures!)
       expect(Buffer.from(c.bytes).equals(Buffer.from(expectedBytes(image, c.batch)))).toBe(true);
-    for (const c of rb.captures)
+    for (const c of rb.captures!)
       expect(Buffer.from(c.bytes).equals(Buffer.from(expectedBytes({ ...image, name: 'other' }, c.batch)))).toBe(true);
   });
 
@@ -304,11 +462,8 @@ describe('native calibrator: abort, concurrency, threads', () => {
         memory: 'host',
         deviceIndex: 0,
         prefetch: true,
-        copyBuffers: false,
         builder: 'test',
         bindingNames: ['image'],
-        capture: false,
-        builderOptions: {},
       },
       {
         fill: () => new Promise<boolean>((resolve) => (release = () => resolve(false))),
@@ -317,7 +472,7 @@ describe('native calibrator: abort, concurrency, threads', () => {
       },
     );
     await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(handle.callOnJsThread()).toBe('wrong-thread');
+    expect(handle.callOnJsThread!()).toBe('wrong-thread');
     release();
     await expect(handle.promise).resolves.toMatchObject({ batches: 0 });
   });
@@ -327,7 +482,7 @@ describe('native calibrator: abort, concurrency, threads', () => {
     const addon = require(${JSON.stringify(path.resolve(addonPath()))});
     const handle = addon.startCalibration(
       { inputs: [{ name: 'x', shape: [4, 1024], dtype: 'float32' }], batchSize: 4, algorithm: 2, memory: 'host',
-        deviceIndex: 0, prefetch: true, copyBuffers: false, builder: 'test', bindingNames: ['x'], capture: false, builderOptions: {} },
+        deviceIndex: 0, prefetch: true, builder: 'test', bindingNames: ['x'] },
       { fill: (buffers, i) => { ${fillBody} }, readCache: () => null, writeCache: () => undefined });
     handle.promise.then(() => report('resolved'), (e) => report('rejected ' + e.code));
   `;
@@ -379,7 +534,7 @@ describe('native calibrator: memory', () => {
     const script = `
       const addon = require(${JSON.stringify(path.resolve(addonPath()))});
       const opts = { inputs: [{ name: 'x', shape: [1, 256], dtype: 'float32' }], batchSize: 1, algorithm: 2, memory: 'host',
-        deviceIndex: 0, prefetch: true, copyBuffers: false, builder: 'test', bindingNames: ['x'], capture: false, builderOptions: {} };
+        deviceIndex: 0, prefetch: true, builder: 'test', bindingNames: ['x'] };
       const once = () => addon.startCalibration(opts, { fill: (b, i) => { b.x.fill(i); return i < 2; }, readCache: () => null, writeCache: () => undefined }).promise;
       const rss = () => { global.gc(); return process.memoryUsage().rss; };
       (async () => {

@@ -8,6 +8,11 @@ describe('native addon: capabilities', () => {
     expect(caps.addonVersion).toBe(addon.addonVersion);
     expect(['cmake-js', 'node-gyp']).toContain(caps.buildSystem);
     expect(caps.napiVersion).toBeGreaterThanOrEqual(8);
+    // This suite runs against test builds only (jest.config.js); release-build.test.ts checks the release addon.
+    expect(caps.testHooks).toBe(true);
+    expect(formatCapabilities(capabilities())).toMatch(
+      /^ {2}addon {8}\S+ \((cmake-js|node-gyp), N-API \d+, test build\)$/m,
+    );
   });
 
   it('says why there is no CUDA device when none is seen', () => {

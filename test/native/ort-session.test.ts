@@ -1,7 +1,7 @@
 /**
  * @jest-environment ./test/helpers/ort-environment.js
  *
- * The addon's C++ ONNX Runtime sessions (native/ort_session.cc through lib/builtin/native-ort.ts): loading the
+ * The addon's C++ ONNX Runtime sessions (native/builtin/ort_session.cc through lib/backends/builtin/native-ort.ts): loading the
  * library onnxruntime-node ships, session outputs and fetch lists, and a calibration whose every activation
  * is known, run on the builder thread with the pipelined histograms. `npm test` also runs this suite against
  * the node-gyp and AddressSanitizer builds of the addon.

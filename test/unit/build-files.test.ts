@@ -3,37 +3,68 @@ import * as path from 'node:path';
 
 const root = path.join(__dirname, '..', '..');
 
-function cmakeSources(): string[] {
+/** A `set(NAME ...)` source list of CMakeLists.txt. */
+function cmakeList(name: string): string[] {
   const text = fs.readFileSync(path.join(root, 'CMakeLists.txt'), 'utf8');
-  const m = /set\(TRTC_SOURCES\s+([^)]*)\)/.exec(text);
-  if (!m) throw new Error('TRTC_SOURCES not found in CMakeLists.txt');
+  const m = new RegExp(`set\\(${name}\\s+([^)]*)\\)`).exec(text);
+  if (!m) throw new Error(`${name} not found in CMakeLists.txt`);
   return m[1].split(/\s+/).filter(Boolean);
 }
 
-function gypSources(): string[] {
+interface GypTarget {
+  sources: string[];
+  conditions: Array<[string, { sources?: string[] }, { sources?: string[] }?]>;
+}
+
+function gypTarget(): GypTarget {
   // binding.gyp is a Python literal with comments; strip the comment lines and parse as JSON.
   const text = fs.readFileSync(path.join(root, 'binding.gyp'), 'utf8').replace(/^\s*#.*$/gm, '');
-  return (JSON.parse(text) as { targets: Array<{ sources: string[] }> }).targets[0].sources;
+  return (JSON.parse(text) as { targets: GypTarget[] }).targets[0];
+}
+
+/** The sources binding.gyp adds for the test build (the `test_hooks==1` condition). */
+function gypTestHookSources(): string[] {
+  const condition = gypTarget().conditions.find(([when]) => when === 'test_hooks==1');
+  if (!condition) throw new Error('no test_hooks==1 condition in binding.gyp');
+  return condition[1].sources ?? [];
+}
+
+/** Every .cc file under native/, as `native/<part>/<file>`, the core tests' own folder aside. */
+function nativeSources(dir = path.join(root, 'native')): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) return e.name === 'tests' ? [] : nativeSources(p);
+    return e.name.endsWith('.cc') ? [path.relative(root, p).split(path.sep).join('/')] : [];
+  });
 }
 
 describe('build files', () => {
   it('binding.gyp builds exactly the sources CMakeLists.txt builds, in the same order', () => {
-    expect(gypSources()).toEqual(cmakeSources());
+    expect(gypTarget().sources).toEqual(cmakeList('TRTC_SOURCES'));
+  });
+
+  it('binding.gyp adds exactly the test-hook sources CMakeLists.txt adds for the test build', () => {
+    expect(gypTestHookSources()).toEqual(cmakeList('TRTC_TEST_HOOK_SOURCES'));
+    expect(cmakeList('TRTC_TEST_HOOK_SOURCES').every((f) => f.startsWith('native/testing/'))).toBe(true);
+  });
+
+  it('the release sources hold no test code: native/testing/ is only in the test-hook list', () => {
+    expect(cmakeList('TRTC_SOURCES').filter((f) => f.startsWith('native/testing/'))).toEqual([]);
   });
 
   it('every listed source exists, and every native source is listed (TensorRT-only files aside)', () => {
-    const listed = new Set(cmakeSources());
+    const listed = new Set([
+      ...cmakeList('TRTC_SOURCES'),
+      ...cmakeList('TRTC_TEST_HOOK_SOURCES'),
+      ...cmakeList('TRTC_TENSORRT_SOURCES'),
+    ]);
     for (const file of listed) expect(fs.existsSync(path.join(root, file))).toBe(true);
-    const onDisk = fs
-      .readdirSync(path.join(root, 'native'))
-      .filter((f) => f.endsWith('.cc'))
-      .map((f) => `native/${f}`);
-    expect(onDisk.filter((f) => !listed.has(f))).toEqual([]);
+    expect(nativeSources().filter((f) => !listed.has(f))).toEqual([]);
   });
 
   it('package.json and the addon agree on the version', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
-    const header = fs.readFileSync(path.join(root, 'native', 'addon.h'), 'utf8');
+    const header = fs.readFileSync(path.join(root, 'native', 'bridge', 'addon.h'), 'utf8');
     expect(header).toContain(`kADDON_VERSION[] = "${pkg.version}"`);
   });
 

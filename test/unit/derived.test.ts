@@ -1,5 +1,5 @@
 /**
- * findDerivedTensors (lib/onnx/derived.ts): which activations the calibration pass may compute from another one
+ * findDerivedTensors (lib/backends/builtin/derived.ts): which activations the calibration pass may compute from another one
  * instead of fetching them from ONNX Runtime. Their exactness against ONNX Runtime is tested in
  * test/e2e/derived-tensors.test.ts.
  */

@@ -122,13 +122,18 @@ describe('TensorRT native sources', () => {
     const files = m![1].split(/\s+/).filter(Boolean);
     expect(files).toEqual(['native/tensorrt/calibrator_adapter.cc', 'native/tensorrt/engine_builder.cc']);
     for (const f of files) expect(fs.existsSync(path.join(root, f))).toBe(true);
-    expect(read('binding.gyp')).not.toContain('native/tensorrt/');
+    // binding.gyp builds native/tensorrt/'s TensorRT-free files (the builder, the stub), never these two.
+    for (const f of files) expect(read('binding.gyp')).not.toContain(f);
   });
 
   it('the no-TensorRT build fails buildEngine with ERR_TENSORRT_UNAVAILABLE and how to install', () => {
-    const stub = read('native/engine_builder_unavailable.cc');
+    const stub = read('native/tensorrt/engine_builder_unavailable.cc');
     expect(stub).toContain('#if !TRTC_WITH_TENSORRT');
-    expect(stub).toContain('"ERR_TENSORRT_UNAVAILABLE: ');
+    // The code crosses as a code (RunErrorCode, named ERR_TENSORRT_UNAVAILABLE in native/core/run_error.h).
+    expect(stub).toContain('error.code = RunErrorCode::kTENSORRT_UNAVAILABLE;');
+    expect(read('native/core/run_error.h')).toMatch(
+      /case RunErrorCode::kTENSORRT_UNAVAILABLE:\s+return "ERR_TENSORRT_UNAVAILABLE";/,
+    );
     expect(stub).toContain('TENSORRT_ROOT');
   });
 

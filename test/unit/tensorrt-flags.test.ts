@@ -116,18 +116,25 @@ describe('TensorRT parser errors', () => {
   });
 
   it('turns native build errors into TrtCalibratorErrors with their code and parser errors', () => {
-    const err = errorFromNativeBuild(
-      "ERR_TENSORRT_BUILD: TensorRT's ONNX parser could not parse m.onnx (2 error(s))\nnode 3 (Resize_1): [ONNX Resize] UNSUPPORTED_NODE_ATTR: mode\ngraph: [ONNX] INVALID_GRAPH: x",
+    // The addon sets `code` on its Errors (RunErrorCode in native/core/run_error.h); the message carries no code.
+    const coded = (code: string, message: string) => Object.assign(new Error(message), { code });
+    const native = coded(
+      'ERR_TENSORRT_BUILD',
+      "TensorRT's ONNX parser could not parse m.onnx (2 error(s))\nnode 3 (Resize_1): [ONNX Resize] UNSUPPORTED_NODE_ATTR: mode\ngraph: [ONNX] INVALID_GRAPH: x",
     );
+    const err = errorFromNativeBuild(native);
     expect(err.code).toBe('ERR_TENSORRT_BUILD');
     expect(err.message.startsWith("TensorRT's ONNX parser")).toBe(true);
     expect(err.details.parserErrors).toHaveLength(2);
-    expect(errorFromNativeBuild('ERR_ABORTED: the engine build was cancelled').code).toBe('ERR_ABORTED');
-    expect(errorFromNativeBuild('ERR_INPUT_SHAPE: input "x" has runtime dimensions').code).toBe('ERR_INPUT_SHAPE');
-    expect(errorFromNativeBuild('ERR_TENSORRT_UNAVAILABLE: built without TensorRT').code).toBe(
+    expect(err.cause).toBe(native);
+    expect(errorFromNativeBuild(coded('ERR_ABORTED', 'the engine build was cancelled')).code).toBe('ERR_ABORTED');
+    expect(errorFromNativeBuild(coded('ERR_INPUT_SHAPE', 'input "x" has runtime dimensions')).code).toBe(
+      'ERR_INPUT_SHAPE',
+    );
+    expect(errorFromNativeBuild(coded('ERR_TENSORRT_UNAVAILABLE', 'built without TensorRT')).code).toBe(
       'ERR_TENSORRT_UNAVAILABLE',
     );
-    expect(errorFromNativeBuild('something odd').code).toBe('ERR_TENSORRT_BUILD');
-    expect(errorFromNativeBuild('ERR_NOT_A_CODE: x').code).toBe('ERR_TENSORRT_BUILD');
+    expect(errorFromNativeBuild(new Error('something odd')).code).toBe('ERR_TENSORRT_BUILD');
+    expect(errorFromNativeBuild(coded('ERR_NOT_A_CODE', 'x')).code).toBe('ERR_TENSORRT_BUILD');
   });
 });

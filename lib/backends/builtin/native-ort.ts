@@ -1,5 +1,5 @@
 /**
- * ONNX Runtime driven from C++ for the builtin backend (native/ort_session.h): the addon loads the shared
+ * ONNX Runtime driven from C++ for the builtin backend (native/builtin/ort_session.h): the addon loads the shared
  * library that the onnxruntime-node package ships and calls its C API on the calibration run's own thread,
  * reading every activation in place from ONNX Runtime's memory. onnxruntime-node's JavaScript API copies each
  * output into a new ArrayBuffer instead, which for a model with every activation as an output costs more than
@@ -85,7 +85,7 @@ export function nativeOnnxRuntime(): NativeOnnxRuntimeStatus {
     return status;
   }
   // process.exit() is safe: the addon stops and waits for the runs in progress from an atexit handler, before
-  // ONNX Runtime's static destructors run (native/ort_session.cc).
+  // ONNX Runtime's static destructors run (native/builtin/ort_session.cc).
   status = { available: true, version: loaded.version, library };
   return status;
 }

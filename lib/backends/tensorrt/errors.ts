@@ -1,6 +1,6 @@
 /**
- * TensorRT log severities and the errors of the native builder (native/engine_builder.h): its
- * `"<CODE>: <message>"` strings and the ONNX parser error lines inside them.
+ * TensorRT log severities and the errors of the native builder (native/tensorrt/engine_builder.h): Errors whose
+ * `code` the addon sets, and the ONNX parser error lines inside their messages.
  */
 import { type ErrorCode, TrtCalibratorError, invalidOption } from '../../errors';
 
@@ -76,16 +76,20 @@ const NATIVE_CODES: readonly ErrorCode[] = [
 ];
 
 /**
- * Turns the native builder's `"<CODE>: <message>"` error into a TrtCalibratorError with that code (unknown
- * prefixes become ERR_TENSORRT_BUILD). Parser error lines are listed in `details.parserErrors`.
+ * Turns an error of the native "tensorrt" builder (an Error whose `code` the addon set) into a TrtCalibratorError
+ * with that code (codes it does not expect become ERR_TENSORRT_BUILD). Parser error lines of the message are
+ * listed in `details.parserErrors`.
  */
-export function errorFromNativeBuild(nativeMessage: string): TrtCalibratorError {
-  const m = /^(ERR_[A-Z_]+): ([\s\S]*)$/.exec(nativeMessage);
-  const code = m && (NATIVE_CODES as readonly string[]).includes(m[1]) ? (m[1] as ErrorCode) : 'ERR_TENSORRT_BUILD';
-  const message = m ? m[2] : nativeMessage;
-  const parserErrors = message
+export function errorFromNativeBuild(error: { code?: unknown; message: string }): TrtCalibratorError {
+  const code = (NATIVE_CODES as readonly unknown[]).includes(error.code)
+    ? (error.code as ErrorCode)
+    : 'ERR_TENSORRT_BUILD';
+  const parserErrors = error.message
     .split('\n')
     .map(parseParserError)
     .filter((e): e is ParserError => e !== undefined);
-  return new TrtCalibratorError(code, message, { details: parserErrors.length ? { parserErrors } : {} });
+  return new TrtCalibratorError(code, error.message, {
+    cause: error,
+    details: parserErrors.length ? { parserErrors } : {},
+  });
 }

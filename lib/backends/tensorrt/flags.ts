@@ -1,6 +1,6 @@
 /**
  * Builder settings of the TensorRT backend from user options: the plain values the native builder copies into
- * native/engine_builder.h EngineBuildOptions (INT8 always; FP16, workspace, DLA, verbosity optional).
+ * native/tensorrt/engine_builder.h EngineBuildOptions (INT8 always; FP16, workspace, DLA, verbosity optional).
  */
 import { invalidOption, rejectUnknownOptions } from '../../errors';
 import { type LogSeverityName, severityToNative } from './errors';
@@ -19,7 +19,7 @@ export interface TensorrtBuildOptions {
   verbosity?: LogSeverityName;
 }
 
-/** The resolved settings, in native/engine_builder.h terms. */
+/** The resolved settings, in native/tensorrt/engine_builder.h terms. */
 export interface BuilderSettings {
   /** BuilderFlag::kINT8: always set (this backend exists to build INT8 engines). */
   readonly int8: true;

@@ -32,7 +32,7 @@ export type InputShapesOption = Record<
   readonly number[] | { min: readonly number[]; opt: readonly number[]; max: readonly number[] }
 >;
 
-/** The profile of one input, as handed to the native builder (native/engine_builder.h InputShapeProfile). */
+/** The profile of one input, as handed to the native builder (native/tensorrt/engine_builder.h InputShapeProfile). */
 export interface InputProfile extends ShapeRange {
   /** The input's name. */
   readonly name: string;

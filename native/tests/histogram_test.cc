@@ -1,0 +1,144 @@
+// C++ core tests of builtin/histogram.h, builtin/thresholds.h and core/cache_text.h (no Node): histogram
+// growth and merge, tampered serialization, the entropy search against a brute-force KL scan, degenerate
+// statuses, and the cache text.
+#include "builtin/histogram.h"
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "builtin/thresholds.h"
+#include "core/cache_text.h"
+#include "test_framework.h"
+
+namespace {
+
+template <typename F>
+bool throwsHistogramError(F&& f) {
+  try {
+    f();
+  } catch (trtc::HistogramError const&) {
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST(histogram_grows_at_one_width_merges_shards_and_refuses_tampered_bytes) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> nd(0.0F, 1.0F);
+  std::vector<std::vector<float>> batches(4, std::vector<float>(5000));
+  for (std::size_t b = 0; b < batches.size(); ++b) {
+    for (float& x : batches[b]) x = nd(rng) * (1.0F + 0.5F * static_cast<float>(b));
+  }
+  trtc::Histogram one;
+  for (auto const& b : batches) one.add(b.data(), b.size());
+  CHECK(one.nbins() > trtc::kHISTOGRAM_BINS);
+  CHECK(one.binnedCount() == 20000);
+
+  trtc::Histogram a;
+  a.add(batches[0].data(), batches[0].size());
+  double const width = a.binWidth();
+  a.add(batches[1].data(), batches[1].size());
+  CHECK(a.binWidth() == width);  // extension keeps the width
+  trtc::Histogram b(width);
+  b.add(batches[2].data(), batches[2].size());
+  b.add(batches[3].data(), batches[3].size());
+  a.merge(b);
+  CHECK(a.counts() == one.counts());
+  CHECK(a.count() == one.count() && a.min() == one.min() && a.max() == one.max());
+
+  trtc::Histogram other;
+  float const odd[] = {3.0F, 1.0F};
+  other.add(odd, 2);
+  std::vector<std::uint64_t> const before = a.counts();
+  CHECK(throwsHistogramError([&] { a.merge(other); }));
+  CHECK(a.counts() == before);
+
+  std::vector<std::uint8_t> const bytes = a.serialize();
+  trtc::Histogram back = trtc::Histogram::deserialize(bytes.data(), bytes.size());
+  CHECK(back.counts() == a.counts() && back.binWidth() == a.binWidth() && back.count() == a.count());
+  CHECK(throwsHistogramError([&] { trtc::Histogram::deserialize(bytes.data(), bytes.size() - 1); }));
+  std::vector<std::uint8_t> tampered = bytes;
+  tampered[80] ^= 1;
+  CHECK(throwsHistogramError([&] { trtc::Histogram::deserialize(tampered.data(), tampered.size()); }));
+
+  trtc::HistogramSet set;
+  set.add("x", batches[0].data(), batches[0].size());
+  set.add("y", odd, 2);
+  std::vector<std::uint8_t> const setBytes = set.serialize();
+  auto copy = trtc::HistogramSet::deserialize(setBytes.data(), setBytes.size());
+  CHECK(copy->names() == set.names());
+  CHECK(copy->get("x").counts() == set.get("x").counts());
+}
+
+TEST(entropy_search_finds_the_last_minimum_kl_and_degenerate_data_gets_a_status) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd(0.0F, 1.0F);
+  std::vector<float> v(40000);
+  for (float& x : v) x = nd(rng);
+  trtc::Histogram h;
+  h.add(v.data(), v.size());
+  trtc::AmaxResult const e = trtc::computeAmax(h, trtc::AmaxAlgorithm::kENTROPY);
+  CHECK(e.status == trtc::AmaxStatus::kOK);
+  // The fast search agrees with the plain divergence: no candidate has a strictly smaller KL, none after it
+  // ties.
+  double const chosen =
+      trtc::entropyDivergence(h.counts().data(), h.nbins(), static_cast<std::size_t>(e.bin));
+  for (std::size_t i = 128; i <= h.nbins(); ++i) {
+    double const kl = trtc::entropyDivergence(h.counts().data(), h.nbins(), i);
+    CHECK(!(kl < chosen - 1e-12));
+    if (i > static_cast<std::size_t>(e.bin)) CHECK(kl > chosen - 1e-12);
+  }
+  trtc::AmaxResult const m = trtc::computeAmax(h, trtc::AmaxAlgorithm::kMINMAX);
+  CHECK(m.amax == static_cast<double>(h.absMax()));
+  trtc::AmaxOptions options;
+  options.percentile = 100.0;
+  trtc::AmaxResult const p = trtc::computeAmax(h, trtc::AmaxAlgorithm::kPERCENTILE, options);
+  CHECK(p.bin == static_cast<std::int64_t>(h.nbins()));
+  options.percentile = 0.0;
+  bool threw = false;
+  try {
+    trtc::computeAmax(h, trtc::AmaxAlgorithm::kPERCENTILE, options);
+  } catch (std::invalid_argument const&) {
+    threw = true;
+  }
+  CHECK(threw);
+
+  trtc::Histogram zeros;
+  std::vector<float> z(100, 0.0F);
+  zeros.add(z.data(), z.size());
+  CHECK(trtc::computeAmax(zeros, trtc::AmaxAlgorithm::kENTROPY).status == trtc::AmaxStatus::kALL_ZERO);
+  CHECK(zeros.pendingZeros() == 100);
+  float const nanInf[] = {NAN, INFINITY, -INFINITY};
+  trtc::Histogram bad;
+  bad.add(nanInf, 3);
+  CHECK(trtc::computeAmax(bad, trtc::AmaxAlgorithm::kMSE).status == trtc::AmaxStatus::kNOT_FINITE);
+  CHECK(bad.nanCount() == 1 && bad.posInfCount() == 1 && bad.negInfCount() == 1);
+  trtc::Histogram empty;
+  CHECK(trtc::computeAmax(empty, trtc::AmaxAlgorithm::kMINMAX).status == trtc::AmaxStatus::kEMPTY);
+}
+
+TEST(cache_text_is_written_byte_exact_and_refuses_a_nan_amax) {
+  std::uint32_t const bits = 0x3c010a14;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  CHECK(trtc::formatScaleHex(scale) == "3c010a14");
+  CHECK(trtc::formatScaleHex(0.0F) == "0");
+  std::string const text = trtc::formatCacheText(
+      "8601", "EntropyCalibration2",
+      {{"input", static_cast<double>(scale) * 127.0}, {"(Unnamed Layer* 4) [Constant]_output", 0.0}});
+  CHECK(text == "TRT-8601-EntropyCalibration2\ninput: 3c010a14\n(Unnamed Layer* 4) [Constant]_output: 0\n");
+  bool threw = false;
+  try {
+    trtc::formatCacheText("8601", "EntropyCalibration2", {{"x", std::nan("")}});
+  } catch (std::invalid_argument const&) {
+    threw = true;
+  }
+  CHECK(threw);
+}
