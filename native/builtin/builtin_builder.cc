@@ -290,8 +290,8 @@ class BuiltinBuilder final : public Builder {
       host.setResultNumber("subBatch", static_cast<double>(pass.subBatch()));
     } else {
       // End of data: process(-1) lets JS hand over what it accumulated elsewhere before the thresholds — the
-      // ONNX Runtime worker (lib/backends/builtin/ort-worker.ts) histograms the activations itself and merges its set
-      // into this one now. Tensors it returns are added like any batch's.
+      // ONNX Runtime worker (lib/backends/builtin/ort-worker.ts) histograms the activations itself and merges
+      // its set into this one now. Tensors it returns are added like any batch's.
       auto t0 = std::chrono::steady_clock::now();
       std::unique_ptr<HeldTensors> flush = host.process(-1);
       processMs += msSince(t0);

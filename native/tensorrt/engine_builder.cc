@@ -125,7 +125,8 @@ std::string parserCodeName(int32_t code) {
   return "CODE_" + std::to_string(code);
 }
 
-// One line per parser error: "node 12 (Conv_3): [ONNX Conv] UNSUPPORTED_NODE: desc" (lib/backends/tensorrt/errors.ts).
+// One line per parser error: "node 12 (Conv_3): [ONNX Conv] UNSUPPORTED_NODE: desc"
+// (lib/backends/tensorrt/errors.ts).
 std::string formatParserError(nvonnxparser::IParserError const& e) {
   std::ostringstream line;
   std::string name;

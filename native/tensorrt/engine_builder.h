@@ -69,8 +69,8 @@ struct InputShapeProfile {
 };
 
 // The "tensorrt" builder's options (RunOptions::engine), copied from the JS `engine` object on the JS thread
-// before the builder thread starts. Every field is set from the options (lib/backends/tensorrt/flags.ts resolves
-// them); the initializers only keep the struct deterministic.
+// before the builder thread starts. Every field is set from the options (lib/backends/tensorrt/flags.ts
+// resolves them); the initializers only keep the struct deterministic.
 struct EngineBuildOptions {
   std::string onnxPath;                        // the FP32 ONNX model
   std::vector<InputShapeProfile> inputShapes;  // required for every input with runtime (-1) dims

@@ -311,7 +311,9 @@ describe('calibrate() bad input', () => {
     });
     // The classifier leaves H and W open and every crop is 192×48: the shape comes from the images, said in a note.
     const fromImages = await calibrate(CLASSIFIER, crops, { cache: path.join(dir, 'w.cache'), limit: 8 });
-    expect(fromImages.notes).toEqual([expect.stringContaining('shape: [3, 48, 192] from the images: all 8 are 192×48')]);
+    expect(fromImages.notes).toEqual([
+      expect.stringContaining('shape: [3, 48, 192] from the images: all 8 are 192×48'),
+    ]);
     const twoInputs = saveModel(twoInputModel(), path.join(dir, 'two-b.onnx'));
     await expect(calibrate(twoInputs, crops, { shape: [3, 32, 32] })).rejects.toMatchObject({
       code: 'ERR_INPUT_NAME',
