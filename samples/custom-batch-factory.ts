@@ -5,12 +5,13 @@
  * (The same inputs come from ImageBatchFactory + combineFactories + imInfo without any code; this sample shows
  * the contract for data that is not a folder of images.)
  *
- * Run: npx ts-node samples/custom-batch-factory.ts <imageDir>   (or compile with tsc first)
+ * Run: node dist-samples/samples/custom-batch-factory.js [imageDir]   (after `npm run build:samples`)
  */
 import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { BatchFactory, type BatchBuffers, type InputSpec } from 'trt-calibrator';
+import { BatchFactory, makeSyntheticImages, type BatchBuffers, type InputSpec } from 'trt-calibrator';
 
 const MEAN_BGR = [102.9801, 115.9465, 122.7717];
 
@@ -73,19 +74,36 @@ export class BgrMeanBatchFactory extends BatchFactory {
   }
 }
 
+/**
+ * Fills every batch of the factory over `imageDir` (without one: 4 rendered scenes in a temporary directory) and
+ * prints each batch's im_info; returns the number of batches.
+ */
+export async function main(imageDir?: string, log: (line: string) => void = console.log): Promise<number> {
+  let dir = imageDir;
+  if (dir === undefined) {
+    dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'trtc-sample-bgr-'));
+    await makeSyntheticImages(dir, { kind: 'scenes', count: 4 });
+    log(`no image directory given: rendered 4 scenes into ${dir}`);
+  }
+  const factory = new BgrMeanBatchFactory(dir, 1, 60, 100);
+  const [data, info] = factory.inputs;
+  const buffers = { data: new Float32Array(data.shape.reduce((a, b) => a * b)), im_info: new Float32Array(3) };
+  let batches = 0;
+  while (await factory.fill(buffers)) {
+    const mean = buffers.data.reduce((a, b) => a + b, 0) / buffers.data.length;
+    log(
+      `batch ${batches++}: ${data.name} mean ${mean.toFixed(3)}, ${info.name} ${Array.from(buffers.im_info)
+        .map((v) => +v.toFixed(4))
+        .join(', ')}`,
+    );
+  }
+  if (batches === 0) throw new Error(`no JPEG or PNG images in ${dir}`);
+  return batches;
+}
+
 if (require.main === module) {
-  (async () => {
-    const factory = new BgrMeanBatchFactory(process.argv[2] ?? '.', 1, 60, 100);
-    const [data, info] = factory.inputs;
-    const buffers = { data: new Float32Array(data.shape.reduce((a, b) => a * b)), im_info: new Float32Array(3) };
-    for (let i = 0; await factory.fill(buffers); i++)
-      console.log(
-        `batch ${i}: im_info ${Array.from(buffers.im_info)
-          .map((v) => +v.toFixed(4))
-          .join(', ')} (${info.name})`,
-      );
-  })().catch((err) => {
-    console.error(err);
+  main(process.argv[2]).catch((err: Error) => {
+    console.error(`custom-batch-factory: ${err.message}`);
     process.exitCode = 1;
   });
 }

@@ -1,7 +1,7 @@
 /**
  * Sample: decode a TensorRT calibration cache and print per tensor the hex, float32 scale and dynamic range.
  *
- *   <any TypeScript runner> samples/decode-cache.ts model.cache
+ *   node dist-samples/samples/decode-cache.js model.cache   (after `npm run build:samples`)
  *
  * (test/unit/cache-sample.test.ts runs it as a script with node and a transpile-on-require hook.) Without an
  * argument it decodes the excerpt of a real TensorRT 8.6.1 cache shown in the README.

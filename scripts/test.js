@@ -73,6 +73,7 @@ function finish(ok) {
 
 let ok = step('compile TypeScript (dist/, used by the CLI tests)', bin('tsc'), ['-p', 'tsconfig.build.json']);
 ok = ok && step('write the ES module entry', process.execPath, ['scripts/write-esm-entry.js']);
+ok = ok && step('compile the samples (dist-samples/, run by the tests)', bin('tsc'), ['-p', 'tsconfig.samples.json']);
 ok =
   step('lint (eslint)', bin('eslint'), [
     '--no-error-on-unmatched-pattern',
