@@ -46,7 +46,7 @@ function imageFactory(
     ...plan.preprocess,
     images,
     name: plan.input.name,
-    batchSize: options.batchSize,
+    batchSize: plan.batchSize,
     ...(extra.limit !== undefined ? { limit: extra.limit } : {}),
     // Each decode worker holds its own opencv-js heap (about 85 MB) and costs 0.3 CPU-s to start, and one decodes
     // far faster than a calibration consumes images: one per 4 cores, 1 to 4 (2 cores: 1 was as fast as 2 for

@@ -10,7 +10,7 @@ import { TrtCalibratorError } from '../errors';
 import { imageSize } from '../image/decode';
 import type { ModelInput, OnnxModel } from '../onnx/model';
 import type { PreprocessOptions } from '../batch/image-factory';
-import { mention, PREPROCESS_OPTIONS } from '../options';
+import { DEFAULT_BATCH_SIZE, mention, PREPROCESS_OPTIONS, PRESETS, type PresetName } from '../options';
 import type { ResolvedCalibrateOptions } from './job';
 
 /** What feeds the input: its name and its preprocessing, `shape` included. */
@@ -19,6 +19,8 @@ export interface ImageInputPlan {
   readonly input: ModelInput;
   /** Preprocessing options (global and per-input merged, decisions applied); `shape` is always set. */
   readonly preprocess: PreprocessOptions & { shape: readonly number[] };
+  /** Images per batch: `batchSize`, else the model's fixed batch dimension, else the default. */
+  readonly batchSize: number;
 }
 
 /** How a model input shows in messages: `x (float [-1,3,48,-1])`. */
@@ -124,12 +126,39 @@ export async function planImageInput(
     notes.push(`layout nhwc: the last dim of input "${input.name}" ${JSON.stringify(dims)} is its channel count`);
   }
   if (pre.shape === undefined) pre.shape = await decideShape(input, pre, meta, modelPath, files, notes);
+  const presetColor =
+    typeof pre.preset === 'string' ? (PRESETS[pre.preset as PresetName] as { color?: string }).color : undefined;
+  if ((pre.shape as number[])[0] === 1 && pre.color === undefined && presetColor === undefined) {
+    pre.color = 'gray';
+    notes.push(`colour gray: input "${input.name}" has one channel`);
+  }
+  const batchSize = decideBatchSize(input, options.batchSize, modelPath, notes);
   if (!['preset', 'scale', 'mean', 'std'].some((k) => pre[k] !== undefined)) {
     warnings.push(
       `No preprocessing was given: the model sees raw 0-255 pixels (${pre.color ?? 'bgr'}). Set it to what the model was trained with, e.g. ${mention('preset', { api: "'imagenet'", cli: 'imagenet' })} or ${mention('scale', { api: '1 / 255', cli: '0.00392156862745098' })} with ${mention('mean')} and ${mention('std')}: wrong preprocessing is the first cause of bad INT8 accuracy`,
     );
   }
-  return { input, preprocess: pre as unknown as ImageInputPlan['preprocess'] };
+  return { input, preprocess: pre as unknown as ImageInputPlan['preprocess'], batchSize };
+}
+
+/**
+ * The batch size: a model whose batch dimension is fixed takes exactly that many images per batch (TensorRT builds
+ * it for that shape), said in a note when it is not the default; another `batchSize` is refused.
+ */
+function decideBatchSize(input: ModelInput, given: number | undefined, modelPath: string, notes: string[]): number {
+  const n = (input.dims ?? [])[0];
+  if (!fixed(n)) return given ?? DEFAULT_BATCH_SIZE;
+  if (given === undefined) {
+    if (n !== DEFAULT_BATCH_SIZE) notes.push(`batch size ${n}: the batch dimension of input "${input.name}" is fixed`);
+    return n;
+  }
+  if (given !== n)
+    throw new TrtCalibratorError(
+      'ERR_INPUT_SHAPE',
+      `Input "${input.name}" of ${modelPath} has a fixed batch dimension of ${n} (dims ${JSON.stringify(input.dims)}), but ${mention('batchSize')} is ${given}; leave it out or give ${n}`,
+      { details: { input: input.name, dims: input.dims, batchSize: given } },
+    );
+  return n;
 }
 
 async function decideShape(

@@ -24,8 +24,19 @@ import type { CalibrateOptions, CalibrationSource } from './types';
 /** TensorRT version written into cache headers when none is given and none is compiled in (JetPack 6's). */
 export const DEFAULT_TENSORRT_VERSION = '10.3.0';
 
-/** calibrate()'s options after checking, with their static defaults. */
-export type ResolvedCalibrateOptions = ResolvedOf<typeof CALIBRATE_OPTIONS>;
+/**
+ * The options whose defaults are decided later, from the model and the data (image-input.ts): the preprocessing
+ * (a preset or the model may set it; the image pipeline applies the static defaults last) and the batch size (a model
+ * with a fixed batch dimension sets it).
+ */
+const DECIDED_LATER = [...Object.keys(PREPROCESS_OPTIONS), 'batchSize'] as Array<
+  keyof typeof PREPROCESS_OPTIONS | 'batchSize'
+>;
+type DecidedLater = (typeof DECIDED_LATER)[number];
+
+/** calibrate()'s options after checking, with their static defaults (but those decided later). */
+export type ResolvedCalibrateOptions = Omit<ResolvedOf<typeof CALIBRATE_OPTIONS>, DecidedLater> &
+  Partial<Pick<ResolvedOf<typeof CALIBRATE_OPTIONS>, DecidedLater>>;
 
 /** What stage 1 decides: the input of every later stage. */
 export interface CalibrationJob {
@@ -107,9 +118,7 @@ function checkCoherent(input: CalibrateOptions, options: ResolvedCalibrateOption
 /** Stage 1: checks every option and decides what needs no I/O. Throws ERR_INVALID_OPTION / ERR_TENSORRT_UNAVAILABLE. */
 export function resolveJob(model: string, source: CalibrationSource, input: CalibrateOptions): CalibrationJob {
   if (typeof model !== 'string' || model === '') throw invalidOption('model', 'a path to an .onnx file', model);
-  // Preprocessing keeps what was not given unset: a preset or the model may decide it (image-input.ts), and the
-  // image pipeline applies the defaults last.
-  const options = resolveOptions(CALIBRATE_OPTIONS, input, 'calibrate()', '', Object.keys(PREPROCESS_OPTIONS));
+  const options: ResolvedCalibrateOptions = resolveOptions(CALIBRATE_OPTIONS, input, 'calibrate()', '', DECIDED_LATER);
   const warnings: string[] = [];
   const notes: string[] = [];
   const caps = capabilities();

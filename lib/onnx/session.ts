@@ -45,6 +45,9 @@ export async function createCpuSession(
   const sessionOptions: ort.InferenceSession.SessionOptions = {
     executionProviders: ['cpu'],
     graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
+    // ONNX Runtime's own log stays quiet (fatal only): its load and run failures reach the caller as ERR_MODEL errors
+    // that carry its message, and its warnings (a constant it cannot fold) are not the user's to act on.
+    logSeverityLevel: 4,
   };
   if (options.intraOpNumThreads !== undefined) sessionOptions.intraOpNumThreads = options.intraOpNumThreads;
   try {

@@ -110,7 +110,8 @@ describe('calibrate() options are all checked before any work', () => {
   it('takes byte sizes as numbers or strings and resolves static defaults', () => {
     const job = resolveJob(CLASSIFIER, dir, { maxActivationBytes: '256MiB', tensorrt: '8.6.1' });
     expect(job.options.maxActivationBytes).toBe(256 * 2 ** 20);
-    expect(job.options.batchSize).toBe(8);
+    // Decided from the model and the data later (a fixed batch dimension wins over the default of 8).
+    expect(job.options.batchSize).toBeUndefined();
     expect(job.options.algorithm).toBe('entropy');
     expect(job.tensorrt.raw).toBe('8601');
     expect(resolveOptions(PREPROCESS_OPTIONS, {}, 'x')).toMatchObject({ scale: 1, layout: 'nchw' });
