@@ -20,7 +20,7 @@
  */
 import { onnx } from 'onnx-proto';
 import { TrtCalibratorError } from '../errors';
-import { defaultOpsetVersion, floatValues, int64ToNumber } from './model';
+import { defaultOpsetVersion, floatValues, int64ToNumber, uniqueNamer } from './model';
 
 /** The opset whose Q/DQ accept float16 scales. */
 export const FLOAT16_QDQ_OPSET = 19;
@@ -224,16 +224,7 @@ export function convertToFloat16(proto: onnx.ModelProto, types: ReadonlyMap<stri
     if ((node.attribute ?? []).some((a) => a.g || (a.graphs ?? []).length > 0))
       throw refuse(`${label(node)} has a subgraph, whose tensors cannot be typed here`, node);
   }
-  const names = new Set<string>();
-  for (const t of graph.initializer) names.add(t.name ?? '');
-  for (const v of [...graph.input, ...graph.output, ...graph.valueInfo]) names.add(v.name ?? '');
-  for (const n of graph.node) for (const v of [...(n.input ?? []), ...(n.output ?? []), n.name ?? '']) names.add(v);
-  const unique = (base: string): string => {
-    let name = base;
-    for (let i = 1; names.has(name); i++) name = `${base}_${i}`;
-    names.add(name);
-    return name;
-  };
+  const unique = uniqueNamer(graph);
 
   const from = defaultOpsetVersion(proto) ?? 0;
   const rewritten = upgradeTo19(proto, unique);

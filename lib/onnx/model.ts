@@ -318,3 +318,22 @@ async function inlineExternalData(proto: onnx.ModelProto, modelPath: string | un
   }
   return [...handles.keys()];
 }
+
+/**
+ * A generator of names not yet used in `graph` (by a tensor, a value info or a node): `base`, else `base_1`, `base_2`…;
+ * each name it returns is taken from then on.
+ */
+export function uniqueNamer(graph: onnx.IGraphProto): (base: string) => string {
+  const names = new Set<string>();
+  for (const t of graph.initializer ?? []) names.add(t.name ?? '');
+  for (const v of [...(graph.input ?? []), ...(graph.output ?? []), ...(graph.valueInfo ?? [])])
+    names.add(v.name ?? '');
+  for (const n of graph.node ?? [])
+    for (const v of [...(n.input ?? []), ...(n.output ?? []), n.name ?? '']) names.add(v);
+  return (base: string): string => {
+    let name = base;
+    for (let i = 1; names.has(name); i++) name = `${base}_${i}`;
+    names.add(name);
+    return name;
+  };
+}

@@ -20,7 +20,7 @@ import { invalidOption, TrtCalibratorError } from '../errors';
 import { QDQ_EXPORT_OPTIONS, QDQ_PLACEMENT_OPTIONS, resolveOptions, type OptionsOf } from '../options';
 import { writeFileAtomic } from '../util/fs';
 import { convertToFloat16, type Float16Conversion } from './fp16';
-import { encodeOnnxModel, cloneModelProto, floatValues, int64ToNumber, loadOnnxModel } from './model';
+import { encodeOnnxModel, cloneModelProto, floatValues, int64ToNumber, loadOnnxModel, uniqueNamer } from './model';
 import { QDQ_OPSET, upgradeOpset, type OpsetUpgrade } from './opset';
 import {
   GraphIndex,
@@ -112,16 +112,7 @@ export function insertQdq(proto: onnx.ModelProto, scales: ScaleMap, options: Qdq
   };
   const plan = planPlacement(index, { residualAdd: quantizeResidualAdd, pooling, scaleProblem });
 
-  const names = new Set<string>();
-  for (const t of graph.initializer) names.add(t.name ?? '');
-  for (const v of [...graph.input, ...graph.output, ...graph.valueInfo]) names.add(v.name ?? '');
-  for (const n of graph.node) for (const v of [...(n.input ?? []), ...(n.output ?? []), n.name ?? '']) names.add(v);
-  const unique = (base: string): string => {
-    let name = base;
-    for (let i = 1; names.has(name); i++) name = `${base}_${i}`;
-    names.add(name);
-    return name;
-  };
+  const unique = uniqueNamer(graph);
 
   interface Pending {
     tensor: string;
