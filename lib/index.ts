@@ -18,7 +18,7 @@ export type {
   TensorScale,
 } from './calibrate';
 export type { AutoChoice, AutoRow } from './calibrate/auto';
-export type { CalibrationProgress } from './run/calibrator';
+export type { CalibrationProgress } from './calibrator/run';
 export type { CacheStore } from './cache/store';
 
 // Calibration data: your own BatchFactory, images, several inputs bound by name.

@@ -5,7 +5,7 @@
  */
 import { parseCache, type CalibrationCache } from '../cache/format';
 import { TrtCalibratorError } from '../errors';
-import { runCalibration } from '../run/calibrator';
+import { runCalibration } from '../calibrator/run';
 import type { CalibrationJob } from './job';
 import type { LoadedJob } from './model';
 import type { PreparedRun } from './prepare';

@@ -1,7 +1,7 @@
 /** The options of calibrate() and of `trt-calibrator calibrate`. */
 import type { BatchFactory } from '../batch/factory';
 import type { CacheStore } from '../cache/store';
-import type { CalibrationProgress } from '../run/calibrator';
+import type { CalibrationProgress } from '../calibrator/run';
 import { parseTensorRTVersion } from '../cache/version';
 import { invalidOption } from '../errors';
 import type { HistogramSet } from '../histogram';

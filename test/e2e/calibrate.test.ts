@@ -15,7 +15,7 @@ import { calibrate } from '../../lib/calibrate';
 import { parseCache } from '../../lib/cache/format';
 import { HistogramSet } from '../../lib/histogram';
 import { prepareCalibrationModel } from '../../lib/backends/builtin/calibration-model';
-import { liveNativeAllocations } from '../../lib/run/calibrator';
+import { liveNativeAllocations } from '../../lib/calibrator/run';
 import { FixedBatchFactory } from '../helpers/calibrator';
 import { makeSyntheticImages } from '../../lib/synthetic/images';
 import { buildModel, floatTensor, node, saveModel, twoInputModel, valueInfo } from '../helpers/onnx-builder';

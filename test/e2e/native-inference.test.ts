@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { nativeOnnxRuntime, onnxRuntimeLibraryPath, openOrtSession } from '../../lib/backends/builtin/native-ort';
 import { calibrate } from '../../lib/calibrate';
-import { liveNativeAllocations } from '../../lib/run/calibrator';
+import { liveNativeAllocations } from '../../lib/calibrator/run';
 import { FixedBatchFactory } from '../helpers/calibrator';
 import { makeSyntheticImages } from '../../lib/synthetic/images';
 import { buildModel, encodeModel, int64Tensor, node, saveModel, valueInfo } from '../helpers/onnx-builder';

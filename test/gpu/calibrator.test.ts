@@ -5,7 +5,7 @@
  * it).
  */
 import * as path from 'node:path';
-import { liveNativeAllocations, runCalibration } from '../../lib/run/calibrator';
+import { liveNativeAllocations, runCalibration } from '../../lib/calibrator/run';
 import { describeGpu } from '../helpers/cuda';
 
 interface GpuCheck {

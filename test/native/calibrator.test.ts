@@ -7,7 +7,7 @@ import { NativeRunOptions, loadAddon } from '../../lib/binding';
 import { HistogramSet } from '../../lib/histogram';
 import { InputSpec } from '../../lib/batch/factory';
 import { TrtCalibratorError } from '../../lib/errors';
-import { CalibrationProgress, liveNativeAllocations, runCalibration } from '../../lib/run/calibrator';
+import { CalibrationProgress, liveNativeAllocations, runCalibration } from '../../lib/calibrator/run';
 import { MemoryStore, PatternFactory, expectedBytes } from '../helpers/calibrator';
 
 const image: InputSpec = { name: 'image', shape: [2, 3, 4, 5], dtype: 'float32' };

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { BatchFactory, type BatchBuffers, type InputSpec } from '../../lib/batch/factory';
 import { nativeOnnxRuntime, openOrtSession } from '../../lib/backends/builtin/native-ort';
 import { calibrate } from '../../lib/calibrate';
-import { liveNativeAllocations } from '../../lib/run/calibrator';
+import { liveNativeAllocations } from '../../lib/calibrator/run';
 import { FixedBatchFactory } from '../helpers/calibrator';
 import { buildModel, encodeModel, floatTensor, int64Tensor, node, saveModel, valueInfo } from '../helpers/onnx-builder';
 

@@ -7,7 +7,7 @@
 import { NativeRunOptions, loadAddon } from '../../lib/binding';
 import { capabilities, formatCapabilities } from '../../lib/capabilities';
 import { HistogramSet } from '../../lib/histogram';
-import { liveNativeAllocations, runCalibration } from '../../lib/run/calibrator';
+import { liveNativeAllocations, runCalibration } from '../../lib/calibrator/run';
 import { PatternFactory } from '../helpers/calibrator';
 
 const image = { name: 'image', shape: [2, 3, 4, 5], dtype: 'float32' } as const;

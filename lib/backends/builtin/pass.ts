@@ -11,7 +11,7 @@ import type { NativeOrtSession } from '../../binding';
 import { TrtCalibratorError } from '../../errors';
 import { HistogramSet } from '../../histogram';
 import type { OnnxModel } from '../../onnx/model';
-import type { ProcessBatch } from '../../run/calibrator';
+import type { ProcessBatch } from '../../calibrator/run';
 import { prepareCalibrationModel, type CalibrationModel, type OutputTypeProbe } from './calibration-model';
 import { InferenceWorker } from './inference';
 import { nativeOnnxRuntime, openOrtSession } from './native-ort';
