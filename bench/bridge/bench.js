@@ -16,7 +16,7 @@ const path = require('node:path');
 const fs = require('node:fs');
 const root = path.join(__dirname, '..', '..');
 process.env.TRT_CALIBRATOR_ADDON ||= path.join(root, 'build-test', 'Release', 'trt_calibrator.node');
-const { runCalibration } = require(path.join(root, 'dist', 'run', 'calibrator.js'));
+const { runCalibration } = require(path.join(root, 'dist', 'calibrator', 'run.js'));
 const { loadAddon } = require(path.join(root, 'dist', 'binding.js'));
 const { capabilities } = require(path.join(root, 'dist', 'capabilities.js'));
 

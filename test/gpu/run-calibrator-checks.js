@@ -10,7 +10,7 @@ const addonPath = path.resolve(
   process.env.TRT_CALIBRATOR_ADDON || path.join(root, 'build-test', 'Release', 'trt_calibrator.node'),
 );
 process.env.TRT_CALIBRATOR_ADDON = addonPath; // read by dist/binding.js when it first loads the addon
-const { runCalibration, liveNativeAllocations } = require(path.join(root, 'dist', 'run', 'calibrator.js'));
+const { runCalibration, liveNativeAllocations } = require(path.join(root, 'dist', 'calibrator', 'run.js'));
 const { capabilities } = require(path.join(root, 'dist', 'capabilities.js'));
 const { checks } = require('./calibrator-checks.js');
 
