@@ -97,9 +97,13 @@ export function describeValue(value: unknown): string {
  * are the two halves of the message, so that the CLI can say the same with its flag names.
  */
 export type InvalidOptionError = (TypeError | RangeError) & {
+  /** Always ERR_INVALID_OPTION. */
   code: 'ERR_INVALID_OPTION';
+  /** The option as the caller spelled it. */
   option: string;
+  /** What a valid value is (`a positive integer`). */
   expected?: string;
+  /** What was given, described (`0 of type number`). */
   received?: string;
 };
 

@@ -27,6 +27,12 @@ export type AmaxStatus = NativeAmaxStatus;
 /** A threshold. `amax` is 0 unless {@link amaxUsable} is true for the status. */
 export type AmaxResult = NativeAmaxResult;
 
+/** A threshold with its tensor's name. */
+export interface NamedAmaxResult extends AmaxResult {
+  /** The tensor. */
+  name: string;
+}
+
 /** Counters of one tensor's histogram. */
 export type HistogramStats = NativeHistogramStats;
 
@@ -179,10 +185,7 @@ export class HistogramSet {
   }
 
   /** Thresholds of every tensor, computed off the JS thread, in set order. `algorithm` defaults to `'entropy'`. */
-  async computeAll(
-    algorithm: AmaxAlgorithm = 'entropy',
-    options?: AmaxOptions,
-  ): Promise<Array<AmaxResult & { name: string }>> {
+  async computeAll(algorithm: AmaxAlgorithm = 'entropy', options?: AmaxOptions): Promise<NamedAmaxResult[]> {
     const algo = checkAlgorithm(algorithm);
     const opts = checkOptions(options);
     return this.native.computeAll(algo, opts);

@@ -18,6 +18,7 @@ export type {
   TensorScale,
 } from './calibrate';
 export type { AutoChoice, AutoRow } from './calibrate/auto';
+export { AUTO_ALGORITHMS, AUTO_RULE } from './calibrate/auto';
 export type { CalibrationProgress } from './calibrator/run';
 export type { CacheStore } from './cache/store';
 
@@ -25,6 +26,9 @@ export type { CacheStore } from './cache/store';
 export { BatchFactory } from './batch/factory';
 export type { DType, InputSpec, BatchBuffers } from './batch/factory';
 export { ImageBatchFactory, resolvePreprocessOptions, DEFAULT_IMAGE_EXTENSIONS } from './batch/image-factory';
+export type { PreprocessConfig } from './image/preprocess';
+export { PRESET_NAMES, COLOR_ORDERS, RESIZE_MODES, INTERPOLATIONS, LAYOUTS } from './options';
+export type { PresetName } from './options';
 export type {
   ImageBatchFactoryOptions,
   PreprocessOptions,
@@ -77,14 +81,21 @@ export type {
 
 // Explicit quantization (TensorRT 10/11) and the FP32-vs-INT8 check.
 export { writeQdqModel, buildQdqModel } from './onnx/qdq';
-export type { QdqExportOptions, QdqExport, QdqBuild, ScaleMap } from './onnx/qdq';
+export type { QdqExportOptions, QdqExport, QdqBuild, QdqModel, ScaleMap } from './onnx/qdq';
 export { readScales } from './onnx/scales';
 export { evaluateQdq, formatEvaluation, labelsFromDirectory } from './onnx/evaluate';
-export type { EvaluateOptions, Evaluation, OutputAgreement, TensorError, LabelAccuracy } from './onnx/evaluate';
+export type {
+  EvaluateOptions,
+  Evaluation,
+  OutputAgreement,
+  TensorError,
+  LabelAccuracy,
+  LabelledImages,
+} from './onnx/evaluate';
 
 // Histograms of a run, to save and merge shards (the thresholds API: trt-calibrator/histogram).
 export { HistogramSet, AMAX_ALGORITHMS } from './histogram';
-export type { AmaxAlgorithm, AmaxOptions, AmaxResult, AmaxStatus, HistogramStats } from './histogram';
+export type { AmaxAlgorithm, AmaxOptions, AmaxResult, AmaxStatus, HistogramStats, NamedAmaxResult } from './histogram';
 
 // Errors and what this machine offers.
 export { TrtCalibratorError, isTrtCalibratorError, errorCode } from './errors';

@@ -43,7 +43,12 @@ export interface CacheJson {
   /** Tensors by name, in cache order. */
   tensors: Record<string, CacheJsonTensor>;
   /** Only for caches not written the TensorRT way: `{ lineEnding: '\r\n', trailingNewline: false }`. */
-  format?: { lineEnding?: '\n' | '\r\n'; trailingNewline?: boolean };
+  format?: {
+    /** The cache's line ending. Defaults to LF. */
+    lineEnding?: '\n' | '\r\n';
+    /** Whether the last line ends with one. Defaults to true. */
+    trailingNewline?: boolean;
+  };
 }
 
 /** Number to JSON (non-finite as strings). */

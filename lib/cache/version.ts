@@ -21,7 +21,16 @@ export interface TensorRTVersion {
 }
 
 /** Something that names a TensorRT version: `'8.6.1'`, `'10.3'` (patch 0), a header token or parts. */
-export type TensorRTVersionLike = string | { major: number; minor: number; patch?: number };
+export type TensorRTVersionLike =
+  | string
+  | {
+      /** Major version, e.g. 10. */
+      major: number;
+      /** Minor version, e.g. 3. */
+      minor: number;
+      /** Patch version. Defaults to 0. */
+      patch?: number;
+    };
 
 /**
  * Decodes a header token (`'8601'` → 8.6.1, `'100300'` → 10.3.0). Returns undefined for a token that is not a

@@ -39,13 +39,23 @@ export interface CalibrationResult {
   /** TensorRT version of the cache header, e.g. '10.3.0'. */
   tensorrtVersion: string;
   /** Images calibrated (batches × batch size) and images skipped with reasons. */
-  images: { used: number; skipped: SkippedImage[] };
+  images: {
+    /** Images in the calibrated batches (batches × batch size; padding repeats not counted). */
+    used: number;
+    /** Files that could not be used, with the reason, in file order. */
+    skipped: SkippedImage[];
+  };
   /** Batches run. */
   batches: number;
   /** Images per batch. */
   batchSize: number;
   /** Tensors with no usable data (all zero, only NaN/Inf): no cache entry, named here and in `warnings`. */
-  degenerateTensors: Array<{ name: string; status: string }>;
+  degenerateTensors: Array<{
+    /** The tensor. */
+    name: string;
+    /** `all-zero`, `not-finite`, `empty` (no cache entry) or `constant` (amax = |value|). */
+    status: string;
+  }>;
   /** Things worth a look (default TensorRT version, degenerate tensors, skipped images, clipping…). */
   warnings: string[];
   /**
@@ -57,11 +67,17 @@ export interface CalibrationResult {
   inference?: 'native' | 'worker';
   /** Milliseconds: total, model preparation, calibration pass, ORT inference, histograms, thresholds. */
   timings: {
+    /** The whole call. */
     totalMs: number;
+    /** Checking the inputs, loading and preparing the model. */
     prepareMs: number;
+    /** The calibration pass (reading batches, inference, histograms, thresholds). */
     calibrateMs: number;
+    /** ONNX Runtime inside the pass (summed over runs). */
     inferenceMs: number;
+    /** Histogramming inside the pass (summed over threads). */
     histogramMs: number;
+    /** Choosing amax per tensor. */
     thresholdMs: number;
   };
   /**
@@ -70,13 +86,30 @@ export interface CalibrationResult {
    */
   histograms?: HistogramSet;
   /** The INT8 engine plan written (TensorRT backend with `engine`). */
-  engine?: { path: string; bytes: number };
+  engine?: {
+    /** The plan file. */
+    path: string;
+    /** Its size. */
+    bytes: number;
+  };
   /** TensorRT's log lines (TensorRT backend). */
   log?: string[];
   /** The Q/DQ model written, when `qdq` was given. */
-  qdq?: { path: string; activations: number; weights: number };
+  qdq?: {
+    /** The Q/DQ ONNX file. */
+    path: string;
+    /** Activations quantized per tensor. */
+    activations: number;
+    /** Weights quantized. */
+    weights: number;
+  };
   /** The report files, when `report` was given. */
-  report?: { json: string; html: string };
+  report?: {
+    /** report.json. */
+    json: string;
+    /** report.html. */
+    html: string;
+  };
   /** With `algorithm: 'auto'`: the algorithm kept, why, and the comparison table. */
   auto?: AutoChoice;
 }

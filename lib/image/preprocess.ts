@@ -8,30 +8,33 @@
 import type { DecodedImage } from './decode';
 import type { OpenCv, CvMat } from './opencv';
 
-/** How the image is fitted to the input's height × width. */
-export type ResizeMode = 'stretch' | 'letterbox' | 'center-crop';
-/** cv2 interpolation: INTER_LINEAR, INTER_AREA, INTER_NEAREST, INTER_CUBIC. */
-export type Interpolation = 'linear' | 'area' | 'nearest' | 'cubic';
-/** Channel order of the tensor (`gray` is one channel, cv2.COLOR_BGR2GRAY weights). */
-export type ColorOrder = 'bgr' | 'rgb' | 'gray';
-/** Memory layout of one image: channels first or last. */
-export type Layout = 'nchw' | 'nhwc';
+import type { ColorOrder, Interpolation, Layout, ResizeMode } from '../options/preprocess';
+
+export type { ColorOrder, Interpolation, Layout, ResizeMode };
 
 /** Fully resolved preprocessing settings (plain data: sent to the workers as is). */
 export interface PreprocessConfig {
   /** 3 for bgr/rgb, 1 for gray. */
   channels: 1 | 3;
+  /** Height of the tensor's image. */
   height: number;
+  /** Width of the tensor's image. */
   width: number;
+  /** Channel order of the tensor. */
   color: ColorOrder;
+  /** How the image is fitted to height × width. */
   resize: ResizeMode;
+  /** Resize interpolation. */
   interp: Interpolation;
+  /** Multiplier of the 0-255 pixel, applied first. */
   scale: number;
   /** Per channel, in tensor channel order. */
   mean: number[];
   /** Per channel, in tensor channel order. */
   std: number[];
+  /** Memory layout of one image. */
   layout: Layout;
+  /** Element type of the tensor. */
   dtype: 'float32' | 'float16';
   /** Letterbox fill, 0–255 pixel value per channel in tensor channel order. */
   padValue: number[];

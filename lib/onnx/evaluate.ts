@@ -599,6 +599,16 @@ function realRows(
   return [a.subarray(0, real * per), b.subarray(0, real * per), [real, ...dims.slice(1)]];
 }
 
+/** Images sorted into one subdirectory per class. */
+export interface LabelledImages {
+  /** Every image file, in class order then byte order. */
+  files: string[];
+  /** Class index by file. */
+  labels: Map<string, number>;
+  /** The class names (subdirectory names), index = class. */
+  classes: string[];
+}
+
 /**
  * Labels from an image directory holding one subdirectory per class: class index = position of the
  * subdirectory in byte-sorted order (as torchvision's ImageFolder; name them `0_cat`, `1_dog`… to fix the
@@ -609,7 +619,7 @@ function realRows(
 export async function labelsFromDirectory(
   dir: string,
   extensions: readonly string[] = DEFAULT_IMAGE_EXTENSIONS,
-): Promise<{ files: string[]; labels: Map<string, number>; classes: string[] }> {
+): Promise<LabelledImages> {
   if (typeof dir !== 'string' || dir === '') throw invalidOption('dir', 'a directory path', dir);
   let entries: import('node:fs').Dirent[];
   try {

@@ -28,7 +28,12 @@ export const FLOAT16_QDQ_OPSET = 19;
 /** What {@link convertToFloat16} did. */
 export interface Float16Conversion {
   /** Default-domain opset before and after. */
-  readonly opset: { readonly from: number; readonly to: number };
+  readonly opset: {
+    /** The opset before. */
+    readonly from: number;
+    /** The opset after (19 at least: float16 Q/DQ scales). */
+    readonly to: number;
+  };
   /** Initializers and Constant values converted to float16. */
   readonly constants: number;
   /** Values beyond ±65504 clamped to ±65504 while converting constants (Clip bounds). */

@@ -15,7 +15,7 @@ export type {
 export { findDerivedTensors } from '../backends/builtin/derived';
 export type { DerivedTensor, DerivedOp } from '../backends/builtin/derived';
 export { createCpuSession, createQdqSession } from './session';
-export type { CpuSessionOptions } from './session';
+export type { CpuSessionOptions, OrtNodeProblem } from './session';
 export { insertQdq, buildQdqModel, writeQdqModel, perChannelScales, perTensorScale } from './qdq';
 export type {
   QdqOptions,
@@ -23,6 +23,7 @@ export type {
   QdqResult,
   QdqBuild,
   QdqExport,
+  QdqModel,
   ScaleMap,
   QuantizedWeight,
   SharedScale,
@@ -34,6 +35,8 @@ export type {
 } from './qdq';
 export { readScales } from './scales';
 export { upgradeOpset } from './opset';
+export { POOLING_MODES } from '../options/qdq';
+export { convertToFloat16 } from './fp16';
 export type { OpsetUpgrade } from './opset';
 export { evaluateQdq, evaluateQdqModels, formatEvaluation, labelsFromDirectory } from './evaluate';
 export type {
@@ -44,4 +47,5 @@ export type {
   QdqCandidate,
   TensorError,
   LabelAccuracy,
+  LabelledImages,
 } from './evaluate';

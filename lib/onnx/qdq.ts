@@ -73,7 +73,12 @@ export interface SharedScale {
 /** What {@link insertQdq} did. */
 export interface QdqResult {
   /** Activation tensors that got a per-tensor Q/DQ pair, with the scale used. */
-  readonly activations: ReadonlyArray<{ readonly name: string; readonly scale: number }>;
+  readonly activations: ReadonlyArray<{
+    /** The activation tensor. */
+    readonly name: string;
+    /** Its scale (amax / 127), as in the cache. */
+    readonly scale: number;
+  }>;
   /** Weights that got a Q/DQ pair. */
   readonly weights: readonly QuantizedWeight[];
   /** Weighted ops (Conv, ConvTranspose, Gemm, MatMul) left entirely in FP32, with why. */
@@ -311,7 +316,7 @@ export async function buildQdqModel(
   modelPath: string,
   scales: ScaleMap,
   options: QdqExportOptions = {},
-): Promise<{ bytes: Uint8Array; result: QdqBuild }> {
+): Promise<QdqModel> {
   const { highPrecision, ...placement } = resolveOptions(QDQ_EXPORT_OPTIONS, options, 'Q/DQ export');
   const model = await loadOnnxModel(modelPath);
   checkScalesBelongTo(model.proto, scales, modelPath);
@@ -343,6 +348,14 @@ export async function buildQdqModel(
   });
   await session.release();
   return { bytes, result: float16 ? { ...result, float16 } : result };
+}
+
+/** A Q/DQ model built in memory by {@link buildQdqModel}. */
+export interface QdqModel {
+  /** The encoded model. */
+  bytes: Uint8Array;
+  /** What was quantized and how. */
+  result: QdqBuild;
 }
 
 /** Least share of a cache's entries that must name a tensor of the model for the cache to be taken as the model's. */

@@ -21,7 +21,7 @@ export interface CpuSessionOptions {
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
 }
 
-/** What {@link describeOrtLoadError} found in an ONNX Runtime load error. */
+/** What describeOrtLoadError found in an ONNX Runtime load error. */
 export interface OrtNodeProblem {
   /** The node's name (may be empty: ONNX allows unnamed nodes). */
   nodeName?: string;

@@ -51,10 +51,10 @@ export const PRESETS = {
   yolo: { color: 'rgb', scale: 1 / 255, resize: 'letterbox', padValue: 114 },
   caffe: { color: 'bgr', scale: 1, mean: [102.9801, 115.9465, 122.7717] },
   unit: { scale: 1 / 255 },
-} as const satisfies Record<string, Readonly<Record<string, unknown>>>;
+} as const satisfies Record<PresetName, Readonly<Record<string, unknown>>>;
 
 /** A preset's name. */
-export type PresetName = keyof typeof PRESETS;
+export type PresetName = 'imagenet' | 'yolo' | 'caffe' | 'unit';
 
 /** The preset names. */
 export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
@@ -65,7 +65,7 @@ export const DEFAULT_BATCH_SIZE = 8;
 /** How one image becomes one tensor: `y = (x · scale − mean) / std` per channel after resizing. */
 export const PREPROCESS_OPTIONS = {
   /**
-   * A preprocessing bundle ({@link PRESETS}): `imagenet`, `yolo`, `caffe` or `unit`. Options given explicitly override
+   * A preprocessing bundle (the README's Preprocessing section lists their values): `imagenet`, `yolo`, `caffe` or `unit`. Options given explicitly override
    * its values. Defaults to none (or `yolo` for a model whose metadata says Ultralytics).
    */
   preset: oneOf(PRESET_NAMES as unknown as readonly ['imagenet', 'yolo', 'caffe', 'unit'], {

@@ -5,7 +5,7 @@ import { boolean, custom, oneOf } from './spec';
 /** Which pooling ops get Q/DQ on their inputs. */
 export const POOLING_MODES = ['neighbors', 'all', 'none'] as const;
 
-/** See {@link QDQ_PLACEMENT_OPTIONS}'s `quantizePooling`. */
+/** Which pooling ops get Q/DQ: see the `quantizePooling` option. */
 export type PoolingMode = (typeof POOLING_MODES)[number];
 
 const poolingExpected = `one of ${POOLING_MODES.join(', ')} or a boolean`;

@@ -186,7 +186,12 @@ export interface ReportAccuracy {
   /** Tensors with the largest quantization error, worst first. */
   worstTensors: ReportTensorError[];
   /** Top-1 accuracy of FP32 and INT8 when labels were given (0–1). */
-  labelAccuracy?: { fp32: number; int8: number };
+  labelAccuracy?: {
+    /** Top-1 accuracy of the FP32 model, 0-1. */
+    fp32: number;
+    /** Top-1 accuracy of the INT8 (Q/DQ) model, 0-1. */
+    int8: number;
+  };
   /** The comparison of algorithms made by `--algorithm auto` or `evaluate --compare`. */
   algorithmComparison?: ReportAlgorithmComparison[];
 }
@@ -196,11 +201,21 @@ export interface CalibrationReport {
   /** {@link REPORT_SCHEMA_VERSION} of the writer. */
   schemaVersion: number;
   /** The tool that wrote the report. */
-  tool: { name: 'trt-calibrator'; version: string };
+  tool: {
+    /** Always `trt-calibrator`. */
+    name: 'trt-calibrator';
+    /** The package version that wrote the report. */
+    version: string;
+  };
   /** When the report was made (ISO 8601, e.g. `new Date().toISOString()`). */
   createdAt: string;
   /** The calibrated model. */
-  model: { path: string; inputs: ReportInputSpec[] };
+  model: {
+    /** The ONNX file calibrated. */
+    path: string;
+    /** Its inputs as calibrated. */
+    inputs: ReportInputSpec[];
+  };
   /** Backend that ran calibration. */
   backend: 'builtin' | 'tensorrt';
   /** Algorithm the scales come from (after `auto` chose one). */

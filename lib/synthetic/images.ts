@@ -28,7 +28,9 @@ export interface SyntheticImageOptions {
 
 /** One written image: its path and, for text crops, whether the text is turned 180° (label 1). */
 export interface SyntheticImage {
+  /** The image file written. */
   file: string;
+  /** Text crops: the text is turned 180° (label 1 of an orientation classifier). */
   rotated180: boolean;
 }
 
