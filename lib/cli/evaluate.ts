@@ -1,9 +1,17 @@
+import * as os from 'node:os';
 import type { Command } from 'commander';
 import { formatAlgorithmTable } from '../calibrate/auto';
 import { ImageBatchFactory, type ImageBatchFactoryOptions } from '../batch/image-factory';
 import { calibrate, type CalibrateOptions } from '../calibrate';
+import { DEFAULT_MAX_DECODE_WORKERS } from '../calibrate/data';
 import { invalidOption, TrtCalibratorError } from '../errors';
-import { evaluateQdq, formatEvaluation, labelsFromDirectory } from '../onnx/evaluate';
+import {
+  evaluateQdq,
+  evaluationGuide,
+  formatEvaluation,
+  formatTensorErrors,
+  labelsFromDirectory,
+} from '../onnx/evaluate';
 import { loadOnnxModel, modelInputs } from '../onnx/model';
 import { readScales } from '../onnx/scales';
 import { runCommand } from './common';
@@ -146,10 +154,15 @@ export function registerEvaluate(program: Command): void {
                 `  top-1 accuracy (${auto.labelAccuracy.samples} labelled): FP32 ${(auto.labelAccuracy.fp32 * 100).toFixed(2)} %, INT8 (${auto.chosen}) ${(auto.labelAccuracy.int8 * 100).toFixed(2)} %`,
               );
             if (shown.worstTensors.length > 0) {
-              lines.push(`  ${auto.chosen}: quantized tensors furthest from FP32 (relative L2 error)`);
-              for (const t of shown.worstTensors)
-                lines.push(`    ${t.name}  ${t.error.toFixed(4)}  own ${t.ownError.toFixed(4)}`);
+              lines.push(
+                `  ${auto.chosen}: quantized tensors furthest from FP32 (relative L2 error; own = its Q/DQ round trip; clipped = share beyond ±amax)`,
+              );
+              lines.push(...formatTensorErrors(shown.worstTensors, '    '));
             }
+            const top1 = auto.table.some((r) => r.top1Agreement !== undefined);
+            lines.push(
+              ...evaluationGuide({ top1, tensors: shown.worstTensors.length > 0, compare: false }).map((l) => `  ${l}`),
+            );
             process.stdout.write(`${lines.join('\n')}\n`);
           }
         } finally {
@@ -158,7 +171,14 @@ export function registerEvaluate(program: Command): void {
         return;
       }
 
-      const factory = new ImageBatchFactory(factoryOptions);
+      // Decode workers as calibrate() starts them (each holds an opencv-js heap of about 85 MB; one per 4 cores
+      // keeps up with ONNX Runtime), unless --workers says otherwise.
+      const factory = new ImageBatchFactory({
+        ...factoryOptions,
+        workers:
+          factoryOptions.workers ??
+          Math.min(DEFAULT_MAX_DECODE_WORKERS, Math.max(1, Math.floor(os.availableParallelism() / 4))),
+      });
       try {
         const evaluation = await evaluateQdq(model, factory, {
           ...(opts.cache ? { scales: await readScales(opts.cache) } : { qdqModel: opts.qdq as string }),
@@ -171,8 +191,13 @@ export function registerEvaluate(program: Command): void {
             `${JSON.stringify({ ...rest, images: factory.stats.used, skipped: factory.stats.skipped, ...(labelled ? { classes: labelled.classes } : {}) }, null, 2)}\n`,
           );
         } else {
+          // The table, what was read, then how to read the table.
+          const guide = evaluationGuide({
+            top1: evaluation.outputs.some((o) => o.top1Agreement !== undefined),
+            tensors: (evaluation.worstTensors ?? []).length > 0,
+          });
           process.stdout.write(
-            `${formatEvaluation(evaluation)}  images: ${factory.stats.used} (skipped ${factory.stats.skipped.length})${labelled ? `; classes: ${labelled.classes.join(', ')}` : ''}\n`,
+            `${formatEvaluation(evaluation, { guide: false })}  images: ${factory.stats.used} (skipped ${factory.stats.skipped.length})${labelled ? `; classes: ${labelled.classes.join(', ')}` : ''}\n${guide.map((l) => `  ${l}\n`).join('')}`,
           );
         }
       } finally {

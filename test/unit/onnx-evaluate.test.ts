@@ -6,7 +6,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BatchFactory, type BatchBuffers, type InputSpec } from '../../lib/batch/factory';
-import { evaluateQdq, evaluateQdqModels } from '../../lib/onnx/evaluate';
+import {
+  evaluateQdq,
+  evaluateQdqModels,
+  evaluationGuide,
+  formatColumns,
+  formatEvaluation,
+  type Evaluation,
+} from '../../lib/onnx/evaluate';
 import { makeSyntheticImages } from '../../lib/synthetic/images';
 import { attr, buildModel, floatTensor, node, randomValues, saveModel, valueInfo } from '../helpers/onnx-builder';
 
@@ -56,6 +63,48 @@ beforeAll(() => {
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const scales = { x: 1 / 127, relu: 3 / 127, flat: 1.5 / 127 };
+
+/**
+ * Cells of a table line: runs of text separated by two or more spaces (cells such as "97.50 % (195/200)" hold
+ * single spaces), with the column where each starts and ends.
+ */
+function cells(line: string): Array<{ text: string; start: number; end: number }> {
+  const out: Array<{ text: string; start: number; end: number }> = [];
+  for (const m of line.matchAll(/\S+(?: \S+)*/g)) out.push({ text: m[0], start: m.index, end: m.index + m[0].length });
+  return out;
+}
+
+/**
+ * Checks every table of a printed evaluation: the line after each header ("output …", "tensor …") and those after it
+ * up to the next line that is not a row have their first column starting where the header's does and every other
+ * column ending where the header's does (numbers right-aligned under their heading).
+ */
+function expectAlignedTables(text: string): void {
+  const lines = text.split('\n');
+  let tables = 0;
+  for (let i = 0; i < lines.length; i++) {
+    if (!/^ +(output|tensor) {2}/.test(lines[i])) continue;
+    tables++;
+    const head = cells(lines[i]);
+    let rows = 0;
+    for (
+      let j = i + 1;
+      j < lines.length &&
+      cells(lines[j]).length === head.length &&
+      lines[j].startsWith(' '.repeat(head[0].start)) &&
+      lines[j][head[0].start] !== ' ';
+      j++
+    ) {
+      const row = cells(lines[j]);
+      expect(row[0].start).toBe(head[0].start);
+      for (let c = 1; c < head.length; c++)
+        expect({ line: lines[j], end: row[c].end }).toEqual({ line: lines[j], end: head[c].end });
+      rows++;
+    }
+    expect(rows).toBeGreaterThan(0);
+  }
+  expect(tables).toBeGreaterThan(0);
+}
 
 describe('evaluateQdq', () => {
   it('reports perfect agreement when the "Q/DQ" model is the FP32 model itself', async () => {
@@ -172,11 +221,16 @@ describe('evaluateQdq', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/FP32 vs INT8 \(Q\/DQ\) on 6 samples in 2 batches/);
-    expect(r.stdout).toMatch(/top-1 agreement +\d+\.\d\d % \(\d+\/6\)/);
+    expect(r.stdout).toMatch(/\n +output +top-1 agreement +cosine +max abs err +max \|FP32\| +mean abs err\n/);
+    expect(r.stdout).toMatch(/\n +probs +\d+\.\d\d % \(\d+\/6\) +\d\.\d{6} /);
     expect(r.stdout).toMatch(
-      /quantized tensors furthest from FP32[^\n]*\n +(x|flat) +\d\.\d{4} +own \d\.\d{4} +clipped/,
+      /quantized tensors furthest from FP32 on the first 6 samples[^\n]*\n +tensor +error +own +clipped\n +(x|flat|relu|gap) +\d+\.\d{4} +\d+\.\d{4} +\d+\.\d\d %/,
     );
     expect(r.stdout).toContain('images: 6 (skipped 0)');
+    // The guide follows the table, every line of it.
+    const printed = r.stdout.slice(r.stdout.indexOf('images: 6'));
+    for (const line of evaluationGuide()) expect(printed).toContain(line);
+    expectAlignedTables(r.stdout);
     // Without --shape the model's fixed C,H,W are used; --cache and --qdq together are a usage error.
     const fromModel = spawnSync(
       process.execPath,
@@ -197,5 +251,82 @@ describe('evaluateQdq', () => {
     );
     expect(both.status).toBe(2);
     expect(both.stderr).toContain('exactly one of --cache, --qdq and --compare');
+  });
+});
+
+describe('formatEvaluation', () => {
+  const evaluation = (names: string[], errors: number[], clipped: number[]): Evaluation => ({
+    outputs: [
+      {
+        name: 'probs',
+        elements: 1000,
+        cosine: 0.999912,
+        maxAbsError: 0.25,
+        meanAbsError: 0.0123,
+        maxAbsReference: 1,
+        top1Agreement: 195 / 200,
+        samples: 200,
+      },
+      {
+        name: 'a_much_longer_output_name_of_a_detection_head',
+        elements: 5,
+        cosine: -0.5,
+        maxAbsError: 12345.678,
+        meanAbsError: 1e-9,
+        maxAbsReference: 98765.4,
+      },
+    ],
+    batches: 25,
+    samples: 200,
+    worstTensors: names.map((name, i) => ({ name, error: errors[i], ownError: errors[i] / 3, clipped: clipped[i] })),
+    worstTensorSamples: 16,
+    ms: 1234,
+  });
+
+  it('lines up the columns of both tables whatever the names and values', () => {
+    const text = formatEvaluation(
+      evaluation(
+        ['x', 'a.very.long.tensor.name/with/a/path/that/goes/on/and/on/past/fifty/characters', 'p2o.Add.15'],
+        [12.3456, 0.0001, 1],
+        [1, 0, 0.0039],
+      ),
+    );
+    expectAlignedTables(text);
+    // A name longer than any former cut-off is printed whole, and the columns still line up.
+    expect(text).toContain('a.very.long.tensor.name/with/a/path/that/goes/on/and/on/past/fifty/characters  ');
+    expect(text).toMatch(/\n +x +12\.3456 +4\.1152 +100\.00 %\n/);
+    // An output without top-1 agreement shows "-" in that column.
+    expect(text).toMatch(
+      /\n +a_much_longer_output_name_of_a_detection_head +- +-0\.500000 +1\.235e\+4 +9\.877e\+4 +1\.000e-9\n/,
+    );
+    expect(text).toContain('on the first 16 samples');
+  });
+
+  it('ends with the guide unless asked not to, and the guide leaves out what the evaluation lacks', () => {
+    const text = formatEvaluation(evaluation(['x'], [0.1], [0]));
+    for (const line of evaluationGuide()) expect(text).toContain(line);
+    expect(formatEvaluation(evaluation(['x'], [0.1], [0]), { guide: false })).not.toContain('rules of thumb');
+    const noTop1 = evaluationGuide({ top1: false, tensors: false, compare: false }).join('\n');
+    expect(noTop1).toContain('cosine');
+    expect(noTop1).not.toMatch(/top-1|--compare|clipped/);
+  });
+
+  it('formatColumns pads by code points and leaves no trailing spaces', () => {
+    expect(
+      formatColumns(
+        [
+          ['name', 'value'],
+          ['±amax', '1'],
+          ['x', '100.5'],
+        ],
+        ['left', 'right'],
+        '  ',
+      ),
+    ).toEqual(['  name   value', '  ±amax      1', '  x      100.5']);
+  });
+
+  it('the README says the same guide in its evaluate part', () => {
+    const readme = fs.readFileSync(path.join(__dirname, '../../README.md'), 'utf8');
+    for (const line of evaluationGuide()) expect(readme).toContain(line);
   });
 });
