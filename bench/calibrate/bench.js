@@ -51,7 +51,7 @@ function peakRssMb() {
 
 // ---- child: one calibrate() run (or two at once) in this process, one JSON line on stdout ----
 async function child() {
-  const { calibrate } = require(path.join(root, 'dist', 'calibrate.js'));
+  const { calibrate } = require(path.join(root, 'dist', 'index.js'));
   const [, , , which, dir, count] = process.argv;
   const m = MODELS[which];
   const pair = process.argv.includes('--pair');
