@@ -77,7 +77,13 @@ export interface NativeHistogramSet {
   add(name: string, data: Float32Array): void;
   /** Adds arrays[i] to names[i], tensors in parallel; blocks the calling thread (use from a worker). */
   addAll(names: string[], arrays: Float32Array[], plan?: ReadonlyArray<string | DerivedTensor>): void;
-  setBinWidth(name: string, width: number): void;
+  setBinWidth(name: string, width: number, bins?: number): void;
+  /** Opens one batch given in parts for `names`; true when one of them has no bin width yet. */
+  beginBatch(names: string[]): boolean;
+  /** Ends a pass over the open batch's parts; true: give the same parts again. */
+  endPass(): boolean;
+  /** Closes an open batch whose parts stop coming. */
+  abandonBatch(): void;
   names(): string[];
   has(name: string): boolean;
   stats(name: string): NativeHistogramStats;

@@ -144,13 +144,53 @@ export class HistogramSet {
     native(() => this.native.addAll([...names], [...arrays], plan));
   }
 
-  /** Fixes a tensor's bin width before any data (so shards from different runs merge). */
-  setBinWidth(name: string, width: number): void {
+  /**
+   * Fixes a tensor's bin width before any data (so shards from different runs merge). With `bins` (the bin count
+   * of the histogram the shard will merge into, from {@link HistogramSet.stats}), every value also lands in the bin
+   * it would have there: a value on the top edge of a batch goes to that histogram's bin, not to the last bin of a
+   * shorter one. `bins` defaults to 2048.
+   */
+  setBinWidth(name: string, width: number, bins?: number): void {
     checkName(name);
     if (typeof width !== 'number') throw invalidOption('width', 'a positive finite number', width);
     if (!(Number.isFinite(width) && width > 0))
       throw invalidOption('width', 'a positive finite number', width, 'range');
-    native(() => this.native.setBinWidth(name, width));
+    if (bins !== undefined) {
+      if (typeof bins !== 'number') throw invalidOption('bins', 'an integer in [1, 65536]', bins);
+      if (!(Number.isInteger(bins) && bins >= 1 && bins <= 65536))
+        throw invalidOption('bins', 'an integer in [1, 65536]', bins, 'range');
+    }
+    native(() => this.native.setBinWidth(name, width, bins));
+  }
+
+  /**
+   * Opens one batch given in parts: a batch whose values come as several pieces (sub-batches run one after the
+   * other to bound memory) but must give the histograms of one {@link HistogramSet.add} of the whole batch. Until
+   * {@link HistogramSet.endPass} returns false, every add to a tensor of `names` (created when missing, in this
+   * order) is a part of that one batch; adds to other tensors stay whole batches. A tensor without a bin width yet
+   * only records its max|x| in the first pass; `endPass` then sets the width from the whole batch's max and asks
+   * for the same parts again. Returns whether one of the tensors has no width yet (only then can `endPass` ask for
+   * a second pass). While the batch is open, `serialize`, `merge` and `setBinWidth` throw ERR_HISTOGRAM, as does a
+   * second `beginBatch`.
+   */
+  beginBatch(names: readonly string[]): boolean {
+    if (!Array.isArray(names) || !names.every((n) => typeof n === 'string' && n.length > 0))
+      throw invalidOption('names', 'an array of tensor names', names);
+    return native(() => this.native.beginBatch([...names]));
+  }
+
+  /**
+   * Ends one pass over the open batch's parts. True: some tensors got their bin width from this pass; add the same
+   * parts again (adds to the other tensors of the batch are ignored in that pass). False: the batch is in and
+   * closed (also when none was open).
+   */
+  endPass(): boolean {
+    return this.native.endPass();
+  }
+
+  /** Closes an open batch whose parts stop coming (an error): what was binned stays. No-op when none is open. */
+  abandonBatch(): void {
+    this.native.abandonBatch();
   }
 
   /** Tensor names in first-added order. */
@@ -197,9 +237,9 @@ export class HistogramSet {
     native(() => this.native.merge(other.native));
   }
 
-  /** The versioned binary form (format in native/builtin/histogram.cc). */
+  /** The versioned binary form (format in native/builtin/histogram.cc). Throws ERR_HISTOGRAM while a batch is open. */
   serialize(): Uint8Array {
-    return this.native.serialize();
+    return native(() => this.native.serialize());
   }
 
   /** Writes {@link HistogramSet.serialize} atomically to `file`. Throws ERR_IO naming the file. */

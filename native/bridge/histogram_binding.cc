@@ -9,7 +9,9 @@
 // never a wait on JS) and keeps its own reference to the set, so the JS object may be collected meanwhile.
 // Objects are type-tagged at construction, so a foreign object handed to merge() is rejected instead of
 // unwrapped.
+#include <cmath>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -76,6 +78,9 @@ class HistogramSetWrap : public Napi::ObjectWrap<HistogramSetWrap> {
                            InstanceMethod<&HistogramSetWrap::add>("add"),
                            InstanceMethod<&HistogramSetWrap::addAll>("addAll"),
                            InstanceMethod<&HistogramSetWrap::setBinWidth>("setBinWidth"),
+                           InstanceMethod<&HistogramSetWrap::beginBatch>("beginBatch"),
+                           InstanceMethod<&HistogramSetWrap::endPass>("endPass"),
+                           InstanceMethod<&HistogramSetWrap::abandonBatch>("abandonBatch"),
                            InstanceMethod<&HistogramSetWrap::names>("names"),
                            InstanceMethod<&HistogramSetWrap::has>("has"),
                            InstanceMethod<&HistogramSetWrap::stats>("stats"),
@@ -185,16 +190,53 @@ class HistogramSetWrap : public Napi::ObjectWrap<HistogramSetWrap> {
     }
   }
 
+  // setBinWidth(name, width, bins?): bins defaults to kHISTOGRAM_BINS; the C++ side checks the ranges.
   void setBinWidth(Napi::CallbackInfo const& info) {
     std::string const name = stringArg(info, 0, "name");
     if (info.Length() < 2 || !info[1].IsNumber())
       throw invalidArgument(info.Env(), "Expected a number for width");
+    std::size_t bins = kHISTOGRAM_BINS;
+    if (info.Length() > 2 && !info[2].IsUndefined()) {
+      if (!info[2].IsNumber()) throw invalidArgument(info.Env(), "Expected a number for bins");
+      double const value = info[2].As<Napi::Number>().DoubleValue();
+      if (!(value >= 1 && value <= static_cast<double>(kHISTOGRAM_MAX_BINS) && value == std::floor(value)))
+        throw invalidArgument(info.Env(), "Expected an integer in [1, 65536] for bins", OptionError::kRANGE);
+      bins = static_cast<std::size_t>(value);
+    }
     try {
-      mSet->setBinWidth(name, info[1].As<Napi::Number>().DoubleValue());
+      mSet->setBinWidth(name, info[1].As<Napi::Number>().DoubleValue(), bins);
     } catch (HistogramError const& e) {
       throw codedError(info.Env(), e.what(), "ERR_HISTOGRAM");
     }
   }
+
+  // beginBatch(names) -> boolean, endPass() -> boolean, abandonBatch(): one batch given in parts
+  // (HistogramSet::beginBatch in builtin/histogram.h); the ONNX Runtime worker drives them around its runs.
+  Napi::Value beginBatch(Napi::CallbackInfo const& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsArray())
+      throw invalidArgument(env, "Expected an array of names for names");
+    Napi::Array array = info[0].As<Napi::Array>();
+    std::vector<std::string> names;
+    names.reserve(array.Length());
+    for (uint32_t i = 0; i < array.Length(); ++i) {
+      Napi::Value name = array.Get(i);
+      if (!name.IsString())
+        throw invalidArgument(env, "Expected a string for names[" + std::to_string(i) + "]");
+      names.push_back(name.As<Napi::String>().Utf8Value());
+    }
+    try {
+      return Napi::Boolean::New(env, mSet->beginBatch(names));
+    } catch (std::logic_error const& e) {
+      throw codedError(env, e.what(), "ERR_HISTOGRAM");
+    }
+  }
+
+  Napi::Value endPass(Napi::CallbackInfo const& info) {
+    return Napi::Boolean::New(info.Env(), mSet->endPass());
+  }
+
+  void abandonBatch(Napi::CallbackInfo const&) { mSet->abandonBatch(); }
 
   Napi::Value names(Napi::CallbackInfo const& info) {
     std::vector<std::string> const all = mSet->names();
@@ -302,7 +344,12 @@ class HistogramSetWrap : public Napi::ObjectWrap<HistogramSetWrap> {
   }
 
   Napi::Value serialize(Napi::CallbackInfo const& info) {
-    std::vector<uint8_t> const bytes = mSet->serialize();
+    std::vector<uint8_t> bytes;
+    try {
+      bytes = mSet->serialize();
+    } catch (HistogramError const& e) {  // a batch given in parts is open
+      throw codedError(info.Env(), e.what(), "ERR_HISTOGRAM");
+    }
     return Napi::Buffer<uint8_t>::Copy(info.Env(), bytes.data(), bytes.size());
   }
 

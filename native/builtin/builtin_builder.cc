@@ -9,9 +9,10 @@
 // cache text, in the order tensors were first seen (inputs, then activations in graph order).
 //
 // Threading / lifetime: build() runs on the run's builder thread. The HistogramSet is shared with JS
-// (shared_ptr); JS does not touch it while the run is active. Tensors whose data is degenerate (all zero,
-// only NaN/Inf, empty) get no cache entry, like tensors TensorRT has no scale for; they are listed in
-// result.tensorStatuses.
+// (shared_ptr); JS does not touch it while the run is active. A split batch is open in the set (beginBatch)
+// only inside build(): NativePass closes it, or abandons it on an error or abort, before build() returns.
+// Tensors whose data is degenerate (all zero, only NaN/Inf, empty) get no cache entry, like tensors TensorRT
+// has no scale for; they are listed in result.tensorStatuses.
 #include "builtin/builtin_builder.h"
 
 #include <algorithm>
@@ -63,20 +64,36 @@ void addTensors(HistogramSet& set, HeldTensors const& held) {
   });
 }
 
+// The names of the tensors one run's outputs add to the set: the plan's (derived ones included, graph order),
+// or the fetched ones.
+std::vector<std::string> namesOf(InferenceOutputs const& out) {
+  if (DerivationPlan const* plan = out.derivations()) return plan->order();
+  std::vector<std::string> names;
+  for (TensorView const& v : out.tensors()) names.push_back(v.name);
+  return names;
+}
+
 // The builtin builder's own ONNX Runtime pass (RunOptions::inference). Each batch runs on this thread, as
 // sub-batches of images whose activations stay under `maxActivationBytes` when the batch dimension is
-// dynamic. The sub-batch size is decided once, from a probe run of the first image (histogrammed only when
-// the sub-batches are single images, as it then is the first one): a batch that fits runs whole, so its
-// histograms are exactly the per-batch ones TensorRT would build; a larger one is split the same way every
-// batch.
+// dynamic. The sub-batch size is decided once, from a probe run of the first image: a batch that fits runs
+// whole (the probe only measured), a larger one is split the same way every batch.
+//
+// The histograms do not depend on the split: they are the ones TensorRT builds, one update per batch
+// (histogram.h, "Batches in parts"). A split batch is given to the set as one batch in parts
+// (HistogramSet::beginBatch). Tensors without a bin width yet (all of them in the first batch) only collect
+// their max|x| over the batch's runs; then the batch runs again and its values are binned at the width that
+// max defines. That second pass happens once for a fresh set (the first batch), and later only when a tensor
+// that was all zeros so far gets nonzero values; it holds no more activations than the first (each run's
+// outputs are scanned and dropped). In the first batch the probe's run counts as image 0's part.
 //
 // Pipelined: a run's activations are added to the set by a pool of `histogramThreads` threads (kept for the
 // whole pass) while this thread runs the next sub-batch through ONNX Runtime, so the cores ONNX Runtime
 // leaves idle count histograms; once its run is done, this thread takes the job's remaining tensors too
 // (WorkerPool::wait). Each tensor still gets its adds one run at a time, in run order (a run's adds finish
-// before the next run's start), so the histograms are exactly the sequential ones. Two runs' activations are
-// alive at a time. Tensors the outputs' DerivationPlan computes from a fetched one (derived.h) are added with
-// it, chunk by chunk, and count as fetched for the split.
+// before the next run's start). Two runs' activations are alive at a time. A split batch that cannot need a
+// second pass is closed after the next run, once its adds are done (finish()), so the pipeline does not
+// drain between batches. Tensors the outputs' DerivationPlan computes from a fetched one (derived.h) are
+// added with it, chunk by chunk, and count as fetched for the split.
 class NativePass {
  public:
   NativePass(BuilderHost& host, HistogramSet& set, double maxActivationBytes, bool splittable,
@@ -86,7 +103,11 @@ class NativePass {
         mMaxBytes(maxActivationBytes),
         mSplittable(splittable),
         mHistogramThreads(histogramThreads) {}
-  ~NativePass() { join(); }
+  ~NativePass() {
+    join();
+    // An error or abort in the middle of a split batch: the set keeps what was binned, usable again.
+    if (mBatchOpen) mSet.abandonBatch();
+  }
   NativePass(NativePass const&) = delete;
   NativePass& operator=(NativePass const&) = delete;
 
@@ -94,37 +115,60 @@ class NativePass {
   bool runBatch(Inference& inference) {
     std::vector<InputDesc> const& inputs = mHost.inputs();
     int64_t const batch = inputs.empty() || inputs[0].shape.empty() ? 1 : inputs[0].shape[0];
-    int64_t first = 0;
+    std::unique_ptr<InferenceOutputs> probe;
     if (mSubBatch == 0) {
       if (!mSplittable || mMaxBytes <= 0 || batch <= 1) {
         mSubBatch = std::max<int64_t>(batch, 1);
       } else {
-        std::unique_ptr<InferenceOutputs> probe = runSlice(inference, 0, 1);
+        probe = runSlice(inference, 0, 1);
         if (!probe) return false;
-        // Derived tensors count as if fetched: the split (and so the histograms) does not depend on them.
+        // Derived tensors count as if fetched: the split does not depend on the plan.
         double perImage = 0;
         for (TensorView const& v : probe->tensors())
           perImage += static_cast<double>(valuesOf(v, probe->derivations())) * sizeof(float);
         double const fit = std::floor(mMaxBytes / std::max(perImage, 1.0));
         mSubBatch = static_cast<int64_t>(std::max(1.0, std::min(static_cast<double>(batch), fit)));
-        // Image by image: the probe was exactly the first sub-batch's run (same image, same shape); use it.
-        if (mSubBatch == 1) {
-          startHistograms(std::move(probe));
-          first = 1;
-        }
+        if (mSubBatch >= batch) probe.reset();  // the batch runs whole: the probe only measured
       }
     }
-    for (int64_t start = first; start < batch; start += mSubBatch) {
-      int64_t const count = std::min(mSubBatch, batch - start);
-      std::unique_ptr<InferenceOutputs> out = runSlice(inference, start, count);
+    if (mSubBatch >= batch) {
+      std::unique_ptr<InferenceOutputs> out = runSlice(inference, 0, batch);
       if (!finish() || !out) return false;
       startHistograms(std::move(out));
+      return true;
     }
+    // First pass: the probe's run as image 0's part (first batch only), then sub-batches of the rest.
+    bool secondPassPossible = false;
+    int64_t start = 0;
+    if (probe) {
+      if (!startPart(std::move(probe), secondPassPossible)) return false;
+      start = 1;
+    }
+    for (; start < batch; start += mSubBatch) {
+      if (!startPart(runSlice(inference, start, std::min(mSubBatch, batch - start)), secondPassPossible))
+        return false;
+    }
+    if (!secondPassPossible) {
+      mCloseDeferred = true;
+      return true;
+    }
+    if (!finish()) return false;
+    while (mSet.endPass()) {
+      for (start = 0; start < batch; start += mSubBatch) {
+        std::unique_ptr<InferenceOutputs> out =
+            runSlice(inference, start, std::min(mSubBatch, batch - start));
+        if (!finish() || !out) return false;
+        startHistograms(std::move(out));
+        mSecondPassRuns += 1;
+      }
+      if (!finish()) return false;
+    }
+    mBatchOpen = false;
     return true;
   }
 
-  // Waits for the activations in flight to be in the set. False when that failed (recorded) or the run
-  // stopped.
+  // Waits for the activations in flight to be in the set (and closes a split batch left open for that).
+  // False when that failed (recorded) or the run stopped.
   bool finish() {
     join();
     if (!mHistogramError.empty()) {
@@ -132,14 +176,36 @@ class NativePass {
       mHistogramError.clear();
       return false;
     }
+    if (mCloseDeferred) {
+      mCloseDeferred = false;
+      mBatchOpen = mSet.endPass();  // no tensor was without a width: this cannot ask for another pass
+      if (mBatchOpen) {
+        mHost.fail(RunErrorCode::kINTERNAL, "histograms: a batch asked for a second pass it cannot get");
+        return false;
+      }
+    }
     return !mHost.stopped();
   }
 
   double inferenceMs() const { return mInferenceMs; }
   double histogramMs() const { return mHistogramMs; }
   int64_t subBatch() const { return mSubBatch; }
+  // Runs of the second pass over split batches (histogram.h "Batches in parts").
+  int64_t secondPassRuns() const { return mSecondPassRuns; }
 
  private:
+  // One part of a split batch's first pass: waits for the previous run's adds (closing the previous batch if
+  // it was left open), opens the batch with its first part, and starts this part's adds.
+  bool startPart(std::unique_ptr<InferenceOutputs> out, bool& secondPassPossible) {
+    if (!finish() || !out) return false;
+    if (!mBatchOpen) {
+      secondPassPossible = mSet.beginBatch(namesOf(*out));
+      mBatchOpen = true;
+    }
+    startHistograms(std::move(out));
+    return true;
+  }
+
   // One run over images [start, start + count) of the current batch (every input's first dimension is the
   // batch).
   std::unique_ptr<InferenceOutputs> runSlice(Inference& inference, int64_t start, int64_t count) {
@@ -215,12 +281,15 @@ class NativePass {
   bool mSplittable;
   std::size_t mHistogramThreads;
   int64_t mSubBatch{0};
+  int64_t mSecondPassRuns{0};
   double mInferenceMs{0};
   double mHistogramMs{0};
   std::string mHistogramError;  // a histogram job's error, set by join()
   // Histogram threads for the whole pass (started with the first run's activations).
   std::unique_ptr<WorkerPool> mPool;
   bool mPlanEntriesCreated{false};
+  bool mBatchOpen{false};      // a split batch is open in the set (beginBatch)
+  bool mCloseDeferred{false};  // ... and finish() closes it once its adds are done
 };
 
 class BuiltinBuilder final : public Builder {
@@ -288,6 +357,7 @@ class BuiltinBuilder final : public Builder {
       histogramMs += pass.histogramMs();
       host.setResultNumber("inferenceMs", pass.inferenceMs());
       host.setResultNumber("subBatch", static_cast<double>(pass.subBatch()));
+      host.setResultNumber("secondPassRuns", static_cast<double>(pass.secondPassRuns()));
     } else {
       // End of data: process(-1) lets JS hand over what it accumulated elsewhere before the thresholds — the
       // ONNX Runtime worker (lib/backends/builtin/ort-worker.ts) histograms the activations itself and merges

@@ -211,11 +211,15 @@ void countLanes(float const* data, std::size_t n, float inv, std::uint32_t last,
 
 }  // namespace
 
-Histogram::Histogram(double binWidth) {
+Histogram::Histogram(double binWidth, std::size_t bins) {
   if (!(std::isfinite(binWidth) && binWidth > 0.0)) {
     throw HistogramError("bin width must be finite and greater than 0");
   }
+  if (bins < 1 || bins > kHISTOGRAM_MAX_BINS) {
+    throw HistogramError("bin count must be in [1, " + std::to_string(kHISTOGRAM_MAX_BINS) + "]");
+  }
   defineWidth(binWidth);
+  mCounts.assign(bins, 0);
 }
 
 std::uint64_t Histogram::binnedCount() const noexcept {
@@ -251,6 +255,7 @@ void Histogram::coarsen(unsigned shift) {
 void Histogram::ensureBins(double absMax) {
   double needed = std::ceil(absMax / mBinWidth);
   if (needed <= static_cast<double>(mCounts.size())) return;
+  std::size_t const spillIndex = mCounts.size();
   unsigned shift = 0;
   while (std::ldexp(needed, -static_cast<int>(shift)) > static_cast<double>(kHISTOGRAM_MAX_BINS)) ++shift;
   coarsen(shift);
@@ -258,6 +263,34 @@ void Histogram::ensureBins(double absMax) {
   std::size_t bins = static_cast<std::size_t>(std::ceil(absMax / mBinWidth));
   bins = std::min(std::max(bins, mCounts.size()), kHISTOGRAM_MAX_BINS);
   mCounts.resize(bins, 0);
+  // The open batch's spilled values had floor(v / w) == spillIndex, so floor(v / (2^shift w)) ==
+  // spillIndex >> shift: a regular bin now that there are more bins (or the new spill index, kept as spill).
+  if (mSpill != 0) {
+    std::size_t const at = spillIndex >> shift;
+    if (at < mCounts.size()) {
+      mCounts[at] += mSpill;
+      mSpill = 0;
+    }
+  }
+}
+
+void Histogram::commitSpill() noexcept {
+  if (mSpill != 0 && !mCounts.empty()) mCounts.back() += mSpill;
+  mSpill = 0;
+}
+
+void HistogramScan::merge(HistogramScan const& other) {
+  count += other.count;
+  nan += other.nan;
+  posInf += other.posInf;
+  negInf += other.negInf;
+  min = std::min(min, other.min);
+  max = std::max(max, other.max);
+}
+
+float HistogramScan::absMax() const noexcept {
+  if (!(min <= max)) return 0.0F;
+  return std::max(std::fabs(min), std::fabs(max));
 }
 
 void HistogramScan::add(float const* data, std::size_t n) {
@@ -291,7 +324,11 @@ void HistogramScan::addSummary(float const* data, std::size_t n, float chunkMin,
 
 Histogram::Binner Histogram::beginAdd(HistogramScan const& scan, std::vector<std::uint32_t>& lanes) {
   Binner b;
-  if (scan.count == 0) return b;
+  if (scan.count == 0 || mBatch == BatchState::kDONE) return b;
+  if (mBatch == BatchState::kSCAN) {
+    mBatchScan.merge(scan);
+    return b;
+  }
   std::uint64_t const nonFinite = scan.nan + scan.posInf + scan.negInf;
   std::uint64_t const finite = scan.count - nonFinite;
   mCount += scan.count;
@@ -316,15 +353,16 @@ Histogram::Binner Histogram::beginAdd(HistogramScan const& scan, std::vector<std
 
   b.mHistogram = this;
   b.mCheckFinite = nonFinite != 0;
-  b.mLast = static_cast<std::uint32_t>(mCounts.size() - 1);
+  b.mSpillIndex = static_cast<std::uint32_t>(mCounts.size());
   b.mInv = mInvWidth;
   b.mInvD = 1.0 / mBinWidth;
   // The float path needs a finite reciprocal whose products stay far inside int32; extreme widths (denormal
   // max|x|) take the double path.
   b.mFloatPath = std::isfinite(b.mInv) && b.mInv < 1e30F;
   // No value lands above the bin of the largest |x| (binning is monotonic): the lane counters below need only
-  // the bins up to it, which for most batches is far fewer than the histogram holds.
-  b.mUsed = std::min<std::size_t>(mCounts.size(), std::size_t{b.binOf(batchAbsMax)} + 1);
+  // the bins up to it (the spill index at most), which for most batches is far fewer than the histogram
+  // holds.
+  b.mUsed = std::min<std::size_t>(mCounts.size() + 1, std::size_t{b.binOf(batchAbsMax)} + 1);
   if (!b.mCheckFinite && b.mFloatPath && scan.count >= 4 * b.mUsed) {
     lanes.assign(kLANES * b.mUsed, 0);
     b.mLanes = &lanes;
@@ -332,14 +370,17 @@ Histogram::Binner Histogram::beginAdd(HistogramScan const& scan, std::vector<std
   return b;
 }
 
+// The batch's values are at most its max|x| m, with nbins >= ceil(m / w) (ensureBins); floor(v * (1/w)) in
+// float is then at most nbins (its relative error, about 2^-23, stays far below 1 / kHISTOGRAM_MAX_BINS), so
+// the clamp at the spill index only bounds the index: it never moves a value.
 std::uint32_t Histogram::Binner::binOf(float v) const noexcept {
   float const a = std::fabs(v);
   if (mFloatPath) {
     float const x = a * mInv;
-    return x >= static_cast<float>(mLast) ? mLast : static_cast<std::uint32_t>(x);
+    return x >= static_cast<float>(mSpillIndex) ? mSpillIndex : static_cast<std::uint32_t>(x);
   }
   double const x = static_cast<double>(a) * mInvD;
-  return x >= static_cast<double>(mLast) ? mLast : static_cast<std::uint32_t>(x);
+  return x >= static_cast<double>(mSpillIndex) ? mSpillIndex : static_cast<std::uint32_t>(x);
 }
 
 void Histogram::Binner::add(float const* data, std::size_t n) {
@@ -349,7 +390,12 @@ void Histogram::Binner::add(float const* data, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) {
       float const v = data[i];
       if (mCheckFinite && !std::isfinite(v)) continue;
-      ++counts[binOf(v)];
+      std::uint32_t const bin = binOf(v);
+      if (bin < mSpillIndex) {
+        ++counts[bin];
+      } else {
+        ++mHistogram->mSpill;
+      }
     }
     return;
   }
@@ -358,7 +404,7 @@ void Histogram::Binner::add(float const* data, std::size_t n) {
   // The 32-bit lane counters are folded into the bins every kBLOCK values, so they never overflow.
   while (n > 0) {
     std::size_t const take = std::min(n, kBLOCK - mPending);
-    countLanes(data, take, mInv, mLast, h);
+    countLanes(data, take, mInv, mSpillIndex, h);
     data += take;
     n -= take;
     mPending += take;
@@ -372,19 +418,26 @@ void Histogram::Binner::fold(bool clear) {
   for (std::size_t bin = 0; bin < mUsed; ++bin) {
     std::uint64_t total = 0;
     for (std::size_t k = 0; k < kLANES; ++k) total += lanes[k * mUsed + bin];
-    counts[bin] += total;
+    if (bin < mSpillIndex) {
+      counts[bin] += total;
+    } else {
+      mHistogram->mSpill += total;
+    }
   }
   if (clear) std::fill(mLanes->begin(), mLanes->end(), 0U);
   mPending = 0;
 }
 
 void Histogram::Binner::finish() {
-  if (mHistogram != nullptr && mLanes != nullptr && mPending > 0) fold(false);
+  if (mHistogram == nullptr) return;
+  if (mLanes != nullptr && mPending > 0) fold(false);
+  // A whole batch ends here; a part's spill waits for the rest of its batch.
+  if (mHistogram->mBatch == BatchState::kNONE) mHistogram->commitSpill();
   mHistogram = nullptr;
 }
 
 void Histogram::add(float const* data, std::size_t n) {
-  if (n == 0) return;
+  if (n == 0 || mBatch == BatchState::kDONE) return;
   HistogramScan scan;
   scan.add(data, n);
   Binner binner = beginAdd(scan, laneScratch(1)[0]);
@@ -392,7 +445,55 @@ void Histogram::add(float const* data, std::size_t n) {
   binner.finish();
 }
 
+void Histogram::openBatch() {
+  if (mBatch != BatchState::kNONE) throw std::logic_error("Histogram::openBatch: a batch is open already");
+  mBatch = mBinWidth > 0.0 ? BatchState::kPARTS : BatchState::kSCAN;
+  mBatchScan = HistogramScan();
+}
+
+bool Histogram::closePass() {
+  switch (mBatch) {
+    case BatchState::kSCAN: {
+      HistogramScan const scan = mBatchScan;
+      mBatchScan = HistogramScan();
+      float const absMax = scan.absMax();
+      if (absMax > 0.0F) {
+        // The width the whole batch would define; its parts come again to be binned at it.
+        defineWidth(static_cast<double>(absMax) / static_cast<double>(kHISTOGRAM_BINS));
+        mBatch = BatchState::kREBIN;
+        return true;
+      }
+      // Nothing to bin (only zeros, NaN, Inf): the counts are all there is, as one add() would record them.
+      mBatch = BatchState::kNONE;
+      std::vector<std::uint32_t> unused;
+      beginAdd(scan, unused);  // no binner: nothing has a bin
+      mBatch = BatchState::kDONE;
+      return false;
+    }
+    case BatchState::kPARTS:
+    case BatchState::kREBIN:
+      commitSpill();
+      mBatch = BatchState::kDONE;
+      return false;
+    case BatchState::kNONE:
+    case BatchState::kDONE:
+      return false;
+  }
+  return false;
+}
+
+void Histogram::closeBatch() {
+  commitSpill();
+  mBatch = BatchState::kNONE;
+  mBatchScan = HistogramScan();
+}
+
+void Histogram::abandonBatch() { closeBatch(); }
+
 void Histogram::merge(Histogram const& other) {
+  if (inBatch() || other.inBatch()) {
+    throw HistogramError("cannot merge a histogram while a batch is given to it in parts");
+  }
   Histogram result = *this;
   Histogram src = other;
   if (result.mBinWidth > 0.0 && src.mBinWidth > 0.0 && result.mBinWidth != src.mBinWidth) {
@@ -433,6 +534,7 @@ void Histogram::merge(Histogram const& other) {
 }
 
 void Histogram::serializeTo(std::vector<std::uint8_t>& out) const {
+  if (inBatch()) throw HistogramError("cannot serialize a histogram while a batch is given to it in parts");
   out.reserve(out.size() + kHEADER_BYTES + 8 * mCounts.size());
   out.insert(out.end(), kHIST_MAGIC, kHIST_MAGIC + 8);
   putU32(out, kFORMAT_VERSION);
@@ -551,6 +653,9 @@ void HistogramSet::addChunked(std::vector<std::string> const& names, std::size_t
   std::vector<std::unique_lock<std::mutex>> locks;
   locks.reserve(k);
   for (Entry* e : order) locks.emplace_back(e->mutex);
+  // In the second pass over a batch's parts, most tensors have their batch already: produce nothing for them.
+  if (std::all_of(entries.begin(), entries.end(), [](Entry* e) { return e->histogram.ignoresParts(); }))
+    return;
 
   std::vector<float const*> out(k, nullptr);
   std::vector<HistogramScan> scans(k);
@@ -576,14 +681,64 @@ void HistogramSet::addChunked(std::vector<std::string> const& names, std::size_t
   for (Histogram::Binner& b : binners) b.finish();
 }
 
-void HistogramSet::setBinWidth(std::string const& name, double binWidth) {
-  Histogram fixed(binWidth);
+void HistogramSet::setBinWidth(std::string const& name, double binWidth, std::size_t bins) {
+  Histogram fixed(binWidth, bins);
+  {
+    std::lock_guard<std::mutex> lock(mMutex);
+    if (mBatchOpen) throw HistogramError("cannot fix the width of \"" + name + "\" while a batch is open");
+  }
   Entry& e = entry(name);
   std::lock_guard<std::mutex> lock(e.mutex);
   if (e.histogram.count() != 0 || e.histogram.binWidth() != 0.0) {
     throw HistogramError("histogram of \"" + name + "\" already has data or a width");
   }
   e.histogram = std::move(fixed);
+}
+
+bool HistogramSet::beginBatch(std::vector<std::string> const& names) {
+  std::vector<Entry*> entries;
+  entries.reserve(names.size());
+  for (std::string const& name : names) entries.push_back(&entry(name));
+  std::lock_guard<std::mutex> lock(mMutex);
+  if (mBatchOpen) throw std::logic_error("HistogramSet::beginBatch: a batch is open already");
+  bool widthless = false;
+  for (Entry* e : entries) {
+    std::lock_guard<std::mutex> entryLock(e->mutex);
+    if (e->histogram.inBatch()) continue;  // a name given twice
+    e->histogram.openBatch();
+    widthless = widthless || e->histogram.binWidth() == 0.0;
+  }
+  mBatch = std::move(entries);
+  mBatchOpen = true;
+  return widthless;
+}
+
+bool HistogramSet::endPass() {
+  std::lock_guard<std::mutex> lock(mMutex);
+  if (!mBatchOpen) return false;
+  bool again = false;
+  for (Entry* e : mBatch) {
+    std::lock_guard<std::mutex> entryLock(e->mutex);
+    again = e->histogram.closePass() || again;
+  }
+  if (again) return true;
+  for (Entry* e : mBatch) {
+    std::lock_guard<std::mutex> entryLock(e->mutex);
+    e->histogram.closeBatch();
+  }
+  mBatch.clear();
+  mBatchOpen = false;
+  return false;
+}
+
+void HistogramSet::abandonBatch() {
+  std::lock_guard<std::mutex> lock(mMutex);
+  for (Entry* e : mBatch) {
+    std::lock_guard<std::mutex> entryLock(e->mutex);
+    e->histogram.abandonBatch();
+  }
+  mBatch.clear();
+  mBatchOpen = false;
 }
 
 bool HistogramSet::has(std::string const& name) const { return find(name) != nullptr; }
@@ -606,6 +761,10 @@ Histogram HistogramSet::get(std::string const& name) const {
 }
 
 void HistogramSet::merge(HistogramSet const& other) {
+  for (HistogramSet const* s : {static_cast<HistogramSet const*>(this), &other}) {
+    std::lock_guard<std::mutex> lock(s->mMutex);
+    if (s->mBatchOpen) throw HistogramError("cannot merge histogram sets while a batch is open");
+  }
   // Snapshot the other set first (it may be this set, or be filled concurrently), then merge into copies so a
   // failure leaves this set unchanged.
   std::vector<std::pair<std::string, Histogram>> incoming;

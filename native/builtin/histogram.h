@@ -5,8 +5,19 @@
 // README "Calibration algorithms"): bins of one fixed width w over [0, nbins * w). The first batch with a
 // nonzero max|x| defines w = max|x| / 2048 (kHISTOGRAM_BINS bins); a later batch with a larger max|x| appends
 // bins of the SAME width (old counts are never re-binned). Bin of a value v: min(floor(v * (1/w)), nbins -
-// 1), computed in float32 with the reciprocal rounded once, so the value equal to the max lands in the last
-// bin.
+// 1), computed in float32 with the reciprocal rounded once, where nbins is the count after the value's whole
+// batch (so the value equal to the batch's max lands in the last bin).
+//
+// Batches in parts: a batch run as several sub-batches (to bound the activations held at once) gives the
+// histogram one add() of the whole batch would (beginBatch/endPass below, the builtin builder's native pass
+// and ONNX Runtime worker). Two things make that exact:
+//  - A histogram without a width at the batch's start only scans the parts (HistogramScan); the width comes
+//    from the max over all of them, and the parts are binned in a second pass (endPass asks for it).
+//  - A part is binned with the bins its own max needs; a value past the last of them (floor(v/w) == nbins:
+//    only values at the part's max, whose max sits on or within float rounding below a bin edge) waits in a
+//    spill count at index nbins. If a later part of the same batch adds bins, the spill becomes bin nbins;
+//    at the batch's end what is left goes to the last bin. So no value's bin depends on how its batch was
+//    cut.
 //
 // Deviations, all deliberate and documented in README "Calibration algorithms":
 //  - All-zero data before the first nonzero value: the width is undefined, the zeros are kept in a pending
@@ -19,7 +30,7 @@
 //
 // Threading / lifetime: a Histogram is a plain value with no internal locking; one thread at a time may call
 // a mutating method. HistogramSet (below) adds a lock per tensor so different tensors can be filled from
-// different threads at once, and a set lock for its name table.
+// different threads at once, and a set lock for its name table and its open batch.
 #pragma once
 
 #include <cstddef>
@@ -59,6 +70,10 @@ struct HistogramScan {
   // The same, for a chunk whose min/max over non-NaN values (+-inf included) and NaN count were computed
   // along with the values (derived.cc); `data` is read again only when min or max is infinite.
   void addSummary(float const* data, std::size_t n, float chunkMin, float chunkMax, std::uint64_t chunkNan);
+  // Adds another scan of the same batch (one of its parts).
+  void merge(HistogramScan const& other);
+  // max(|min|, |max|) over the finite values; 0 when there are none.
+  float absMax() const noexcept;
 };
 
 class Histogram {
@@ -77,7 +92,7 @@ class Histogram {
 
    private:
     friend class Histogram;
-    // Bin of value v: min(floor(|v| / width), last), in float with the rounded reciprocal (double for
+    // Bin of value v: min(floor(|v| / width), spill index), in float with the rounded reciprocal (double for
     // extreme widths).
     std::uint32_t binOf(float v) const noexcept;
     void fold(bool clear);
@@ -88,16 +103,18 @@ class Histogram {
     bool mFloatPath{true};
     float mInv{0.0F};
     double mInvD{0.0};
-    std::uint32_t mLast{0};
-    std::size_t mUsed{0};     // lane bins: those up to the bin of the batch's max|x|
-    std::size_t mPending{0};  // values in the lane counters since they were last folded
+    std::uint32_t mSpillIndex{0};  // nbins: the spill count's index (values past the last bin)
+    std::size_t mUsed{0};          // lane bins: those up to the bin of the batch's max|x|
+    std::size_t mPending{0};       // values in the lane counters since they were last folded
   };
 
   // Width defined by the first batch with a nonzero max|x|.
   Histogram() = default;
-  // Fixed width from the start (for shards that must merge with a histogram made elsewhere): kHISTOGRAM_BINS
-  // bins of `binWidth`, extended as usual. Throws HistogramError unless binWidth is finite and > 0.
-  explicit Histogram(double binWidth);
+  // Fixed width from the start (for shards that must merge with a histogram made elsewhere): `bins` bins of
+  // `binWidth` (kHISTOGRAM_BINS, or the bin count of the histogram it will merge into, so that every value
+  // lands in the bin it would have there), extended as usual. Throws HistogramError unless binWidth is finite
+  // and > 0 and bins is in [1, kHISTOGRAM_MAX_BINS].
+  explicit Histogram(double binWidth, std::size_t bins = kHISTOGRAM_BINS);
 
   // Adds n values: one pass for min/max/max|x| and NaN/Inf counts, one pass binning |x|. Safe for n == 0.
   void add(float const* data, std::size_t n);
@@ -107,10 +124,28 @@ class Histogram {
 
   // Adds another histogram of the same tensor. Widths must be equal (bin counts may differ: the shorter is
   // extended), or differ by an exact power of two (the finer one is coarsened as under the growth cap), or
-  // either side may have no width yet (only zeros). Throws HistogramError otherwise; *this is then unchanged.
+  // either side may have no width yet (only zeros). Throws HistogramError otherwise, or when either side is
+  // in a batch given in parts; *this is then unchanged.
   void merge(Histogram const& other);
 
-  // Versioned little-endian bytes (format in histogram.cc). deserialize throws HistogramError on bad bytes.
+  // A batch given in parts: after openBatch(), every add() / beginAdd() is one part of the same batch, until
+  // closePass() returns false and closeBatch() is called; the histogram then equals one add() of all the
+  // parts' values. Without a width at openBatch(), the first pass only scans the parts; closePass() then
+  // defines the width from their max|x| and returns true: give the same parts again (a second pass, binned).
+  // After closePass() returned false, further parts are ignored until closeBatch(). HistogramSet::beginBatch
+  // drives this for a set.
+  void openBatch();
+  bool closePass();
+  void closeBatch();
+  // Ends a batch whose parts stop coming (an aborted pass): values already binned stay, with the open batch's
+  // spill in the last bin; a first pass's scan is dropped.
+  void abandonBatch();
+  bool inBatch() const noexcept { return mBatch != BatchState::kNONE; }
+  // True after the open batch is in (closePass returned false): adds are ignored until closeBatch().
+  bool ignoresParts() const noexcept { return mBatch == BatchState::kDONE; }
+
+  // Versioned little-endian bytes (format in histogram.cc); throws HistogramError in a batch given in parts.
+  // deserialize throws HistogramError on bad bytes.
   void serializeTo(std::vector<std::uint8_t>& out) const;
   std::vector<std::uint8_t> serialize() const;
   static Histogram deserialize(std::uint8_t const* data, std::size_t size);
@@ -141,9 +176,20 @@ class Histogram {
   float absMax() const noexcept;
 
  private:
+  // Where a batch given in parts stands (openBatch).
+  enum class BatchState : std::uint8_t {
+    kNONE,   // no batch in parts: every add() is a whole batch
+    kPARTS,  // parts binned as they come (the width was defined before the batch)
+    kSCAN,   // first pass without a width: parts only scanned into mBatchScan
+    kREBIN,  // second pass: the parts binned at the width their max defined
+    kDONE,   // the batch is in; further parts are ignored until closeBatch()
+  };
+
   void defineWidth(double width);
   void ensureBins(double absMax);
   void coarsen(unsigned shift);
+  // Ends the open batch's spill: its values go to the last bin.
+  void commitSpill() noexcept;
 
   double mBinWidth{0.0};
   float mInvWidth{0.0F};
@@ -155,14 +201,21 @@ class Histogram {
   std::uint64_t mPendingZeros{0};
   float mMin{__builtin_huge_valf()};
   float mMax{-__builtin_huge_valf()};
+  // Values of the open batch past the last bin (floor(v/w) == nbins), until a later part adds bins or the
+  // batch ends; 0 outside a batch given in parts.
+  std::uint64_t mSpill{0};
+  BatchState mBatch{BatchState::kNONE};
+  HistogramScan mBatchScan;  // kSCAN: the parts so far
 };
 
 // Named histograms of one calibration run, in first-added order.
 //
 // Threading / lifetime: every method is safe to call from any thread. add() for different tensors runs in
-// parallel (each tensor has its own lock); add() for the same tensor serializes. The set lock guards only the
-// name table. Pointers/references are never handed out: accessors return copies taken under the tensor's
-// lock.
+// parallel (each tensor has its own lock); add() for the same tensor serializes. The set lock guards the name
+// table and the open batch's tensor list. beginBatch / endPass / abandonBatch are called by the one pass that
+// gives a batch in parts, between its adds (it waits for a pass's adds before endPass): parts of a pass may
+// be added from any threads, a tensor's parts one at a time. Pointers/references are never handed out:
+// accessors return copies taken under the tensor's lock.
 class HistogramSet {
  public:
   HistogramSet() = default;
@@ -183,8 +236,23 @@ class HistogramSet {
       std::function<void(std::size_t offset, std::size_t count, float const** out, HistogramScan* scans)>;
   void addChunked(std::vector<std::string> const& names, std::size_t n, std::size_t chunk,
                   ChunkProducer const& produce);
-  // Creates `name` with a fixed width (shards). Throws HistogramError if it exists already with data.
-  void setBinWidth(std::string const& name, double binWidth);
+  // Creates `name` with a fixed width and bin count (shards; Histogram(double, size_t)). Throws
+  // HistogramError if it exists already with data or a width, or while a batch is open.
+  void setBinWidth(std::string const& name, double binWidth, std::size_t bins = kHISTOGRAM_BINS);
+
+  // One batch given in parts (a batch run as several sub-batches): the tensors `names` (created when missing,
+  // in that order) take every add() / addChunked() until the batch ends as parts of that one batch, and end
+  // with the histograms one add() of the whole batch would give (Histogram::openBatch). Returns whether one
+  // of them has no width yet: only then can endPass() ask for a second pass. Other tensors' adds stay whole
+  // batches. Throws std::logic_error when a batch is open already.
+  bool beginBatch(std::vector<std::string> const& names);
+  // Ends a pass over the open batch's parts. True: some histograms got their width from this pass's scan;
+  // give the same parts again (adds to the other tensors are ignored meanwhile). False: the batch is in and
+  // closed (also when none is open).
+  bool endPass();
+  // Closes an open batch whose parts stop coming (an error or abort): what was binned stays; no-op when none
+  // is open.
+  void abandonBatch();
 
   bool has(std::string const& name) const;
   std::vector<std::string> names() const;
@@ -193,10 +261,12 @@ class HistogramSet {
   Histogram get(std::string const& name) const;
 
   // Merges every histogram of `other` into the one of the same name (adding missing names). All or nothing:
-  // throws HistogramError naming the first incompatible tensor and leaves *this unchanged.
+  // throws HistogramError naming the first incompatible tensor, or when either set has a batch open, and
+  // leaves *this unchanged.
   void merge(HistogramSet const& other);
 
-  // Container bytes (format in histogram.cc) and back. deserialize throws HistogramError on bad bytes.
+  // Container bytes (format in histogram.cc) and back; serialize throws HistogramError while a batch is open.
+  // deserialize throws HistogramError on bad bytes.
   std::vector<std::uint8_t> serialize() const;
   static std::unique_ptr<HistogramSet> deserialize(std::uint8_t const* data, std::size_t size);
 
@@ -211,6 +281,8 @@ class HistogramSet {
   mutable std::mutex mMutex;
   std::vector<std::string> mOrder;
   std::unordered_map<std::string, std::unique_ptr<Entry>> mEntries;
+  bool mBatchOpen{false};      // under mMutex
+  std::vector<Entry*> mBatch;  // the open batch's tensors (under mMutex)
 };
 
 }  // namespace trtc

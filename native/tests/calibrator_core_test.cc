@@ -49,7 +49,8 @@ InputDesc input(std::string name, std::vector<int64_t> shape, std::string dtype 
 // The byte every position of input `i` of batch `batch` holds.
 uint8_t pattern(size_t i, int64_t batch) { return static_cast<uint8_t>(17 * (i + 1) + 3 * batch); }
 
-// A synchronous BatchSource: fills with pattern(), exhausts after `batches`, can fail or abort at a batch.
+// A synchronous BatchSource: fills with pattern() (image k of a batch: + imageStride * k, batch b: pattern of
+// b + batchOffset), exhausts after `batches`, can fail or abort at a batch.
 class FakeSource final : public BatchSource {
  public:
   FakeSource(std::vector<InputDesc> inputs, int64_t batches, RunStatus& status)
@@ -73,7 +74,13 @@ class FakeSource final : public BatchSource {
       return;
     }
     for (size_t i = 0; i < mInputs.size(); ++i) {
-      std::memset(buffers->host(slot, i), pattern(i, batchIndex), mInputs[i].bytes);
+      int64_t const images = std::max<int64_t>(mInputs[i].shape.empty() ? 1 : mInputs[i].shape[0], 1);
+      size_t const perImage = mInputs[i].bytes / static_cast<size_t>(images);
+      auto* bytes = static_cast<uint8_t*>(buffers->host(slot, i));
+      for (int64_t k = 0; k < images; ++k) {
+        std::memset(bytes + static_cast<size_t>(k) * perImage,
+                    static_cast<uint8_t>(pattern(i, batchIndex + batchOffset) + imageStride * k), perImage);
+      }
     }
     mResult = FillStatus::kFILLED;
   }
@@ -100,6 +107,8 @@ class FakeSource final : public BatchSource {
   int64_t failAt{-1};
   int64_t abortAt{-1};
   int64_t delivered{0};
+  int imageStride{0};
+  int64_t batchOffset{0};
   int outstanding{0};
 
  private:
@@ -478,9 +487,12 @@ TEST(tensorrt_builder_without_tensorrt_fails_with_tensorrt_unavailable) {
 // ---- the builtin builder's own inference pass (RunOptions::inference), with a fake model runner ----
 namespace {
 
-// Stands in for ONNX Runtime: every run returns two float tensors per image whose values depend on the run
-// number (so maxima grow and shrink between runs), records the batch dimension of each run, can fail at a
-// run, and counts the outputs alive (the builder may hold two runs' outputs at once, never more).
+// Stands in for ONNX Runtime: every run returns float tensors of 300 values per image, each image's values a
+// function of that image's first input byte b alone (so a batch gives the same values run whole, split or
+// run twice; b changes from batch to batch, so maxima grow and shrink between batches): act/sin, act/relu,
+// and with `lateFrom` >= 0 act/late, all zeros while b < lateFrom. Records the batch dimension of each run,
+// can fail at a run, and counts the outputs alive (the builder may hold two runs' outputs at once, never
+// more).
 class FakeInference final : public Inference {
  public:
   struct Outputs final : InferenceOutputs {
@@ -504,18 +516,24 @@ class FakeInference final : public Inference {
       return nullptr;
     }
     int64_t const images = inputs.at(0).dims.at(0);
+    std::size_t const perImage = inputs.at(0).bytes / static_cast<std::size_t>(images);
     batchDims.push_back(images);
     auto out = std::make_unique<Outputs>(*this);
-    out->data.assign(2, {});
+    out->data.assign(lateFrom >= 0 ? 3 : 2, {});
     for (int64_t img = 0; img < images; ++img) {
+      int const b = static_cast<uint8_t const*>(inputs[0].data)[static_cast<std::size_t>(img) * perImage];
       for (int j = 0; j < 300; ++j) {
-        double const scale = 1.0 + (call % 5);
-        out->data[0].push_back(static_cast<float>(std::sin(0.37 * j + 1.3 * call + img) * scale));
-        out->data[1].push_back(static_cast<float>(std::max(0.0, std::cos(0.11 * j - call)) * (3 - call % 3)));
+        double const scale = 1.0 + (b % 5);
+        out->data[0].push_back(static_cast<float>(std::sin(0.37 * j + 1.3 * b) * scale));
+        out->data[1].push_back(static_cast<float>(std::max(0.0, std::cos(0.11 * j - b)) * (3 - b % 3)));
+        if (lateFrom >= 0)
+          out->data[2].push_back(b < lateFrom ? 0.0F
+                                              : static_cast<float>(std::sin(0.21 * j + b) * (1 + b % 7)));
       }
     }
     out->views = {TensorView{"act/sin", out->data[0].data(), out->data[0].size()},
                   TensorView{"act/relu", out->data[1].data(), out->data[1].size()}};
+    if (lateFrom >= 0) out->views.push_back(TensorView{"act/late", out->data[2].data(), out->data[2].size()});
     out->plan = plan;
     int const now = alive.load();
     int seen = maxAlive.load();
@@ -532,6 +550,7 @@ class FakeInference final : public Inference {
   std::atomic<int> maxAlive{0};
   std::atomic<bool> cancelled{false};
   int failAt{-1};
+  int lateFrom{-1};
   std::vector<int64_t> batchDims;
   std::mutex mutex;
   std::vector<std::vector<std::vector<float>>> produced;  // per run: the two tensors
@@ -598,18 +617,138 @@ TEST(builtin_native_pass_histograms_each_run_exactly_as_one_thread_would) {
   CHECK_EQ(host.numbers["subBatch"], 4.0);
 }
 
-TEST(builtin_native_pass_splits_batches_after_a_probe_of_one_image) {
-  Fixture f({input("x", {4, 2})}, 3);
-  // One image's activations: 2 tensors x 300 floats = 2400 bytes; 2.5 images fit -> sub-batches of 2.
-  FakeHost host(*f.core, f.status, builtinOptions(2400 * 2.5, true));
+// One builtin run with its own ONNX Runtime stand-in over `batches` batches of `batchSize` images (image k's
+// bytes: pattern + k, so images differ inside a batch).
+struct SplitCase {
+  double maxActivationBytes{0};
+  std::size_t threads{2};
+  int64_t batchSize{4};
+  int64_t batches{3};
+  int lateFrom{-1};
+  int64_t batchOffset{0};
+  std::shared_ptr<DerivationPlan const> plan;
+  std::vector<uint8_t> continued;  // a serialized set the run continues; empty: a fresh set
+};
+
+struct SplitRun {
+  std::string cache;
+  std::vector<uint8_t> histograms;  // the run's set, serialized
+  std::vector<std::string> names;
+  std::vector<int64_t> batchDims;  // images per ONNX Runtime run, in order
+  double secondPassRuns{0};
+  bool failed{false};
+};
+
+SplitRun runSplit(SplitCase const& c, int64_t abortAt = -1, int failAt = -1) {
+  Fixture f({input("x", {c.batchSize, 2})}, c.batches);
+  f.source.imageStride = 1;
+  f.source.batchOffset = c.batchOffset;
+  f.source.abortAt = abortAt;
+  RunOptions options = builtinOptions(c.maxActivationBytes, true);
+  options.builtin->histogramThreads = c.threads;
+  if (!c.continued.empty())
+    options.histograms = HistogramSet::deserialize(c.continued.data(), c.continued.size());
+  FakeHost host(*f.core, f.status, options);
   auto fake = std::make_shared<FakeInference>();
+  fake->lateFrom = c.lateFrom;
+  fake->plan = c.plan;
+  fake->failAt = failAt;
   host.run.inference = fake;
   makeBuiltinBuilder()->build(host);
-  REQUIRE(!f.status.failed());
-  CHECK(fake->batchDims == (std::vector<int64_t>{1, 2, 2, 2, 2, 2, 2}));
-  CHECK_EQ(f.source.written,
-           expectedCache(*fake, 1, f.core->config().inputs, 3));  // the probe is not counted
   CHECK_EQ(fake->alive.load(), 0);
+  CHECK(fake->maxAlive.load() <= 2);
+  SplitRun r;
+  r.failed = f.status.stopped();
+  r.cache = f.source.written;
+  r.histograms = host.run.histograms->serialize();  // throws if a batch were left open
+  r.names = host.run.histograms->names();
+  r.batchDims = fake->batchDims;
+  r.secondPassRuns = host.numbers["secondPassRuns"];
+  return r;
+}
+
+// max|x| of the stand-in's act/sin for an image whose first byte is b (as float, like the histograms).
+float sinMax(int b) {
+  float m = 0.0F;
+  for (int j = 0; j < 300; ++j)
+    m = std::max(m, std::fabs(static_cast<float>(std::sin(0.37 * j + 1.3 * b) * (1.0 + b % 5))));
+  return m;
+}
+
+TEST(builtin_native_pass_histograms_a_split_batch_exactly_as_the_whole_batch_for_any_limit_and_thread_count) {
+  // act/late is zero in batch 0 and in image 0 of batch 1 (first bytes 17..20, 20..23, 23..26; lateFrom 21):
+  // its width comes from batch 1, whose first nonzero image is not its largest.
+  SplitCase whole;
+  whole.lateFrom = 21;
+  SplitRun const reference = runSplit(whole);
+  REQUIRE(!reference.failed);
+  CHECK(reference.batchDims == (std::vector<int64_t>{4, 4, 4}));  // no limit: whole batches, no probe
+  CHECK(reference.names == (std::vector<std::string>{"x", "act/sin", "act/relu", "act/late"}));
+  // act/sin's width is the first batch's max / 2048, not its first image's (which is smaller).
+  std::unique_ptr<HistogramSet> const set =
+      HistogramSet::deserialize(reference.histograms.data(), reference.histograms.size());
+  float const batchMax = std::max(std::max(sinMax(17), sinMax(18)), std::max(sinMax(19), sinMax(20)));
+  CHECK_EQ(set->get("act/sin").binWidth(), static_cast<double>(batchMax) / 2048.0);
+  CHECK(sinMax(17) < batchMax);
+
+  // One image's activations: 3 tensors x 300 floats = 3600 bytes.
+  struct Split {
+    double limit;
+    std::size_t threads;
+    std::vector<int64_t> dims;
+    double secondPassRuns;
+  };
+  std::vector<int64_t> const ones(20, 1);
+  for (Split const& split : std::vector<Split>{
+           // Image by image: batch 0 as the probe + 3 runs, then again (its widths come from all 4); batch 1
+           // twice (act/late gets its width); batch 2 once.
+           {1, 1, ones, 8},
+           {1, 3, ones, 8},
+           {3600 * 1.5, 2, ones, 8},
+           // Pairs: the probe is image 0's part of batch 0's first pass (1, 2, 1), its second pass (2, 2).
+           {3600 * 2.5, 2, {1, 2, 1, 2, 2, 2, 2, 2, 2, 2, 2}, 4},
+           // Threes: a 4-image batch as 3 + 1.
+           {3600 * 3.5, 2, {1, 3, 3, 1, 3, 1, 3, 1, 3, 1}, 4},
+           // A limit the batch fits under: whole batches after the probe.
+           {3600 * 4.0, 2, {1, 4, 4, 4}, 0},
+       }) {
+    SplitCase c = whole;
+    c.maxActivationBytes = split.limit;
+    c.threads = split.threads;
+    SplitRun const r = runSplit(c);
+    REQUIRE(!r.failed);
+    CHECK(r.batchDims == split.dims);
+    CHECK_EQ(r.secondPassRuns, split.secondPassRuns);
+    CHECK(r.names == reference.names);
+    if (r.histograms != reference.histograms)
+      trtc_test::fail(__FILE__, __LINE__, "histograms differ at limit " + std::to_string(split.limit));
+    CHECK_EQ(r.cache, reference.cache);
+  }
+}
+
+TEST(builtin_native_pass_continued_histograms_give_the_same_cache_split_or_whole) {
+  // Histograms of a first run (act/late all zeros there: no width yet), continued with other batches (first
+  // bytes 26.., act/late nonzero from 28 on: its width comes from the continued run's first batch).
+  SplitCase first;
+  first.lateFrom = 100;
+  SplitRun const start = runSplit(first);
+  REQUIRE(!start.failed);
+  SplitCase next;
+  next.lateFrom = 28;
+  next.batchOffset = 3;
+  next.continued = start.histograms;
+  SplitRun const whole = runSplit(next);
+  REQUIRE(!whole.failed);
+  for (double limit : {1.0, 3600 * 2.5}) {
+    SplitCase c = next;
+    c.maxActivationBytes = limit;
+    SplitRun const r = runSplit(c);
+    REQUIRE(!r.failed);
+    CHECK(r.batchDims.size() > 3);  // split
+    if (r.histograms != whole.histograms)
+      trtc_test::fail(__FILE__, __LINE__, "histograms differ at limit " + std::to_string(limit));
+    CHECK_EQ(r.cache, whole.cache);
+  }
 }
 
 // act/sin's derived tensors as the test computes them: y = sin * 2 + 1, c = clip(sin, -0.5, 0.5).
@@ -625,11 +764,6 @@ std::vector<std::vector<float>> derivedOfSin(std::vector<float> const& sin) {
 }
 
 TEST(builtin_native_pass_histograms_derived_tensors_in_graph_order_and_counts_them_in_the_split) {
-  Fixture f({input("x", {4, 2})}, 3);
-  // One image: act/sin and its 3 derived tensors (4 x 300 floats) + act/relu (300) = 6000 bytes, counted as
-  // if all were fetched; 2.5 images fit -> sub-batches of 2 (of 4 if the derived tensors were not counted).
-  FakeHost host(*f.core, f.status, builtinOptions(6000 * 2.5, true));
-  auto fake = std::make_shared<FakeInference>();
   auto plan = std::make_shared<DerivationPlan>();
   plan->addFetched("act/sin");
   plan->addDerived("act/sin2", "act/sin", "Mul", {{"act/sin", 0, false}, {"", 2.0F, true}});
@@ -637,17 +771,22 @@ TEST(builtin_native_pass_histograms_derived_tensors_in_graph_order_and_counts_th
   plan->addDerived("act/clip", "act/sin", "Clip",
                    {{"act/sin", 0, false}, {"", -0.5F, true}, {"", 0.5F, true}});
   plan->addFetched("act/relu");
+  SplitCase whole;
+  whole.plan = plan;
+  Fixture f({input("x", {4, 2})}, 3);
+  f.source.imageStride = 1;
+  FakeHost host(*f.core, f.status, builtinOptions(0, true));
+  auto fake = std::make_shared<FakeInference>();
   fake->plan = plan;
   host.run.inference = fake;
   makeBuiltinBuilder()->build(host);
   REQUIRE(!f.status.failed());
-  CHECK(fake->batchDims == (std::vector<int64_t>{1, 2, 2, 2, 2, 2, 2}));
   CHECK(host.run.histograms->names() ==
         (std::vector<std::string>{"x", "act/sin", "act/sin2", "act/sin2+1", "act/clip", "act/relu"}));
-  // The same histograms from the materialized values, one run at a time (the probe run skipped).
+  // The same histograms from the materialized values, one whole batch at a time.
   HistogramSet expected;
-  for (std::size_t r = 1; r < fake->produced.size(); ++r) {
-    std::vector<float> const& sin = fake->produced[r][0];
+  for (std::vector<std::vector<float>> const& run : fake->produced) {
+    std::vector<float> const& sin = run[0];
     std::vector<float> twice;
     for (float v : sin) twice.push_back(v * 2.0F);
     std::vector<std::vector<float>> const d = derivedOfSin(sin);
@@ -655,24 +794,34 @@ TEST(builtin_native_pass_histograms_derived_tensors_in_graph_order_and_counts_th
     expected.add("act/sin2", twice.data(), twice.size());
     expected.add("act/sin2+1", d[0].data(), d[0].size());
     expected.add("act/clip", d[1].data(), d[1].size());
-    expected.add("act/relu", fake->produced[r][1].data(), fake->produced[r][1].size());
+    expected.add("act/relu", run[1].data(), run[1].size());
   }
   for (std::string const& name : expected.names()) {
     CHECK(host.run.histograms->get(name).serialize() == expected.get(name).serialize());
   }
-  CHECK_EQ(fake->alive.load(), 0);
+  // One image: act/sin and its 3 derived tensors (4 x 300 floats) + act/relu (300) = 6000 bytes, counted as
+  // if all were fetched; 2.5 images fit -> sub-batches of 2 (of 4 if the derived tensors were not counted).
+  SplitCase split = whole;
+  split.maxActivationBytes = 6000 * 2.5;
+  SplitRun const r = runSplit(split);
+  REQUIRE(!r.failed);
+  CHECK(r.batchDims == (std::vector<int64_t>{1, 2, 1, 2, 2, 2, 2, 2, 2}));
+  CHECK(r.histograms == runSplit(whole).histograms);
 }
 
-TEST(builtin_native_pass_image_by_image_uses_the_probe_as_the_first_run) {
-  Fixture f({input("x", {4, 2})}, 3);
-  FakeHost host(*f.core, f.status, builtinOptions(2400 * 1.5, true));  // 1.5 images fit -> sub-batches of 1
-  auto fake = std::make_shared<FakeInference>();
-  host.run.inference = fake;
-  makeBuiltinBuilder()->build(host);
-  REQUIRE(!f.status.failed());
-  CHECK(fake->batchDims == std::vector<int64_t>(12, 1));  // 12 images, 12 runs: the probe is image 0's run
-  CHECK_EQ(f.source.written, expectedCache(*fake, 0, f.core->config().inputs, 3));
-  CHECK_EQ(host.numbers["subBatch"], 1.0);
+TEST(builtin_native_pass_abort_or_error_inside_a_split_batch_leaves_a_usable_set_and_no_cache) {
+  SplitCase c;
+  c.maxActivationBytes = 1;
+  // Abort when batch 2 is requested: batch 1 is still open in the set (closed after the next run).
+  SplitRun const aborted = runSplit(c, 2);
+  CHECK(aborted.failed);
+  CHECK(aborted.cache.empty());
+  CHECK(!aborted.histograms.empty());  // serialize() did not throw: no batch left open
+  // An ONNX Runtime error in the second pass over batch 0 (runs 0-3 are its first pass).
+  SplitRun const failed = runSplit(c, -1, 5);
+  CHECK(failed.failed);
+  CHECK(failed.cache.empty());
+  CHECK(!failed.histograms.empty());
 }
 
 TEST(builtin_native_pass_run_error_is_a_model_error_and_writes_nothing) {

@@ -15,7 +15,9 @@ import { calibrate } from '../../lib/calibrate';
 import { parseCache } from '../../lib/cache/format';
 import { HistogramSet } from '../../lib/histogram';
 import { prepareCalibrationModel } from '../../lib/backends/builtin/calibration-model';
+import * as calibratorModule from '../../lib/calibrator/run';
 import { liveNativeAllocations } from '../../lib/calibrator/run';
+import { InferenceWorker } from '../../lib/backends/builtin/inference';
 import { FixedBatchFactory } from '../helpers/calibrator';
 import { makeSyntheticImages } from '../../lib/synthetic/images';
 import { buildModel, floatTensor, node, saveModel, twoInputModel, valueInfo } from '../helpers/onnx-builder';
@@ -149,30 +151,59 @@ describe('calibrate() with the builtin backend', () => {
       expect({ name, scale: result.tensors[name].scale }).toEqual({ name, scale: fround(fround(m) / 127) });
   }, 60000);
 
-  it('calibrates the PaddleOCR text detector (dynamic 3×H×W) on scenes, splitting batches whose activations exceed the limit', async () => {
-    const opts = {
-      shape: [3, 96, 128],
-      scale: 1 / 255,
-      mean: [0.485, 0.456, 0.406],
-      std: [0.229, 0.224, 0.225],
-      batchSize: 4,
-      workers: 1,
-      tensorrt: '10.3',
-    };
-    const whole = await calibrate(DETECTOR, scenes, { ...opts, cache: path.join(dir, 'det-whole.cache') });
-    expect(whole.cache.entries[0].name).toBe('x');
-    expect(whole.cache.entries.length).toBe(331);
-    expect(whole.degenerateTensors).toEqual([]);
-    // 1 byte allowed per run: every batch runs image by image; same tensors, histograms updated per image
-    const split = await calibrate(DETECTOR, scenes, {
-      ...opts,
-      cache: path.join(dir, 'det-split.cache'),
-      maxActivationBytes: 1,
-    });
-    expect(split.cache.entries.map((e) => e.name)).toEqual(whole.cache.entries.map((e) => e.name));
-    expect(split.tensors.x).toEqual(whole.tensors.x); // inputs are histogrammed per batch by the native builder either way
-    for (const name of Object.keys(whole.tensors)) expect(split.tensors[name].amax).toBeGreaterThan(0);
-  }, 120000);
+  it('calibrates the PaddleOCR text detector (dynamic 3×H×W) to byte-identical caches whether the activation limit runs its batches whole, image by image (the default at 3×320×320) or at 1 byte, natively or in the worker, with any thread count', async () => {
+    // The sub-batch each run used: the native builder's result numbers, or the worker's reply per batch.
+    const nativeRuns = jest.spyOn(calibratorModule, 'runCalibration');
+    const workerRuns = jest.spyOn(InferenceWorker.prototype, 'run');
+    try {
+      const opts = {
+        shape: [3, 320, 320],
+        scale: 1 / 255,
+        mean: [0.485, 0.456, 0.406],
+        std: [0.229, 0.224, 0.225],
+        batchSize: 4,
+        workers: 1,
+        tensorrt: '10.3',
+      };
+      const caches: Array<{ label: string; bytes: Buffer }> = [];
+      // 173 MB of activations per image at 320×320: the default 256 MiB lets one image run at a time.
+      const configs = [
+        { label: 'whole', maxActivationBytes: 0, subBatch: 4 },
+        { label: 'default', subBatch: 1 },
+        { label: '1 byte', maxActivationBytes: 1, subBatch: 1 },
+        { label: 'default, 1 ONNX Runtime thread, 2 decode workers', threads: 1, workers: 2, subBatch: 1 },
+      ];
+      for (const inference of ['native', 'worker'] as const) {
+        for (const { label, subBatch, ...config } of configs) {
+          nativeRuns.mockClear();
+          workerRuns.mockClear();
+          const cache = path.join(dir, `det-${caches.length}.cache`);
+          const r = await calibrate(DETECTOR, scenes, { ...opts, ...config, inference, cache });
+          expect(r.inference).toBe(inference);
+          expect(r.images.used).toBe(8);
+          expect(r.degenerateTensors).toEqual([]);
+          const used =
+            inference === 'native'
+              ? (await nativeRuns.mock.results[0].value).numbers.subBatch
+              : (await workerRuns.mock.results[0].value).subBatch;
+          expect({ label, inference, used }).toEqual({ label, inference, used: subBatch });
+          caches.push({ label: `${label}, ${inference}`, bytes: fs.readFileSync(cache) });
+        }
+      }
+      const reference = caches[0].bytes;
+      const referenceLines = reference.toString('latin1').split('\n');
+      expect(referenceLines[0]).toBe('TRT-100300-EntropyCalibration2');
+      expect(referenceLines.length).toBe(1 + 331 + 1); // header, the input and 330 activations, final newline
+      for (const { label, bytes } of caches) {
+        // Line by line for a readable failure, then byte for byte.
+        expect({ label, lines: bytes.toString('latin1').split('\n') }).toEqual({ label, lines: referenceLines });
+        expect({ label, identical: bytes.equals(reference) }).toEqual({ label, identical: true });
+      }
+    } finally {
+      nativeRuns.mockRestore();
+      workerRuns.mockRestore();
+    }
+  }, 600000);
 
   it('calibrating in shards (saved histograms continued with the next images) gives the one-pass cache', async () => {
     const files = fs

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { nativeOnnxRuntime, onnxRuntimeLibraryPath, openOrtSession } from '../../lib/backends/builtin/native-ort';
 import { calibrate } from '../../lib/calibrate';
+import { HistogramSet } from '../../lib/histogram';
 import { liveNativeAllocations } from '../../lib/calibrator/run';
 import { FixedBatchFactory } from '../helpers/calibrator';
 import { makeSyntheticImages } from '../../lib/synthetic/images';
@@ -52,7 +53,7 @@ describe('ONNX Runtime through its C API (inference: native)', () => {
     expect(status.available && status.version).toBe(ort.env.versions.common);
   });
 
-  it('gives byte-identical caches to the onnxruntime-node worker (classifier; detector whole and in sub-batches)', async () => {
+  it('gives byte-identical caches to the onnxruntime-node worker (classifier; detector whole, image by image and in pairs, all the same)', async () => {
     for (const inference of ['native', 'worker'] as const) {
       const r = await calibrate(CLASSIFIER, crops, {
         ...CLS,
@@ -65,28 +66,72 @@ describe('ONNX Runtime through its C API (inference: native)', () => {
       expect(r.timings.inferenceMs).toBeGreaterThan(0);
     }
     expect(read(path.join(dir, 'cls-native.cache'))).toBe(read(path.join(dir, 'cls-worker.cache')));
-    // 0: whole batches; 1 byte: image by image; 2.5 images' worth: sub-batches of 2 (the probe image decides).
+    // 0: whole batches; 1 byte: image by image; 2.5 images' worth: sub-batches of 2 (the probe image decides). A
+    // split batch gives the histograms of the whole batch (its widths from all its sub-batches), so every cache is
+    // the same, byte for byte.
     const perImage = 173e6 * ((96 * 128) / (320 * 320)); // the detector's activation bytes per image scale with H×W
+    await calibrate(DETECTOR, scenes, {
+      ...DET,
+      maxActivationBytes: 0,
+      inference: 'native',
+      cache: path.join(dir, 'det-whole-native.cache'),
+    });
+    const whole = fs.readFileSync(path.join(dir, 'det-whole-native.cache'));
     for (const [label, limit] of [
       ['whole', 0],
       ['single', 1],
       ['pairs', perImage * 2.5],
     ] as const) {
       for (const inference of ['native', 'worker'] as const) {
-        await calibrate(DETECTOR, scenes, {
+        if (label === 'whole' && inference === 'native') continue; // the reference
+        const cache = path.join(dir, `det-${label}-${inference}.cache`);
+        await calibrate(DETECTOR, scenes, { ...DET, maxActivationBytes: limit, inference, cache });
+        expect({ label, inference, cache: read(cache) }).toEqual({ label, inference, cache: whole.toString('utf8') });
+        expect(fs.readFileSync(cache).equals(whole)).toBe(true);
+      }
+    }
+    expect(liveNativeAllocations().runs).toBe(0);
+  }, 180000);
+
+  it('histograms continued with the next images give the one-pass cache, run whole or image by image, natively or in the worker', async () => {
+    // The first 4 scenes (one batch), saved; then the other 4 continue them: the same two batches as one pass.
+    const files = fs.readdirSync(scenes).sort();
+    const first = path.join(dir, 'scenes-first');
+    const next = path.join(dir, 'scenes-next');
+    fs.mkdirSync(first);
+    fs.mkdirSync(next);
+    files.forEach((f, i) => fs.copyFileSync(path.join(scenes, f), path.join(i < 4 ? first : next, f)));
+    const onePass = path.join(dir, 'det-one-pass.cache');
+    await calibrate(DETECTOR, scenes, { ...DET, maxActivationBytes: 0, cache: onePass });
+    const started = await calibrate(DETECTOR, first, {
+      ...DET,
+      maxActivationBytes: 1,
+      cache: path.join(dir, 'first.cache'),
+    });
+    const saved = started.histograms!.serialize();
+    const reference = fs.readFileSync(onePass);
+    for (const inference of ['native', 'worker'] as const) {
+      for (const [label, limit] of [
+        ['whole', 0],
+        ['single', 1],
+      ] as const) {
+        const cache = path.join(dir, `det-continued-${label}-${inference}.cache`);
+        const r = await calibrate(DETECTOR, next, {
           ...DET,
           maxActivationBytes: limit,
           inference,
-          cache: path.join(dir, `det-${label}-${inference}.cache`),
+          cache,
+          histograms: new HistogramSet(saved),
         });
+        expect(r.images.used).toBe(4);
+        expect({ label, inference, cache: read(cache) }).toEqual({
+          label,
+          inference,
+          cache: reference.toString('utf8'),
+        });
+        expect(fs.readFileSync(cache).equals(reference)).toBe(true);
       }
-      expect({ label, cache: read(path.join(dir, `det-${label}-native.cache`)) }).toEqual({
-        label,
-        cache: read(path.join(dir, `det-${label}-worker.cache`)),
-      });
     }
-    expect(read(path.join(dir, 'det-single-native.cache'))).not.toBe(read(path.join(dir, 'det-whole-native.cache')));
-    expect(liveNativeAllocations().runs).toBe(0);
   }, 180000);
 
   it("a model that loads but fails at run time rejects with ERR_MODEL and ONNX Runtime's message, writing nothing", async () => {

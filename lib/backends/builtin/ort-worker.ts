@@ -8,10 +8,13 @@
  * Why the histograms live here: fetching every activation is big — the PaddleOCR detector at 3×320×320
  * produces 173 MB of activations per image, 1.4 GB per batch of 8. Histogramming each ONNX Runtime run's
  * outputs at once, and splitting a batch into sub-batches whose activations stay under `maxActivationBytes`,
- * bounds memory whatever the batch size; nothing is copied to or kept by another thread. The histograms are
- * updated per ONNX Runtime run, the way TensorRT updates them per batch: the first run's max|x| fixes each tensor's
- * bin width, later runs extend the bins at that width. A batch that fits runs whole (so the histograms are
- * exactly the per-batch ones); the size of a sub-batch is decided once, from a probe run of the first image.
+ * bounds memory whatever the batch size; nothing is copied to or kept by another thread. The histograms do not
+ * depend on the split: TensorRT updates them once per batch, and a split batch is given to the set as one batch in
+ * parts (HistogramSet.beginBatch; native/builtin/histogram.h, "Batches in parts"), exactly as the native pass
+ * does. Tensors without a bin width yet (all of them in the first batch) only record their max|x| over the batch's
+ * runs; the batch then runs again and is binned at the width that whole-batch max defines. A batch that fits runs
+ * whole; the size of a sub-batch is decided once, from a probe run of the first image, which then counts as image
+ * 0's part of the first batch.
  *
  * workerData: {@link WorkerInit}. Messages: see protocol.ts.
  */
@@ -72,7 +75,7 @@ async function main(): Promise<void> {
     sessionError = err;
   }
   const histograms = new HistogramSet();
-  for (const [name, width] of Object.entries(init.binWidths)) histograms.setBinWidth(name, width);
+  for (const [name, { width, bins }] of Object.entries(init.binLayouts)) histograms.setBinWidth(name, width, bins);
   /** Images per ONNX Runtime run, fixed by the first batch (so every batch is split the same way). */
   let subBatch = 0;
 
@@ -108,6 +111,8 @@ async function main(): Promise<void> {
   // One native call per run: the tensors (and those derived from them) are added in parallel over the cores
   // while ONNX Runtime is idle.
   const plan = [...init.fetchPlan];
+  /** Every tensor a run adds, derived ones included, in graph order: the tensors of a batch given in parts. */
+  const batchTensors = plan.map((item) => (typeof item === 'string' ? item : item.name));
   const derivedPerRoot = new Map<string, number>();
   for (const item of plan)
     if (typeof item !== 'string') derivedPerRoot.set(item.root, (derivedPerRoot.get(item.root) ?? 0) + 1);
@@ -150,18 +155,26 @@ async function main(): Promise<void> {
       const batch = feeds[0]?.dims[0] ?? 1;
       let ms = 0;
       let histogramMs = 0;
+      const run = async (start: number, count: number) => {
+        const t0 = performance.now();
+        const results = await runSlice(feeds, start, count);
+        ms += performance.now() - t0;
+        return results;
+      };
+      const add = (results: ortTypes.InferenceSession.OnnxValueMapType) => {
+        const t1 = performance.now();
+        accumulate(results);
+        histogramMs += performance.now() - t1;
+      };
+      let probe: ortTypes.InferenceSession.OnnxValueMapType | undefined;
       if (subBatch === 0) {
         // First batch: one image alone tells how big an image's activations are; then choose the sub-batch.
         // With a fixed batch dimension (or no limit) the batch runs whole.
         if (!init.splittable || init.maxActivationBytes <= 0 || batch === 1) {
           subBatch = batch;
         } else {
-          // A probe run of one image, not histogrammed: the histograms must see the same runs whatever the probe
-          // found (a batch that fits still runs whole, exactly as without splitting).
-          const t0 = performance.now();
-          const probe = await runSlice(feeds, 0, 1);
-          ms += performance.now() - t0;
-          // Derived tensors count as if fetched (as in the native pass): the split does not depend on them.
+          probe = await run(0, 1);
+          // Derived tensors count as if fetched (as in the native pass): the split does not depend on the plan.
           let perImage = 0;
           for (const name of init.outputNames)
             perImage +=
@@ -169,16 +182,29 @@ async function main(): Promise<void> {
                 ? (probe[name].data as Float32Array).byteLength * (1 + (derivedPerRoot.get(name) ?? 0))
                 : 0;
           subBatch = Math.max(1, Math.min(batch, Math.floor(init.maxActivationBytes / Math.max(1, perImage))));
+          if (subBatch >= batch) probe = undefined; // the batch runs whole: the probe only measured
         }
       }
-      for (let start = 0; start < batch; start += subBatch) {
-        const count = Math.min(subBatch, batch - start);
-        const t0 = performance.now();
-        const results = await runSlice(feeds, start, count);
-        ms += performance.now() - t0;
-        const t1 = performance.now();
-        accumulate(results);
-        histogramMs += performance.now() - t1;
+      if (subBatch >= batch) {
+        add(await run(0, batch));
+      } else {
+        // One batch in parts: the probe as image 0's part (first batch only), then sub-batches of the rest; a second
+        // pass over the whole batch when some tensor got its width from this one.
+        histograms.beginBatch(batchTensors);
+        try {
+          let start = 0;
+          if (probe) {
+            add(probe);
+            probe = undefined;
+            start = 1;
+          }
+          for (; start < batch; start += subBatch) add(await run(start, Math.min(subBatch, batch - start)));
+          while (histograms.endPass())
+            for (start = 0; start < batch; start += subBatch) add(await run(start, Math.min(subBatch, batch - start)));
+        } catch (err) {
+          histograms.abandonBatch();
+          throw err;
+        }
       }
       reply({ type: 'result', id: msg.id, ms, histogramMs, subBatch });
     } catch (err) {

@@ -127,13 +127,15 @@ export async function prepareBuiltinPass(options: BuiltinPassOptions): Promise<B
     source: modelPath,
     maxActivationBytes: options.maxActivationBytes,
     splittable,
-    // Continued histograms (the `histograms` option): the worker bins new activations at their widths.
-    binWidths: Object.fromEntries(
+    // Continued histograms (the `histograms` option): the worker bins new activations as the continued set would,
+    // at its widths and bin counts.
+    binLayouts: Object.fromEntries(
       histograms
         .names()
         .filter((name) => !specs.has(name))
-        .map((name) => [name, histograms.stats(name).binWidth] as const)
-        .filter(([, width]) => width > 0),
+        .map((name) => [name, histograms.stats(name)] as const)
+        .filter(([, stats]) => stats.binWidth > 0)
+        .map(([name, stats]) => [name, { width: stats.binWidth, bins: stats.nbins }] as const),
     ),
   });
   let inferenceMs = 0;

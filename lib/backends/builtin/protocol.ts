@@ -18,16 +18,18 @@ export interface WorkerInit {
   source: string;
   /**
    * Largest activation bytes one ONNX Runtime run may produce: a batch whose activations exceed it runs as
-   * sub-batches of fewer images (when the model's batch dimension is dynamic). 0 = never split.
+   * sub-batches of fewer images (when the model's batch dimension is dynamic), given to the histograms as one batch
+   * in parts (the same histograms as the whole batch). 0 = never split.
    */
   maxActivationBytes: number;
   /** Whether every input's first dimension is dynamic, so a batch can run as smaller sub-batches. */
   splittable: boolean;
   /**
-   * Bin widths to start the worker's histograms with, by tensor (from histograms the run continues): the new
-   * data then lands in bins of the same width, so merging it into the continued set equals adding it there.
+   * Bin width and bin count to start the worker's histograms with, by tensor (from histograms the run continues,
+   * those with a width): the new data then lands in the bins it would have in the continued set, so merging it
+   * into that set equals adding it there.
    */
-  binWidths: Record<string, number>;
+  binLayouts: Record<string, { width: number; bins: number }>;
   /**
    * One Int32 shared with the parent: {@link RUN_IDLE}, {@link RUN_BUSY} while `session.run` executes, or
    * {@link RUN_EXITING} once the process is exiting (no new run may start).
