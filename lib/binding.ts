@@ -37,7 +37,11 @@ export interface NativeCapabilities {
     /** Why `devices` is empty, when it is. */
     error?: string;
   };
-  tensorrt: { compiled: true; version: string } | { compiled: false; reason: string };
+  /**
+   * TensorRT compiled in: `version` is the library loaded now (getInferLibVersion(): what TensorRT writes into
+   * caches and reads caches for), `headersVersion` the headers the addon was compiled against.
+   */
+  tensorrt: { compiled: true; version: string; headersVersion: string } | { compiled: false; reason: string };
 }
 
 /** Threshold algorithms of native/builtin/thresholds.h. */
@@ -132,7 +136,14 @@ export interface NativeBuiltinOptions {
 /** EngineBuildOptions of native/tensorrt/engine_builder.h, for the "tensorrt" builder. */
 export interface NativeEngineOptions {
   onnxPath: string;
-  inputShapes: ReadonlyArray<{ name: string; min: readonly number[]; opt: readonly number[]; max: readonly number[] }>;
+  /** `values`: MIN/OPT/MAX values of a shape-tensor input (IOptimizationProfile::setShapeValues), int32. */
+  inputShapes: ReadonlyArray<{
+    name: string;
+    min: readonly number[];
+    opt: readonly number[];
+    max: readonly number[];
+    values?: { min: readonly number[]; opt: readonly number[]; max: readonly number[] };
+  }>;
   fp16: boolean;
   /** 0 keeps TensorRT's default. */
   workspaceBytes: number;
@@ -141,6 +152,10 @@ export interface NativeEngineOptions {
   allowGpuFallback: boolean;
   /** LogSeverity 0 (internal error) .. 4 (verbose): messages at this severity or worse reach result.log. */
   verbosity: number;
+  /** A Q/DQ model: no calibrator is attached (the factory is never asked). Defaults to false. */
+  explicitQuantization?: boolean;
+  /** Return the engine's layer information (IEngineInspector JSON) as result.bytes.layers. Defaults to false. */
+  inspectLayers?: boolean;
 }
 
 /** Options that exist only in the test build of the addon (native/core/run_options.h TestHookOptions). */
@@ -199,7 +214,10 @@ export interface NativeRunCallbacks {
 /** What a native run resolves with. */
 export interface NativeRunResult {
   batches: number;
+  /** A cache was read and the builder calibrated nothing. */
   cacheHit: boolean;
+  /** A cache was read but the builder calibrated anyway (TensorRT rejects a cache of another version/algorithm). */
+  cacheRejected: boolean;
   cacheWritten: boolean;
   onDevice: boolean;
   pinned: boolean;

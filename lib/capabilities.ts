@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { tryLoadAddon, type NativeCapabilities } from './binding';
+import { libraryHeadersMismatch } from './backends/tensorrt/version';
 
 /** What this installation of trt-calibrator can do on this machine. */
 export interface Capabilities {
@@ -14,8 +15,14 @@ export interface Capabilities {
     | { loaded: false; error: string };
   /** CUDA: compiled in, runtime/driver versions, devices seen now, or why none. */
   cuda: NativeCapabilities['cuda'];
-  /** TensorRT compiled into the addon and its version, or why it is not. */
-  tensorrt: NativeCapabilities['tensorrt'];
+  /**
+   * TensorRT compiled into the addon, or why it is not. `version` is the library loaded now (what TensorRT writes
+   * into caches and reads caches for), `headersVersion` the headers the addon was compiled against, and `mismatch`
+   * says what follows when they differ in major.minor.
+   */
+  tensorrt:
+    | { compiled: true; version: string; headersVersion: string; mismatch?: string }
+    | { compiled: false; reason: string };
   /** onnxruntime-node (the builtin backend's engine): version and execution providers. */
   onnxruntime:
     | {
@@ -61,14 +68,18 @@ export function capabilities(): Capabilities {
     devices: [],
     error: 'the native addon is not loaded',
   };
-  const tensorrt: Capabilities['tensorrt'] = native?.tensorrt ?? {
-    compiled: false,
-    reason: 'the native addon is not loaded',
-  };
+  const tensorrt: Capabilities['tensorrt'] = tensorrtInfo(native?.tensorrt);
   const backends: Capabilities['backends'] = [];
   if (native) backends.push('builtin');
   if (native?.tensorrt.compiled) backends.push('tensorrt');
   return { version: packageVersion, addon, cuda, tensorrt, onnxruntime: onnxruntimeInfo(), backends };
+}
+
+function tensorrtInfo(native: NativeCapabilities['tensorrt'] | undefined): Capabilities['tensorrt'] {
+  if (!native) return { compiled: false, reason: 'the native addon is not loaded' };
+  if (!native.compiled) return native;
+  const mismatch = libraryHeadersMismatch(native.version, native.headersVersion);
+  return { ...native, ...(mismatch ? { mismatch } : {}) };
 }
 
 function onnxruntimeInfo(): Capabilities['onnxruntime'] {
@@ -116,11 +127,13 @@ export function formatCapabilities(caps: Capabilities): string {
       );
     }
   }
-  lines.push(
-    caps.tensorrt.compiled
-      ? `  TensorRT     ${caps.tensorrt.version}`
-      : `  TensorRT     not compiled in: ${caps.tensorrt.reason}`,
-  );
+  if (caps.tensorrt.compiled) {
+    const t = caps.tensorrt;
+    lines.push(`  TensorRT     library ${t.version}, headers ${t.headersVersion}`);
+    if (t.mismatch) lines.push(`               MISMATCH: ${t.mismatch}`);
+  } else {
+    lines.push(`  TensorRT     not compiled in: ${caps.tensorrt.reason}`);
+  }
   lines.push(
     caps.onnxruntime.available
       ? `  onnxruntime  ${caps.onnxruntime.version} (providers: ${caps.onnxruntime.providers.join(', ')})`

@@ -15,6 +15,7 @@ import { registerQdq } from './cli/qdq';
 import { registerEvaluate } from './cli/evaluate';
 import { registerPreview } from './cli/preview';
 import { registerCalibrate } from './cli/calibrate';
+import { registerVerifyTensorrt } from './cli/verify-tensorrt';
 
 /** Builds the CLI program (exported for tests). */
 export function buildProgram(): Command {
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerQdq(program);
   registerEvaluate(program);
   registerPreview(program);
+  registerVerifyTensorrt(program);
   for (const cmd of program.commands) cmd.configureOutput({ outputError: usageError(cmd) });
   return program;
 }

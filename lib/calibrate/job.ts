@@ -176,7 +176,7 @@ export function resolveJob(model: string, source: CalibrationSource, input: Cali
   if (noCache && !options.qdq) {
     throw invalidOption(
       'tensorrt',
-      `a TensorRT version with a calibrator (8.6-10.x): TensorRT ${formatTensorRTVersion(tensorrt)} reads no calibration cache. For TensorRT 11 write a Q/DQ model instead (${mention('qdq', { api: "'model.qdq.onnx'", cli: 'model.qdq.onnx' })}): it carries the same scales and TensorRT 11 builds it with explicit quantization`,
+      `a TensorRT version with a calibrator (8.5-10.x): TensorRT ${formatTensorRTVersion(tensorrt)} reads no calibration cache. For TensorRT 11 write a Q/DQ model instead (${mention('qdq', { api: "'model.qdq.onnx'", cli: 'model.qdq.onnx' })}): it carries the same scales and TensorRT 11 builds it with explicit quantization`,
       versionText,
       'range',
     );

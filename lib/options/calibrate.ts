@@ -165,7 +165,7 @@ export const CALIBRATE_OPTIONS = {
   /** 'auto' (TensorRT when compiled in, else builtin), 'builtin' or 'tensorrt'. Defaults to 'auto'. */
   backend: oneOf(BACKENDS, { help: 'calibration backend', default: 'auto', cli: '--backend <name>' }),
   /**
-   * Build an INT8 engine with TensorRT's own builder and write the plan here (needs TensorRT 8.6–10.x compiled in).
+   * Build an INT8 engine with TensorRT's own builder and write the plan here (needs TensorRT 8.5–10.x compiled in).
    * Defaults to none.
    */
   engine: filePath({ help: 'build an INT8 engine with TensorRT and write the plan here', cli: '--engine <plan>' }),

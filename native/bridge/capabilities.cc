@@ -47,7 +47,11 @@ Napi::Value capabilities(const Napi::CallbackInfo& info) {
   Napi::Object trt = Napi::Object::New(env);
   trt.Set("compiled", tensorrtCompiledIn());
   if (tensorrtCompiledIn()) {
-    trt.Set("version", tensorrtVersion());
+    // `version` is the library loaded now (getInferLibVersion()): TensorRT writes caches for it and reads
+    // only caches of its major.minor. `headersVersion` is what the addon was compiled against; they differ
+    // when another libnvinfer is found at run time (lib/capabilities.ts reports the mismatch).
+    trt.Set("version", tensorrtLibraryVersion());
+    trt.Set("headersVersion", tensorrtVersion());
   } else {
     trt.Set("reason", tensorrtSkippedReason());
   }

@@ -36,7 +36,9 @@
 #include "core/buffers.h"
 #include "core/builder.h"
 #include "core/calibrator_core.h"
+#include "core/cuda_api.h"
 #include "core/run_options.h"
+#include "tensorrt/engine_builder.h"
 #include "tensorrt/tensorrt_builder.h"
 #if TRTC_TEST_HOOKS
 #include "testing/test_bindings.h"
@@ -197,6 +199,7 @@ class RunState final : public BatchSource, public BuilderHost {
   bool mOnDevice{false};
   bool mPinned{false};
   bool mCacheHit{false};
+  bool mCacheRejected{false};
   bool mCacheWritten{false};
   int64_t mBatches{0};
   CoreTimings mTimings;
@@ -314,10 +317,23 @@ void RunState::builderMain() noexcept {
         mStatus.fail(RunErrorCode::kTEARDOWN,
                      "the JavaScript environment was torn down before calibration started");
       }
+      // TensorRT's getBatch contract is device memory: its builder reads every binding on the GPU. The parser
+      // refuses memory "host" for it; this is the "auto" case on a machine where no CUDA device is usable (or
+      // an addon built without CUDA). Without TensorRT compiled in, the builder's own
+      // ERR_TENSORRT_UNAVAILABLE says more, so it goes first.
+      if (mOptions.builder == BuilderKind::kTENSORRT && tensorrtCompiledIn() && !mOnDevice) {
+        cuda::DeviceQuery const query = cuda::queryDevices();
+        mStatus.fail(
+            RunErrorCode::kCUDA,
+            "builder \"tensorrt\" needs a CUDA device: TensorRT's calibrator takes its batches in device "
+            "memory, but no CUDA device is usable here (" +
+                (query.error.empty() ? std::string("no device found") : query.error) + ")");
+      }
       if (mViewsCreated && !mStatus.stopped()) mBuilder->build(*this);
     }
     mCore->drain();
     mCacheHit = mCore->cacheHit();
+    mCacheRejected = mCore->cacheRejected();
     mCacheWritten = mCore->cacheWritten();
     mBatches = mCore->batchesDelivered();
     mTimings = mCore->timings();
@@ -557,6 +573,7 @@ Napi::Object RunState::result(Napi::Env env) {
   Napi::Object result = Napi::Object::New(env);
   result.Set("batches", Napi::Number::New(env, static_cast<double>(mBatches)));
   result.Set("cacheHit", mCacheHit);
+  result.Set("cacheRejected", mCacheRejected);
   result.Set("cacheWritten", mCacheWritten);
   result.Set("onDevice", mOnDevice);
   result.Set("pinned", mPinned);

@@ -209,9 +209,9 @@ BuiltinOptions parseBuiltin(Napi::Env env, Napi::Value value) {
 }
 
 EngineBuildOptions parseEngine(Napi::Env env, Napi::Value value) {
-  Fields engine(
-      env, value, "options.engine",
-      {"onnxPath", "inputShapes", "fp16", "workspaceBytes", "dlaCore", "allowGpuFallback", "verbosity"});
+  Fields engine(env, value, "options.engine",
+                {"onnxPath", "inputShapes", "fp16", "workspaceBytes", "dlaCore", "allowGpuFallback",
+                 "verbosity", "explicitQuantization", "inspectLayers"});
   EngineBuildOptions out;
   out.onnxPath = engine.string("onnxPath");
   Napi::Value shapes = engine.value("inputShapes");
@@ -220,12 +220,24 @@ EngineBuildOptions parseEngine(Napi::Env env, Napi::Value value) {
   Napi::Array array = shapes.As<Napi::Array>();
   for (uint32_t i = 0; i < array.Length(); ++i) {
     Fields range(env, array.Get(i), engine.path("inputShapes") + "[" + std::to_string(i) + "]",
-                 {"name", "min", "opt", "max"});
+                 {"name", "min", "opt", "max", "values"});
     InputShapeProfile profile;
     profile.name = range.string("name");
     profile.min = range.integers("min", -1, INT32_MAX);
     profile.opt = range.integers("opt", -1, INT32_MAX);
     profile.max = range.integers("max", -1, INT32_MAX);
+    if (range.has("values")) {
+      // A shape-tensor input's MIN/OPT/MAX values (setShapeValues takes int32_t before TensorRT 10.11).
+      Fields values(env, range.value("values"), range.path("values"), {"min", "opt", "max"});
+      profile.minValues = values.integers("min", INT32_MIN, INT32_MAX);
+      profile.optValues = values.integers("opt", INT32_MIN, INT32_MAX);
+      profile.maxValues = values.integers("max", INT32_MIN, INT32_MAX);
+      if (profile.optValues.empty() || profile.minValues.size() != profile.optValues.size() ||
+          profile.maxValues.size() != profile.optValues.size()) {
+        throw invalidOption(env, values.path("opt"), "min, opt and max values of one non-zero length",
+                            values.value("opt"), OptionError::kRANGE);
+      }
+    }
     out.inputShapes.push_back(std::move(profile));
   }
   out.fp16 = engine.boolean("fp16");
@@ -233,6 +245,8 @@ EngineBuildOptions parseEngine(Napi::Env env, Napi::Value value) {
   out.dlaCore = static_cast<int32_t>(engine.integer("dlaCore", -1, 1023));
   out.allowGpuFallback = engine.boolean("allowGpuFallback");
   out.verbosity = static_cast<LogSeverity>(engine.integer("verbosity", 0, 4));
+  out.explicitQuantization = engine.has("explicitQuantization") && engine.boolean("explicitQuantization");
+  out.inspectLayers = engine.has("inspectLayers") && engine.boolean("inspectLayers");
   return out;
 }
 
@@ -309,6 +323,18 @@ RunOptions parseRunOptions(Napi::Env env, Napi::Value value) {
     forOneBuilder(env, "engine", "tensorrt");
   }
   if (options.has("testHooks")) parseTestHooks(env, options.value("testHooks"), out);
+  // Every field is read; then what the fields say together.
+  if (out.builder == BuilderKind::kTENSORRT) {
+    // TensorRT's getBatch contract: every binding is a device pointer. Host slots would be read as device
+    // addresses by TensorRT's kernels.
+    if (config.memory == MemoryKind::kHOST) {
+      throw invalidOption(
+          env, "options.memory",
+          "\"auto\" with builder \"tensorrt\" (TensorRT's calibrator reads its batches from device "
+          "memory; host memory is for the builtin builder)",
+          options.value("memory"), OptionError::kRANGE);
+    }
+  }
   return out;
 }
 

@@ -108,6 +108,7 @@ bool CalibratorCore::getBatch(void* bindings[], char const* names[], int32_t nbB
     ~AddTime() { total += secondsSince(t0); }
   } addTime{mTimings.getBatch, t0};
 
+  ++mGetBatchCalls;  // after an offered cache: the builder did not use it (cacheRejected)
   if (mStatus.stopped() || mExhausted) return false;
   std::vector<size_t> order;
   if (!matchNames(names, nbBindings, order)) return false;
@@ -157,13 +158,17 @@ bool CalibratorCore::getBatch(void* bindings[], char const* names[], int32_t nbB
 
 void const* CalibratorCore::readCalibrationCache(std::size_t& length) noexcept {
   length = 0;
-  if (mStatus.stopped()) return nullptr;
-  mCache.clear();
-  if (!mSource.readCache(mCache) || mCache.empty()) {
-    mCache.clear();
-    return nullptr;
+  if (!mCacheRead) {
+    // Only the first call asks the source; mCache is never cleared or reassigned afterwards, so the pointer
+    // returned here stays valid for the whole build however often the builder asks again.
+    if (mStatus.stopped()) return nullptr;
+    mCacheRead = true;
+    std::vector<uint8_t> bytes;
+    if (!mSource.readCache(bytes) || bytes.empty()) return nullptr;
+    mCache = std::move(bytes);
   }
-  mCacheHit = true;
+  if (mCache.empty() || mStatus.stopped()) return nullptr;
+  mCacheOffered = true;
   length = mCache.size();
   return mCache.data();
 }
@@ -171,6 +176,8 @@ void const* CalibratorCore::readCalibrationCache(std::size_t& length) noexcept {
 void CalibratorCore::writeCalibrationCache(void const* ptr, std::size_t length) noexcept {
   // An aborted or failed run writes nothing: a cache from partial data would be silently wrong.
   if (mStatus.stopped() || ptr == nullptr) return;
+  // Some TensorRT versions write the cache back after using it: the same bytes, nothing new to persist.
+  if (cacheHit() && length == mCache.size() && std::memcmp(ptr, mCache.data(), length) == 0) return;
   drain();
   if (mStatus.stopped()) return;
   if (mSource.writeCache(static_cast<uint8_t const*>(ptr), length)) mCacheWritten = true;

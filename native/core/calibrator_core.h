@@ -112,7 +112,12 @@ class CalibratorCore final : public Calibrator {
   // getBatch.
   int32_t currentSlot() const noexcept { return mCurrentSlot; }
   int64_t batchesDelivered() const noexcept { return mDelivered; }
-  bool cacheHit() const noexcept { return mCacheHit; }
+  // True when readCalibrationCache returned a cache and the builder then calibrated nothing (no getBatch
+  // call): the builder used the cache. TensorRT rejects a cache of another version or algorithm (a warning in
+  // its log) and then calibrates as if there were none: that is no hit, but cacheRejected().
+  bool cacheHit() const noexcept { return mCacheOffered && mGetBatchCalls == 0; }
+  // True when a cache was offered and the builder went on to call getBatch anyway.
+  bool cacheRejected() const noexcept { return mCacheOffered && mGetBatchCalls > 0; }
   bool cacheWritten() const noexcept { return mCacheWritten; }
   CoreTimings const& timings() const noexcept { return mTimings; }
   // Ends an outstanding prefetch (waits for the factory to settle), so the slots can be released safely.
@@ -125,13 +130,18 @@ class CalibratorCore final : public Calibrator {
   BatchSource& mSource;
   RunStatus& mStatus;
   std::unique_ptr<BatchBuffers> mBuffers;
-  std::vector<uint8_t> mCache;  // readCalibrationCache's bytes, alive until the core is destroyed
+  // readCalibrationCache's bytes: read from the source once, at the first call, and returned again (same
+  // pointer) on later calls, so every pointer handed out stays valid until the core is destroyed (after the
+  // build).
+  std::vector<uint8_t> mCache;
+  bool mCacheRead{false};
+  bool mCacheOffered{false};
+  int64_t mGetBatchCalls{0};
   int32_t mCurrentSlot{-1};
   int32_t mPendingSlot{-1};  // slot with an outstanding fill, -1 when none
   int64_t mNextBatch{0};
   int64_t mDelivered{0};
   bool mExhausted{false};
-  bool mCacheHit{false};
   bool mCacheWritten{false};
   CoreTimings mTimings;
 };

@@ -1,6 +1,7 @@
-// buildEngine() with TensorRT 8.6-10.x (contract, threading and errors: engine_builder.h).
+// buildEngine() with TensorRT 8.5-10.x (contract, threading and errors: engine_builder.h).
 // Written against NVIDIA/TensorRT's public headers: include/NvInfer.h, NvInferRuntime.h, NvInferRuntimeBase.h
-// (8.6 and 10.7) and NvOnnxParser.h (10.x); version differences are marked where they occur.
+// and NvOnnxParser.h of every release from 8.5 to 10.16 (the header check in the README compiles this file
+// against each); version differences are marked where they occur.
 #include "tensorrt/engine_builder.h"
 
 // calibrator_adapter.h first: it includes NvInfer.h with TensorRT's deprecation warnings silenced.
@@ -55,9 +56,10 @@ bool aborted(EngineBuildCallbacks const& callbacks) {
   return callbacks.abort != nullptr && callbacks.abort->load(std::memory_order_acquire);
 }
 
-#if NV_TENSORRT_MAJOR >= 10
-// IProgressMonitor (10.0+, v_1_0::IProgressMonitor): forwards phase/step progress; stepComplete returns false
-// to stop the build when the abort flag is set or callbacks.progress asks to cancel. Must be thread-safe.
+#if NV_TENSORRT_MAJOR >= 9
+// IProgressMonitor (9.0+: a plain interface on 9.x, v_1_0::IProgressMonitor on 10.x; same three methods):
+// forwards phase/step progress; stepComplete returns false to stop the build when the abort flag is set or
+// callbacks.progress asks to cancel. Must be thread-safe.
 class ForwardingProgressMonitor final : public nvinfer1::IProgressMonitor {
  public:
   ForwardingProgressMonitor(EngineBuildCallbacks const& callbacks, std::mutex& mutex)
@@ -132,7 +134,7 @@ std::string formatParserError(nvonnxparser::IParserError const& e) {
   std::string name;
   std::string op;
 #if NV_TENSORRT_MAJOR >= 10
-  // nodeName()/nodeOperator() are in the 10.x parser's IParserError; 8.6's has node() (the index) only.
+  // nodeName()/nodeOperator() are in the 10.x parser's IParserError; 8.x/9.x have node() (the index) only.
   if (e.nodeName() != nullptr) name = e.nodeName();
   if (e.nodeOperator() != nullptr) op = e.nodeOperator();
 #endif
@@ -151,7 +153,7 @@ std::string formatParserError(nvonnxparser::IParserError const& e) {
   return text;
 }
 
-// nvinfer1::Dims holds int32_t on 8.6 (Dims32) and int64_t on 10.x (Dims64).
+// nvinfer1::Dims holds int32_t on 8.x/9.x (Dims32) and int64_t on 10.x (Dims64).
 using DimValue = std::remove_reference_t<decltype(std::declval<nvinfer1::Dims&>().d[0])>;
 
 bool toDims(std::vector<int64_t> const& shape, nvinfer1::Dims& dims) {
@@ -166,6 +168,25 @@ std::string formatDims(nvinfer1::Dims const& dims) {
   std::string s = "[";
   for (int32_t i = 0; i < dims.nbDims; ++i)
     s += (i ? ", " : "") + std::to_string(static_cast<int64_t>(dims.d[i]));
+  return s + "]";
+}
+
+// Sets MIN/OPT/MAX values of a shape-tensor input. 10.11 deprecated the int32_t setShapeValues for
+// setShapeValuesV2 (int64_t); both take the values in row-major order. Values must fit int32_t before 10.11
+// (profile.ts checks the int32 range for every version).
+bool setShapeValues(nvinfer1::IOptimizationProfile& profile, char const* name,
+                    nvinfer1::OptProfileSelector select, std::vector<int64_t> const& values) {
+#if NV_TENSORRT_MAJOR > 10 || (NV_TENSORRT_MAJOR == 10 && NV_TENSORRT_MINOR >= 11)
+  return profile.setShapeValuesV2(name, select, values.data(), static_cast<int32_t>(values.size()));
+#else
+  std::vector<int32_t> narrow(values.begin(), values.end());
+  return profile.setShapeValues(name, select, narrow.data(), static_cast<int32_t>(narrow.size()));
+#endif
+}
+
+std::string formatValues(std::vector<int64_t> const& values) {
+  std::string s = "[";
+  for (size_t i = 0; i < values.size(); ++i) s += (i ? ", " : "") + std::to_string(values[i]);
   return s + "]";
 }
 
@@ -184,22 +205,27 @@ RunError addProfile(nvinfer1::IBuilder& builder, nvinfer1::INetworkDefinition& n
     nvinfer1::Dims const dims = input->getDimensions();
     bool dynamic = false;
     for (int32_t d = 0; d < dims.nbDims; ++d) dynamic = dynamic || dims.d[d] < 0;
+    // A shape tensor's values shape the network: every profile needs them (setShapeValues), or the build
+    // fails.
+    bool const shapeTensor = input->isShapeTensor();
     auto const it = shapes.find(name);
     if (it == shapes.end()) {
-      if (dynamic) {
+      if (dynamic || shapeTensor) {
         return RunError{RunErrorCode::kINPUT_SHAPE,
-                        "input \"" + name + "\" has runtime dimensions " + formatDims(dims) +
+                        "input \"" + name + "\" " +
+                            (shapeTensor ? std::string("is a shape tensor")
+                                         : "has runtime dimensions " + formatDims(dims)) +
                             " but no input shape was given for it (inputShapes: { \"" + name +
                             "\": [min/opt/max] })"};
       }
       continue;
     }
+    InputShapeProfile const& given = *it->second;
     nvinfer1::Dims minDims;
     nvinfer1::Dims optDims;
     nvinfer1::Dims maxDims;
-    if (!toDims(it->second->min, minDims) || !toDims(it->second->opt, optDims) ||
-        !toDims(it->second->max, maxDims) || minDims.nbDims != dims.nbDims || optDims.nbDims != dims.nbDims ||
-        maxDims.nbDims != dims.nbDims) {
+    if (!toDims(given.min, minDims) || !toDims(given.opt, optDims) || !toDims(given.max, maxDims) ||
+        minDims.nbDims != dims.nbDims || optDims.nbDims != dims.nbDims || maxDims.nbDims != dims.nbDims) {
       return RunError{RunErrorCode::kINPUT_SHAPE, "the input shapes of \"" + name +
                                                       "\" do not have the network input's rank " +
                                                       std::to_string(dims.nbDims) + " " + formatDims(dims)};
@@ -209,6 +235,31 @@ RunError addProfile(nvinfer1::IBuilder& builder, nvinfer1::INetworkDefinition& n
         !profile->setDimensions(name.c_str(), nvinfer1::OptProfileSelector::kMAX, maxDims)) {
       return RunError{RunErrorCode::kINPUT_SHAPE, "TensorRT rejected the min/opt/max shapes of \"" + name +
                                                       "\" for network dims " + formatDims(dims)};
+    }
+    bool const hasValues = !given.optValues.empty();
+    if (shapeTensor && !hasValues) {
+      return RunError{
+          RunErrorCode::kINPUT_SHAPE,
+          "input \"" + name +
+              "\" is a shape tensor (its values set shapes inside the network): give its min/opt/max "
+              "values too (inputShapes: { \"" +
+              name +
+              "\": { min, opt, max, values: { min, opt, max } } }); the calibration batches must "
+              "hold the opt values"};
+    }
+    if (!shapeTensor && hasValues) {
+      return RunError{RunErrorCode::kINPUT_SHAPE, "values were given for input \"" + name +
+                                                      "\", which TensorRT does not treat as a shape tensor; "
+                                                      "give only its shapes"};
+    }
+    if (hasValues &&
+        (!setShapeValues(*profile, name.c_str(), nvinfer1::OptProfileSelector::kMIN, given.minValues) ||
+         !setShapeValues(*profile, name.c_str(), nvinfer1::OptProfileSelector::kOPT, given.optValues) ||
+         !setShapeValues(*profile, name.c_str(), nvinfer1::OptProfileSelector::kMAX, given.maxValues))) {
+      return RunError{RunErrorCode::kINPUT_SHAPE,
+                      "TensorRT rejected the min/opt/max values " + formatValues(given.minValues) + " / " +
+                          formatValues(given.optValues) + " / " + formatValues(given.maxValues) +
+                          " of shape tensor \"" + name + "\" " + formatDims(dims)};
     }
     shapes.erase(it);
     needed = true;
@@ -221,9 +272,38 @@ RunError addProfile(nvinfer1::IBuilder& builder, nvinfer1::INetworkDefinition& n
   if (config.addOptimizationProfile(profile) < 0)
     return RunError{RunErrorCode::kINPUT_SHAPE, "the optimization profile is not valid"};
   // Calibration runs at the profile's OPT shape only; MIN and MAX are overwritten by OPT (IBuilderConfig
-  // docs).
-  if (!config.setCalibrationProfile(profile))
+  // docs). A Q/DQ build has no calibrator and so no calibration profile.
+  if (!options.explicitQuantization && !config.setCalibrationProfile(profile))
     return RunError{RunErrorCode::kINPUT_SHAPE, "setCalibrationProfile rejected the profile"};
+  return RunError{};
+}
+
+// The loaded libnvinfer against the headers this file was compiled with. Another major means another ABI (the
+// interfaces' vtables differ): refused before any TensorRT object exists. Another minor builds, but TensorRT
+// then writes and reads caches for the library's version, not the headers': said in the log.
+RunError checkLibraryVersion(EngineBuildCallbacks const& callbacks) {
+  int32_t const loaded = getInferLibVersion();
+  std::string const library = formatInferLibVersion(loaded);
+  std::string const headers = tensorrtVersion();
+  int32_t const major = loaded >= 100000 ? loaded / 10000 : loaded / 1000;
+  if (major != NV_TENSORRT_MAJOR) {
+    return RunError{
+        RunErrorCode::kTENSORRT_UNAVAILABLE,
+        "the TensorRT library loaded (libnvinfer " + library +
+            ") is not the major version this addon "
+            "was compiled against (TensorRT " +
+            headers +
+            " headers); rebuild the addon against the "
+            "installed TensorRT (npx cmake-js rebuild), or put the matching libnvinfer first on the library "
+            "path"};
+  }
+  int32_t const minor = (loaded >= 100000 ? loaded % 10000 : loaded % 1000) / 100;
+  if (minor != NV_TENSORRT_MINOR && callbacks.log) {
+    callbacks.log(LogSeverity::kWARNING, "trt-calibrator: libnvinfer " + library +
+                                             " is loaded but the addon was compiled against TensorRT " +
+                                             headers + " headers; the cache and engine are TensorRT " +
+                                             library + "'s");
+  }
   return RunError{};
 }
 
@@ -231,10 +311,32 @@ template <typename T>
 using TrtPtr =
     std::unique_ptr<T>;  // TensorRT 8.0+ objects are released with delete (destroy() is gone in 10.x)
 
+// IEngineInspector's JSON of the built engine (deserialized once more for it). "" when TensorRT cannot say.
+std::string layerInformation(nvinfer1::ILogger& logger, std::vector<uint8_t> const& plan) {
+  TrtPtr<nvinfer1::IRuntime> runtime(nvinfer1::createInferRuntime(logger));
+  if (!runtime) return std::string();
+  TrtPtr<nvinfer1::ICudaEngine> engine(runtime->deserializeCudaEngine(plan.data(), plan.size()));
+  if (!engine) return std::string();
+  TrtPtr<nvinfer1::IEngineInspector> inspector(engine->createEngineInspector());
+  if (!inspector) return std::string();
+  char const* json = inspector->getEngineInformation(nvinfer1::LayerInformationFormat::kJSON);
+  return json == nullptr ? std::string() : std::string(json);
+}
+
 bool build(EngineBuildOptions const& options, Calibrator& calibrator, EngineBuildCallbacks const& callbacks,
-           std::vector<uint8_t>& plan, RunError& error) {
+           EngineBuildResult& result, RunError& error) {
+  // Declared first, destroyed last: TensorRT's headers require the logger, the progress monitor and the
+  // calibrator to outlive every TensorRT object that uses them (builder, network, parser, config). Every
+  // return below, the cancelled() ones included, destroys the config before the adapter and the monitor.
   std::mutex callbackMutex;  // serializes callbacks.log / callbacks.progress across TensorRT threads
   ForwardingLogger logger(callbacks, options.verbosity, callbackMutex);
+#if NV_TENSORRT_MAJOR >= 9
+  ForwardingProgressMonitor monitor(callbacks, callbackMutex);
+  auto const cancelled = [&] { return monitor.cancelled(); };
+#else
+  auto const cancelled = [&] { return aborted(callbacks); };  // 8.5/8.6 have no IProgressMonitor
+#endif
+  std::unique_ptr<nvinfer1::IInt8Calibrator> adapter;
   auto fail = [&](RunError failure) {
     error = std::move(failure);
     std::string const last = logger.lastError();
@@ -242,6 +344,9 @@ bool build(EngineBuildOptions const& options, Calibrator& calibrator, EngineBuil
       error.message += " (TensorRT: " + last + ")";
     return false;
   };
+
+  RunError versionError = checkLibraryVersion(callbacks);
+  if (versionError.code != RunErrorCode::kNONE) return fail(std::move(versionError));
 
   TrtPtr<nvinfer1::IBuilder> builder(nvinfer1::createInferBuilder(logger));
   if (!builder)
@@ -270,8 +375,11 @@ bool build(EngineBuildOptions const& options, Calibrator& calibrator, EngineBuil
 
   TrtPtr<nvinfer1::IBuilderConfig> config(builder->createBuilderConfig());
   if (!config) return fail({RunErrorCode::kTENSORRT_BUILD, "createBuilderConfig failed"});
-  config->setFlag(nvinfer1::BuilderFlag::kINT8);  // deprecated in 10.12, removed in 11
+  // kINT8 also for a Q/DQ model: weakly typed networks need it to run the Q/DQ layers in INT8 (deprecated in
+  // 10.12, removed in 11, where only strongly typed networks exist).
+  config->setFlag(nvinfer1::BuilderFlag::kINT8);
   if (options.fp16) config->setFlag(nvinfer1::BuilderFlag::kFP16);
+  if (options.inspectLayers) config->setProfilingVerbosity(nvinfer1::ProfilingVerbosity::kDETAILED);
   if (options.workspaceBytes > 0) {
     config->setMemoryPoolLimit(nvinfer1::MemoryPoolType::kWORKSPACE,
                                static_cast<std::size_t>(options.workspaceBytes));
@@ -290,27 +398,24 @@ bool build(EngineBuildOptions const& options, Calibrator& calibrator, EngineBuil
   RunError profileError = addProfile(*builder, *network, *config, options);
   if (profileError.code != RunErrorCode::kNONE) return fail(std::move(profileError));
 
-  RunError adapterError;
-  std::unique_ptr<nvinfer1::IInt8Calibrator> adapter = trt::makeCalibratorAdapter(calibrator, adapterError);
-  if (!adapter) return fail(std::move(adapterError));
-  config->setInt8Calibrator(adapter.get());  // deprecated in 10.1
-
-#if NV_TENSORRT_MAJOR >= 10
-  ForwardingProgressMonitor monitor(callbacks, callbackMutex);
+  if (!options.explicitQuantization) {
+    RunError adapterError;
+    adapter = trt::makeCalibratorAdapter(calibrator, adapterError);
+    if (!adapter) return fail(std::move(adapterError));
+    config->setInt8Calibrator(adapter.get());  // deprecated in 10.1
+  }
+#if NV_TENSORRT_MAJOR >= 9
   config->setProgressMonitor(&monitor);
-  auto const cancelled = [&] { return monitor.cancelled(); };
-#else
-  auto const cancelled = [&] { return aborted(callbacks); };          // 8.6 has no IProgressMonitor
 #endif
   if (cancelled()) return fail({RunErrorCode::kABORTED, "the engine build was cancelled before it started"});
 
   TrtPtr<nvinfer1::IHostMemory> serialized(builder->buildSerializedNetwork(*network, *config));
-  config->setInt8Calibrator(nullptr);
   if (cancelled()) return fail({RunErrorCode::kABORTED, "the engine build was cancelled"});
   if (!serialized || serialized->size() == 0)
     return fail({RunErrorCode::kTENSORRT_BUILD, "buildSerializedNetwork failed"});
   auto const* bytes = static_cast<uint8_t const*>(serialized->data());
-  plan.assign(bytes, bytes + serialized->size());
+  result.plan.assign(bytes, bytes + serialized->size());
+  if (options.inspectLayers) result.layerInformation = layerInformation(logger, result.plan);
   return true;
 }
 
@@ -319,11 +424,10 @@ TRTC_TRT_DEPRECATION_END
 }  // namespace
 
 bool buildEngine(EngineBuildOptions const& options, Calibrator& calibrator,
-                 EngineBuildCallbacks const& callbacks, std::vector<uint8_t>& plan,
-                 RunError& error) noexcept {
-  plan.clear();
+                 EngineBuildCallbacks const& callbacks, EngineBuildResult& result, RunError& error) noexcept {
+  result = EngineBuildResult{};
   try {
-    return build(options, calibrator, callbacks, plan, error);
+    return build(options, calibrator, callbacks, result, error);
   } catch (std::exception const& e) {
     error.code = RunErrorCode::kTENSORRT_BUILD;
     try {
@@ -337,7 +441,7 @@ bool buildEngine(EngineBuildOptions const& options, Calibrator& calibrator,
     } catch (...) {
     }
   }
-  plan.clear();
+  result = EngineBuildResult{};
   return false;
 }
 
@@ -349,5 +453,7 @@ std::string tensorrtVersion() {
   return std::to_string(NV_TENSORRT_MAJOR) + "." + std::to_string(NV_TENSORRT_MINOR) + "." +
          std::to_string(NV_TENSORRT_PATCH);
 }
+
+std::string tensorrtLibraryVersion() { return formatInferLibVersion(getInferLibVersion()); }
 
 }  // namespace trtc

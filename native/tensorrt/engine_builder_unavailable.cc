@@ -1,4 +1,4 @@
-// buildEngine() for addons built without TensorRT (node-gyp always; cmake-js when TensorRT 8.6-10.x was not
+// buildEngine() for addons built without TensorRT (node-gyp always; cmake-js when TensorRT 8.5-10.x was not
 // found): the "not compiled in" stub. The real one is engine_builder.cc. Compiled everywhere, empty when
 // TensorRT is in.
 #include "tensorrt/engine_builder.h"
@@ -15,14 +15,15 @@
 namespace trtc {
 
 bool buildEngine(EngineBuildOptions const& /*options*/, Calibrator& /*calibrator*/,
-                 EngineBuildCallbacks const& /*callbacks*/, std::vector<uint8_t>& plan,
+                 EngineBuildCallbacks const& /*callbacks*/, EngineBuildResult& result,
                  RunError& error) noexcept {
-  plan.clear();
+  result.plan.clear();
+  result.layerInformation.clear();
   error.code = RunErrorCode::kTENSORRT_UNAVAILABLE;
   try {
     error.message =
         std::string("this trt-calibrator addon was built without TensorRT (") + TRTC_TENSORRT_SKIPPED +
-        "). Install TensorRT 8.6-10.x with its ONNX parser (Debian/Ubuntu: apt install libnvinfer-dev "
+        "). Install TensorRT 8.5-10.x with its ONNX parser (Debian/Ubuntu: apt install libnvinfer-dev "
         "libnvonnxparsers-dev; Jetson: part of JetPack; or unpack the TensorRT tar and set TENSORRT_ROOT to "
         "it), then rebuild with cmake-js: `TENSORRT_ROOT=/path/to/TensorRT npx cmake-js rebuild`. Or use "
         "backend 'builtin', which needs no TensorRT.";
@@ -35,6 +36,8 @@ bool buildEngine(EngineBuildOptions const& /*options*/, Calibrator& /*calibrator
 bool tensorrtCompiledIn() noexcept { return false; }
 
 std::string tensorrtVersion() { return std::string(); }
+
+std::string tensorrtLibraryVersion() { return std::string(); }
 
 std::string tensorrtSkippedReason() { return TRTC_TENSORRT_SKIPPED; }
 

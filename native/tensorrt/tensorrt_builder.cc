@@ -43,15 +43,20 @@ class TensorrtBuilder final : public Builder {
         host.fail(RunErrorCode::kINTERNAL, "the tensorrt builder needs engine options");
         return;
       }
-      std::vector<uint8_t> plan;
+      EngineBuildResult result;
       RunError error;
-      if (!buildEngine(*options, host.calibrator(), callbacks, plan, error)) {
+      if (!buildEngine(*options, host.calibrator(), callbacks, result, error)) {
         if (host.stopped()) return;  // the calibrator's own error, or the abort, is what the run reports
         host.fail(error.code == RunErrorCode::kNONE ? RunErrorCode::kINTERNAL : error.code,
                   std::move(error.message));
         return;
       }
-      host.setResultBytes("plan", std::move(plan));
+      host.setResultBytes("plan", std::move(result.plan));
+      // IEngineInspector's JSON (options.inspectLayers): result.bytes.layers, UTF-8.
+      if (!result.layerInformation.empty()) {
+        host.setResultBytes(
+            "layers", std::vector<uint8_t>(result.layerInformation.begin(), result.layerInformation.end()));
+      }
     } catch (std::exception const& e) {
       host.fail(RunErrorCode::kINTERNAL, std::string("tensorrt builder: ") + e.what());
     }

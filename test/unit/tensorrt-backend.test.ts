@@ -13,9 +13,10 @@ const absent = { compiled: false as const, reason: 'TensorRT headers (NvInferVer
 const trt10 = { compiled: true as const, version: '10.7.0' };
 
 describe('TensorRT backend resolution', () => {
-  it("'auto' picks tensorrt when TensorRT 8.6-10.x is compiled in, else builtin", () => {
+  it("'auto' picks tensorrt when TensorRT 8.5-10.x is compiled in, else builtin", () => {
     expect(resolveBackend('auto', trt10)).toBe('tensorrt');
     expect(resolveBackend(undefined, { compiled: true, version: '8.6.1' })).toBe('tensorrt');
+    expect(resolveBackend(undefined, { compiled: true, version: '8.5.2' })).toBe('tensorrt');
     expect(resolveBackend('auto', absent)).toBe('builtin');
     expect(resolveBackend(undefined, absent)).toBe('builtin');
   });
@@ -73,13 +74,16 @@ describe('TensorRT backend resolution', () => {
 });
 
 describe('TensorRT version gating', () => {
-  it('supports 8.6 through 10.x, refuses older and 11+', () => {
+  it('supports 8.5 (JetPack 5.1) through 10.x, refuses older and 11+', () => {
+    expect(tensorrtSupport('8.5.2')).toEqual({ supported: true });
+    expect(tensorrtSupport('8.5.3')).toEqual({ supported: true });
     expect(tensorrtSupport('8.6.1')).toEqual({ supported: true });
+    expect(tensorrtSupport('9.2.0')).toEqual({ supported: true });
     expect(tensorrtSupport('10.0.0')).toEqual({ supported: true });
     expect(tensorrtSupport('10.16.1')).toEqual({ supported: true });
-    expect(tensorrtSupport('8.5.3')).toMatchObject({
+    expect(tensorrtSupport('8.4.3')).toMatchObject({
       supported: false,
-      reason: expect.stringContaining('older than 8.6'),
+      reason: expect.stringContaining('older than 8.5'),
     });
     expect(tensorrtSupport('7.2')).toMatchObject({ supported: false });
     expect(tensorrtSupport('11.0')).toMatchObject({
@@ -137,10 +141,36 @@ describe('TensorRT native sources', () => {
     expect(stub).toContain('TENSORRT_ROOT');
   });
 
-  it('every override of the calibrator adapter is noexcept and catches everything', () => {
-    const adapter = read('native/tensorrt/calibrator_adapter.h');
-    const overrides = adapter.match(/^\s+\S.*\) (const )?noexcept override \{$/gm) ?? [];
+  it('every override of the calibrator adapter is noexcept; those that call the core catch everything', () => {
+    // The adapters are CalibratorForwarder<TensorRT base> (calibrator_forwarder.h holds the overrides).
+    expect(read('native/tensorrt/calibrator_adapter.h')).toMatch(
+      /using EntropyCalibrator2Adapter = CalibratorForwarder<nvinfer1::IInt8EntropyCalibrator2>;/,
+    );
+    const forwarder = read('native/tensorrt/calibrator_forwarder.h');
+    const overrides = forwarder.match(/^\s+\S.*\) (const )?noexcept override \{/gm) ?? [];
     expect(overrides).toHaveLength(4);
-    expect(adapter.match(/catch \(\.\.\.\)/g)).toHaveLength(4);
+    // getBatchSize returns the constant 1 (explicit batch); the other three forward and catch.
+    expect(forwarder).toContain('int32_t getBatchSize() const noexcept override { return 1; }');
+    expect(forwarder.match(/catch \(\.\.\.\)/g)).toHaveLength(3);
+  });
+
+  it('declares the logger, progress monitor and calibrator adapter before the TensorRT objects that use them', () => {
+    const builder = read('native/tensorrt/engine_builder.cc');
+    const body = builder.slice(builder.indexOf('bool build(EngineBuildOptions const& options'));
+    const at = (text: string) => {
+      const i = body.indexOf(text);
+      expect(i).toBeGreaterThan(0);
+      return i;
+    };
+    const builderAt = at('TrtPtr<nvinfer1::IBuilder> builder(');
+    for (const owner of [
+      'ForwardingLogger logger(',
+      'ForwardingProgressMonitor monitor(',
+      'std::unique_ptr<nvinfer1::IInt8Calibrator> adapter;',
+    ])
+      expect(at(owner)).toBeLessThan(builderAt);
+    expect(at('TrtPtr<nvinfer1::IBuilderConfig> config(')).toBeGreaterThan(builderAt);
+    // TensorRT 9.x has IProgressMonitor too.
+    expect(builder).toMatch(/#if NV_TENSORRT_MAJOR >= 9\n\s+ForwardingProgressMonitor monitor/);
   });
 });

@@ -1,4 +1,10 @@
-import { needsProfile, resolveInputProfiles, validateCalibrationShapes } from '../../lib/backends/tensorrt';
+import {
+  builderSettings,
+  needsProfile,
+  resolveInputProfiles,
+  validateCalibrationShapes,
+} from '../../lib/backends/tensorrt';
+import { engineBuildOptions } from '../../lib/backends/tensorrt/engine';
 
 const image = { name: 'x', dims: ['N', 3, 'H', 'W'] };
 const fixed = { name: 'im_info', dims: [1, 3] };
@@ -99,5 +105,74 @@ describe('TensorRT optimization profile from options', () => {
         { name: 'extra', shape: [1] },
       ]),
     ).toThrow(/"extra", which is not a model input/);
+  });
+});
+
+describe('TensorRT profile values of shape-tensor inputs', () => {
+  const shapeInput = { name: 'target_shape', dims: [4] };
+
+  it('passes min/opt/max values with the shapes (one list means min = opt = max) and needs a profile', () => {
+    const [p] = resolveInputProfiles([shapeInput], {
+      target_shape: {
+        min: [4],
+        opt: [4],
+        max: [4],
+        values: { min: [1, 3, 8, 8], opt: [4, 3, 16, 16], max: [8, 3, 32, 32] },
+      },
+    });
+    expect(p).toEqual({
+      name: 'target_shape',
+      dynamic: false,
+      min: [4],
+      opt: [4],
+      max: [4],
+      values: { min: [1, 3, 8, 8], opt: [4, 3, 16, 16], max: [8, 3, 32, 32] },
+    });
+    expect(needsProfile([p])).toBe(true);
+    expect(
+      resolveInputProfiles([shapeInput], { target_shape: { min: [4], opt: [4], max: [4], values: [1, 2, 3, 4] } })[0]
+        .values,
+    ).toEqual({ min: [1, 2, 3, 4], opt: [1, 2, 3, 4], max: [1, 2, 3, 4] });
+  });
+
+  it('refuses values of the wrong count, out of order, beyond int32 or of the wrong type, and unknown keys', () => {
+    const at = (values: unknown) => () =>
+      resolveInputProfiles([shapeInput], { target_shape: { min: [4], opt: [4], max: [4], values } as never });
+    expect(at([1, 2, 3])).toThrow(
+      expect.objectContaining({
+        code: 'ERR_INPUT_SHAPE',
+        message: expect.stringMatching(/3 element\(s\) but the input \[4\] has 4/),
+      }),
+    );
+    expect(at({ min: [2, 2, 2, 2], opt: [1, 2, 2, 2], max: [3, 3, 3, 3] })).toThrow(
+      /value 0 must satisfy min <= opt <= max/,
+    );
+    expect(at([1, 2, 3, 2 ** 31])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', name: 'RangeError' }));
+    expect(at([1, 2, 3, 1.5])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+    expect(at('1,2,3,4')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', name: 'TypeError' }));
+    expect(() =>
+      resolveInputProfiles([shapeInput], { target_shape: { min: [4], opt: [4], max: [4], value: [1] } as never }),
+    ).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', option: 'inputShapes.target_shape' }));
+  });
+
+  it('hands the values to the native engine options', () => {
+    const o = engineBuildOptions(
+      'model.onnx',
+      [{ name: 'target_shape', dims: [4], shape: [4] }],
+      { target_shape: { min: [4], opt: [4], max: [4], values: [2, 3, 4, 5] } },
+      builderSettings({}),
+      { inspectLayers: true },
+    );
+    expect(o.inputShapes).toEqual([
+      {
+        name: 'target_shape',
+        min: [4],
+        opt: [4],
+        max: [4],
+        values: { min: [2, 3, 4, 5], opt: [2, 3, 4, 5], max: [2, 3, 4, 5] },
+      },
+    ]);
+    expect(o.inspectLayers).toBe(true);
+    expect(o.explicitQuantization).toBeUndefined();
   });
 });

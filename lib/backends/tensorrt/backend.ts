@@ -11,8 +11,12 @@ export type BackendOption = 'auto' | 'builtin' | 'tensorrt';
 /** A backend after `'auto'` has been resolved. */
 export type Backend = 'builtin' | 'tensorrt';
 
-/** What the addon says about TensorRT (the `tensorrt` field of `capabilities()`). */
-export type TensorrtAvailability = { compiled: true; version: string } | { compiled: false; reason: string };
+/**
+ * What the addon says about TensorRT (the `tensorrt` field of `capabilities()`): compiled in, with the version of
+ * the library loaded now (and of the headers it was compiled against), or why not.
+ */
+export type TensorrtAvailability =
+  { compiled: true; version: string; headersVersion?: string } | { compiled: false; reason: string };
 
 const BACKENDS: readonly BackendOption[] = ['auto', 'builtin', 'tensorrt'];
 
@@ -24,10 +28,11 @@ export function tensorrtUnavailableError(reason: string, asked = "backend: 'tens
   return new TrtCalibratorError(
     'ERR_TENSORRT_UNAVAILABLE',
     `${asked} needs TensorRT, but this trt-calibrator addon has none: ${reason}.\n` +
-      'To use it: install TensorRT 8.6–10.x with its ONNX parser and the CUDA toolkit, then rebuild the addon with ' +
+      'To use it: install TensorRT 8.5–10.x with its ONNX parser and the CUDA toolkit, then rebuild the addon with ' +
       'cmake-js (node-gyp builds never include TensorRT):\n' +
       '  - Debian/Ubuntu (NVIDIA CUDA repository): apt install libnvinfer-dev libnvonnxparsers-dev\n' +
-      '  - Jetson: TensorRT comes with JetPack (/usr/include/aarch64-linux-gnu, /usr/lib/aarch64-linux-gnu)\n' +
+      '  - Jetson: TensorRT comes with JetPack 5.1+ (/usr/include/aarch64-linux-gnu, /usr/lib/aarch64-linux-gnu; CUDA at\n' +
+      '    /usr/local/cuda)\n' +
       '  - tar package: unpack it and set TENSORRT_ROOT=/path/to/TensorRT-10.x.y.z\n' +
       '  then: npx cmake-js rebuild   (in the trt-calibrator package directory)\n' +
       "Or use backend: 'builtin' (no TensorRT, no GPU needed) and deploy its calibration cache.",
@@ -37,7 +42,7 @@ export function tensorrtUnavailableError(reason: string, asked = "backend: 'tens
 
 /**
  * Resolves the `backend` option against what the addon was built with. `'auto'` (the default) picks
- * `'tensorrt'` when TensorRT 8.6–10.x is compiled in and `'builtin'` otherwise; an `engine` output needs
+ * `'tensorrt'` when TensorRT 8.5–10.x is compiled in and `'builtin'` otherwise; an `engine` output needs
  * TensorRT, so with `engine` set `'auto'` means `'tensorrt'`. Throws ERR_INVALID_OPTION for a bad value, and
  * ERR_TENSORRT_UNAVAILABLE when TensorRT is needed but absent or of an unsupported version.
  */

@@ -11,14 +11,16 @@ import { resolveInputProfiles, validateCalibrationShapes, type InputShapesOption
 
 /**
  * The native engine-build options for `modelPath`. `inputShapes` defaults to the calibration batch shapes (MIN =
- * OPT = MAX). Throws ERR_INPUT_NAME / ERR_INPUT_SHAPE for profile shapes that do not fit the model or whose OPT is
+ * OPT = MAX). `extra`: a Q/DQ build (`explicitQuantization`) and the engine's layer information (`inspectLayers`),
+ * both off by default. Throws ERR_INPUT_NAME / ERR_INPUT_SHAPE for profile shapes that do not fit the model or whose OPT is
  * not the calibration batch shape.
  */
 export function engineBuildOptions(
   modelPath: string,
-  inputs: readonly CalibrationInput[],
+  inputs: readonly Pick<CalibrationInput, 'name' | 'dims' | 'shape'>[],
   inputShapes: InputShapesOption | undefined,
   settings: BuilderSettings,
+  extra: Pick<NativeEngineOptions, 'explicitQuantization' | 'inspectLayers'> = {},
 ): NativeEngineOptions {
   const profiles = resolveInputProfiles(
     inputs.map((i) => ({ name: i.name, dims: i.dims })),
@@ -27,11 +29,18 @@ export function engineBuildOptions(
   validateCalibrationShapes(profiles, inputs);
   return {
     onnxPath: path.resolve(modelPath),
-    inputShapes: profiles.map((p) => ({ name: p.name, min: p.min, opt: p.opt, max: p.max })),
+    inputShapes: profiles.map((p) => ({
+      name: p.name,
+      min: p.min,
+      opt: p.opt,
+      max: p.max,
+      ...(p.values ? { values: p.values } : {}),
+    })),
     fp16: settings.fp16,
     workspaceBytes: settings.workspaceBytes,
     dlaCore: settings.dlaCore,
     allowGpuFallback: settings.gpuFallback,
     verbosity: settings.verbosity,
+    ...extra,
   };
 }

@@ -4,10 +4,10 @@
  */
 export { resolveBackend, tensorrtUnavailableError } from './backend';
 export type { Backend, BackendOption, TensorrtAvailability } from './backend';
-export { assertTensorrtSupported, tensorrtSupport } from './version';
+export { assertTensorrtSupported, libraryHeadersMismatch, tensorrtSupport } from './version';
 export type { TensorrtSupport } from './version';
 export { needsProfile, resolveInputProfiles, validateCalibrationShapes } from './profile';
-export type { DeclaredInput, InputProfile, InputShapesOption, ShapeRange } from './profile';
+export type { DeclaredInput, InputProfile, InputShapesOption, ShapeRange, ShapeValuesOption } from './profile';
 export { builderSettings, parseByteSize, tensorrtCalibrator } from './flags';
 export type { BuilderSettings, TensorrtBuildOptions } from './flags';
 export {
@@ -20,3 +20,11 @@ export {
   severityToNative,
 } from './errors';
 export type { LogSeverityName, ParserError } from './errors';
+export { assertTensorrtReady, compareCaches, countInt8Layers, formatVerifyReport, verifyTensorrt } from './verify';
+export type {
+  CacheAgreement,
+  EngineReport,
+  TensorAgreement,
+  VerifyTensorrtOptions,
+  VerifyTensorrtReport,
+} from './verify';

@@ -24,12 +24,22 @@ export interface ShapeRange {
 }
 
 /**
- * The `inputShapes` option: per input name, one shape (min = opt = max) or `{ min, opt, max }`.
+ * The values of a shape-tensor input (an INT32/INT64 input whose values set shapes inside the network, e.g. a
+ * Reshape's target shape): one list (min = opt = max) or `{ min, opt, max }`, each with as many int32 values as the
+ * input has elements. TensorRT calibrates at OPT, so the calibration batches must hold the OPT values.
+ */
+export type ShapeValuesOption =
+  readonly number[] | { min: readonly number[]; opt: readonly number[]; max: readonly number[] };
+
+/**
+ * The `inputShapes` option: per input name, one shape (min = opt = max) or `{ min, opt, max }`, plus `values` for a
+ * shape-tensor input (TensorRT's IOptimizationProfile::setShapeValues; the build names an input that needs them).
  * Needed for every input with symbolic or unknown dims. Defaults to none (all inputs fixed).
  */
 export type InputShapesOption = Record<
   string,
-  readonly number[] | { min: readonly number[]; opt: readonly number[]; max: readonly number[] }
+  | readonly number[]
+  | { min: readonly number[]; opt: readonly number[]; max: readonly number[]; values?: ShapeValuesOption }
 >;
 
 /** The profile of one input, as handed to the native builder (native/tensorrt/engine_builder.h InputShapeProfile). */
@@ -38,6 +48,57 @@ export interface InputProfile extends ShapeRange {
   readonly name: string;
   /** True when the model declares runtime (symbolic/unknown) dims for this input. */
   readonly dynamic: boolean;
+  /** MIN/OPT/MAX values of a shape-tensor input, when given. */
+  readonly values?: ShapeRange;
+}
+
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+
+function checkValueList(value: unknown, option: string): readonly number[] {
+  if (!Array.isArray(value)) throw invalidOption(option, 'an array of int32 values', value);
+  if (value.length === 0 || !value.every((v) => Number.isInteger(v) && v >= INT32_MIN && v <= INT32_MAX))
+    throw invalidOption(option, 'a non-empty array of int32 values', value, 'range');
+  return value as number[];
+}
+
+/** Checks `values` of a shape-tensor input against its OPT shape (one value per element, min <= opt <= max). */
+function checkShapeValues(name: string, value: unknown, opt: readonly number[]): ShapeRange {
+  const option = `inputShapes.${name}.values`;
+  let range: ShapeRange;
+  if (Array.isArray(value)) {
+    const list = checkValueList(value, option);
+    range = { min: list, opt: list, max: list };
+  } else if (value !== null && typeof value === 'object') {
+    const r = value as Record<string, unknown>;
+    range = {
+      min: checkValueList(r.min, `${option}.min`),
+      opt: checkValueList(r.opt, `${option}.opt`),
+      max: checkValueList(r.max, `${option}.max`),
+    };
+  } else {
+    throw invalidOption(option, 'an array of int32 values or { min, opt, max }', value);
+  }
+  const elements = opt.reduce((a, b) => a * b, 1);
+  for (const [key, list] of Object.entries(range) as [keyof ShapeRange, readonly number[]][]) {
+    if (list.length !== elements) {
+      throw new TrtCalibratorError(
+        'ERR_INPUT_SHAPE',
+        `Input "${name}": ${key} values have ${list.length} element(s) but the input [${opt.join(', ')}] has ${elements}`,
+        { details: { input: name, values: range } },
+      );
+    }
+  }
+  range.opt.forEach((v, i) => {
+    if (!(range.min[i] <= v && v <= range.max[i])) {
+      throw new TrtCalibratorError(
+        'ERR_INPUT_SHAPE',
+        `Input "${name}": value ${i} must satisfy min <= opt <= max (got ${range.min[i]}, ${v}, ${range.max[i]})`,
+        { details: { input: name, values: range } },
+      );
+    }
+  });
+  return range;
 }
 
 function isShape(value: unknown): value is number[] {
@@ -94,21 +155,26 @@ export function resolveInputProfiles(inputs: readonly DeclaredInput[], inputShap
     }
     const option = `inputShapes.${input.name}`;
     let range: ShapeRange;
+    let values: ShapeRange | undefined;
     if (Array.isArray(user)) {
       const shape = checkShape(user, option);
       range = { min: shape, opt: shape, max: shape };
     } else if (user !== null && typeof user === 'object') {
       const r = user as Record<string, unknown>;
+      const unknown = Object.keys(r).filter((k) => !['min', 'opt', 'max', 'values'].includes(k));
+      if (unknown.length > 0)
+        throw invalidOption(option, '{ min, opt, max } and, for a shape tensor, values', user, 'range');
       range = {
         min: checkShape(r.min, `${option}.min`),
         opt: checkShape(r.opt, `${option}.opt`),
         max: checkShape(r.max, `${option}.max`),
       };
+      if (r.values !== undefined) values = checkShapeValues(input.name, r.values, range.opt);
     } else {
       throw invalidOption(option, 'a shape array or { min, opt, max }', user);
     }
     checkRange(input, range);
-    return { name: input.name, dynamic, ...range };
+    return { name: input.name, dynamic, ...range, ...(values ? { values } : {}) };
   });
 }
 
@@ -145,7 +211,7 @@ function checkRange(input: DeclaredInput, range: ShapeRange): void {
 
 /** True when the build needs an optimization profile (some input is dynamic or was given a range). */
 export function needsProfile(profiles: readonly InputProfile[]): boolean {
-  return profiles.some((p) => p.dynamic);
+  return profiles.some((p) => p.dynamic || p.values !== undefined);
 }
 
 /**
