@@ -71,6 +71,18 @@ export function capabilities(): Capabilities {
   return { version: packageVersion, addon, cuda, tensorrt, onnxruntime: onnxruntimeInfo(), backends };
 }
 
+/**
+ * The `tensorrt` field of {@link capabilities} alone: what calibrate() needs to choose a backend. capabilities() also
+ * loads ONNX Runtime's library for the C++ path, 20-30 ms on the calling thread, which calibrate() instead does on a
+ * libuv pool thread when it needs it. Never throws.
+ */
+export function tensorrtCapabilities(): Capabilities['tensorrt'] {
+  const loaded = tryLoadAddon();
+  return 'addon' in loaded
+    ? loaded.addon.capabilities().tensorrt
+    : { compiled: false, reason: 'the native addon is not loaded' };
+}
+
 function onnxruntimeInfo(): Capabilities['onnxruntime'] {
   try {
     // Loaded lazily: doctor must report a broken onnxruntime-node install instead of failing to start.
