@@ -272,14 +272,30 @@ export interface NativeAddon {
   HistogramSet: new (bytes?: Uint8Array) => NativeHistogramSet;
   /** TensorRT cache text, byte-exact (native/core/cache_text.h). */
   formatCacheText(version: string, algorithm: string, entries: ReadonlyArray<{ name: string; amax: number }>): string;
-  /** Loads ONNX Runtime's shared library for the C++ sessions (once per process; the first success wins). */
-  loadOnnxRuntime(libraryPath: string): { ok: true; version: string } | { ok: false; error: string };
-  /** Creates a CPU session on a libuv pool thread (`fetch` empty: every float32 output); rejects with ONNX Runtime's message. */
+  /**
+   * Loads ONNX Runtime's shared library for the C++ sessions and creates its environment on a libuv pool thread
+   * (once per process; the first success wins). Resolves with the outcome, never rejects.
+   */
+  loadOnnxRuntime(libraryPath: string): Promise<NativeOnnxRuntimeLoad>;
+  /** {@link NativeAddon.loadOnnxRuntime} on the calling thread (20-30 ms): for the synchronous capabilities(). */
+  loadOnnxRuntimeSync(libraryPath: string): NativeOnnxRuntimeLoad;
+  /**
+   * Creates a CPU session on a libuv pool thread (`fetch` empty: every float32 output); rejects with ONNX Runtime's
+   * message. `modelBytes` may come in pieces whose concatenation is the model; they are copied before it returns.
+   */
   createOrtSession(
-    modelBytes: Uint8Array,
+    modelBytes: Uint8Array | readonly Uint8Array[],
     options: { threads?: number; fetch?: readonly string[] },
   ): Promise<NativeOrtSession>;
+  /**
+   * Test build only: C++ ONNX Runtime sessions not yet destroyed, and sessions destroyed on threads of their own
+   * (as every session should be), in the whole process.
+   */
+  ortSessionCounts?(): { live: number; destroyedOnOwnThread: number };
 }
+
+/** What loading ONNX Runtime's library for the C++ sessions gave. */
+export type NativeOnnxRuntimeLoad = { ok: true; version: string } | { ok: false; error: string };
 
 /** A C++ ONNX Runtime session (native/bridge/ort_binding.cc). */
 export interface NativeOrtSession {
@@ -294,7 +310,10 @@ export interface NativeOrtSession {
    * and the runs' histograms include the derived tensors.
    */
   setFetch(names: ReadonlyArray<string | DerivedTensor>): string[];
-  /** Drops this handle's reference (a run using the session keeps it until it ends). */
+  /**
+   * Drops this handle's reference at once (a run using the session keeps it until it ends); the last reference
+   * destroys the session on a thread of its own, not the caller's.
+   */
   close(): void;
 }
 

@@ -82,6 +82,16 @@ function tensorrtInfo(native: NativeCapabilities['tensorrt'] | undefined): Capab
   return { ...native, ...(mismatch ? { mismatch } : {}) };
 }
 
+/**
+ * The `tensorrt` field of {@link capabilities} alone: what calibrate() needs to choose a backend. capabilities() also
+ * loads ONNX Runtime's library for the C++ path, 20-30 ms on the calling thread, which calibrate() instead does on a
+ * libuv pool thread when it needs it. Never throws.
+ */
+export function tensorrtCapabilities(): Capabilities['tensorrt'] {
+  const loaded = tryLoadAddon();
+  return tensorrtInfo('addon' in loaded ? loaded.addon.capabilities().tensorrt : undefined);
+}
+
 function onnxruntimeInfo(): Capabilities['onnxruntime'] {
   try {
     // Loaded lazily: doctor must report a broken onnxruntime-node install instead of failing to start.

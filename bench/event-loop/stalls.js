@@ -14,6 +14,8 @@
 //      addon, the synchronous fs calls and Worker construction, plus GC pauses (PerformanceObserver 'gc'). For an
 //      async function the time is its synchronous part, the part that blocks. Each gap lists the calls inside it.
 // The profiled and traced runs are slower than the plain one; their numbers attribute, the plain ones measure.
+// On-CPU times come from the scheduler's counters, which the kernel brings up to date at context switches and timer
+// ticks (every 4 ms here): a gap's on-CPU figure is exact to about one tick.
 //
 // Usage: node bench/event-loop/stalls.js [--model det|cls] [--images 24] [--modes single,pair] [--repeat 1]
 //        [--threshold 20] [--interval 250] [--out results.json]
@@ -195,6 +197,9 @@ function startTrace() {
     else if (desc.configurable) Object.defineProperty(owner, key, { ...desc, value: traced });
   };
   const isClass = (fn) => Function.prototype.toString.call(fn).startsWith('class');
+  // Per-element helpers called thousands of times per model (each dim, each tensor type): timing them would cost
+  // more than they do (two schedstat reads per call) and inflate their callers' figures.
+  const untraced = new Set(['int64ToNumber', 'elemTypeName', 'elemTypeToDType']);
   const distRoot = path.join(root, 'dist') + path.sep;
   for (const [file, mod] of Object.entries(require.cache)) {
     if (!file.startsWith(distRoot) || !mod || typeof mod.exports !== 'object') continue;
@@ -213,7 +218,7 @@ function startTrace() {
           const d = Object.getOwnPropertyDescriptor(fn, m);
           if (d && 'value' in d && typeof d.value === 'function' && d.writable) wrap(fn, m, `${name}: ${key}.${m}`);
         }
-      } else if (key !== 'loadAddon') wrap(mod.exports, key, `${name}: ${key}`);
+      } else if (key !== 'loadAddon' && !untraced.has(key)) wrap(mod.exports, key, `${name}: ${key}`);
     }
   }
   // The addon: its first load is timed, then every method of the object it returns.
@@ -463,9 +468,15 @@ async function parent() {
         `\n${mode} (load average ${entry.loadAverage.join(', ')}): max ${plain.loop.max} ms, p99 ${plain.loop.p99} ms, p50 ${plain.loop.p50} ms ` +
           `(plain run, ${round(plain.wallMs / 1000, 2)} s; require of the package before it: ${plain.requireMs} ms)`,
       );
+      // Gaps where the main thread ran 2 ms or more, each; the others (it was waiting for a CPU) summed up.
+      const busy = entry.plain.gaps.filter((g) => g.cpuMs >= 2);
+      const waiting = entry.plain.gaps.filter((g) => g.cpuMs < 2);
       console.log(
         `  plain run's gaps > ${threshold} ms: ` +
-          (entry.plain.gaps.map((g) => `${g.ms} (on CPU ${g.cpuMs}, waiting ${g.waitMs})`).join(', ') || 'none') +
+          (busy.map((g) => `${g.ms} (on CPU ${g.cpuMs}, waiting ${g.waitMs})`).join(', ') || 'none with 2 ms on CPU') +
+          (waiting.length
+            ? `; and ${waiting.length} with under 2 ms on CPU (waiting for a CPU, up to ${Math.max(...waiting.map((g) => g.ms))} ms)`
+            : '') +
           `; longest on-CPU part ${entry.plain.maxOnCpuMs} ms`,
       );
       console.log(
@@ -527,6 +538,8 @@ async function parent() {
         .join(', '),
   );
   const maxes = (key) => results.filter((e) => e.mode === key).map((e) => e.plain.maxOnCpuMs);
+  const loads = results.map((e) => e.loadAverage[0]);
+  console.log(`load average (1 min) after each mode: ${Math.min(...loads)}–${Math.max(...loads)}`);
   for (const mode of modes)
     console.log(
       `${mode}: longest on-CPU stall in the plain runs ${stats(maxes(mode))} ms (min / median / max); event-loop max ${stats(results.filter((e) => e.mode === mode).map((e) => e.plain.loop.max))} ms, p99 ${stats(results.filter((e) => e.mode === mode).map((e) => e.plain.loop.p99))} ms`,

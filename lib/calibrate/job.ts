@@ -9,7 +9,7 @@ import { builderSettings, tensorrtCalibrator, type BuilderSettings } from '../ba
 import type { CacheAlgorithm } from '../cache/format';
 import { cacheAccess, type CacheAccess } from '../cache/store';
 import { formatTensorRTVersion, parseTensorRTVersion, type TensorRTVersion } from '../cache/version';
-import { capabilities } from '../capabilities';
+import { tensorrtCapabilities } from '../capabilities';
 import { invalidOption } from '../errors';
 import {
   CALIBRATE_OPTIONS,
@@ -121,7 +121,8 @@ export function resolveJob(model: string, source: CalibrationSource, input: Cali
   const options: ResolvedCalibrateOptions = resolveOptions(CALIBRATE_OPTIONS, input, 'calibrate()', '', DECIDED_LATER);
   const warnings: string[] = [];
   const notes: string[] = [];
-  const caps = capabilities();
+  // Only TensorRT's part: capabilities() would also load ONNX Runtime's library here, on the JS thread.
+  const caps = { tensorrt: tensorrtCapabilities() };
   // 'auto' picks TensorRT's own builder when the addon has it; asking for TensorRT (or an engine) without it
   // throws ERR_TENSORRT_UNAVAILABLE saying how to install TensorRT or set TENSORRT_ROOT and rebuild.
   // algorithm 'auto' needs the builtin backend's histograms, so backend 'auto' resolves to builtin for it.

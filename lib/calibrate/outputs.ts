@@ -17,6 +17,7 @@ import {
 } from '../report';
 import type { HistogramSet } from '../histogram';
 import { mention } from '../options';
+import { ownTurn } from '../util/event-loop';
 import { writeFileAtomic } from '../util/fs';
 import { amaxByAlgorithm, cacheTextFor, compareAlgorithms, type AutoChoice, type ThresholdsByAlgorithm } from './auto';
 import { cacheAlgorithmFor, type CalibrationJob } from './job';
@@ -32,12 +33,21 @@ function scalesOf(cache: CalibrationCache): Record<string, TensorScale> {
   return out;
 }
 
-/** Tensors whose amax clips more than 1 % of their values, and tensors with NaN/Inf beside finite values. */
-function histogramWarnings(histograms: HistogramSet, cache: CalibrationCache): string[] {
+/**
+ * Tensors whose amax clips more than 1 % of their values, and tensors with NaN/Inf beside finite values. Reading
+ * every histogram took 15-25 ms in one go for the PaddleOCR detector's 331 tensors: the loop yields to the event loop every
+ * few ms (bench/event-loop/RESULTS.md).
+ */
+async function histogramWarnings(histograms: HistogramSet, cache: CalibrationCache): Promise<string[]> {
   const clipped: Array<{ name: string; share: number }> = [];
   const nonFinite: string[] = [];
   const amax = new Map(cache.entries.map((e) => [e.name, e.scale * 127]));
+  let since = performance.now();
   for (const name of histograms.names()) {
+    if (performance.now() - since > 4) {
+      await ownTurn();
+      since = performance.now();
+    }
     const s = histograms.stats(name);
     if (s.nanCount + s.posInfCount + s.negInfCount > 0 && s.finiteCount > 0) nonFinite.push(name);
     const a = amax.get(name);
@@ -125,7 +135,7 @@ export async function writeOutputs(
     warnings.push(
       `${dropped} image(s) left out: the last batch was not full and TensorRT calibrates full batches only; use a ${mention('batchSize')} that divides the number of images, or add images`,
     );
-  if (!pass.fromCache && job.backend === 'builtin') warnings.push(...histogramWarnings(histograms, cache));
+  if (!pass.fromCache && job.backend === 'builtin') warnings.push(...(await histogramWarnings(histograms, cache)));
 
   const result: CalibrationResult = {
     ...(job.cache.path !== undefined ? { cachePath: job.cache.path } : {}),

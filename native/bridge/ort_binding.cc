@@ -1,14 +1,21 @@
 // JS bindings of the C++ ONNX Runtime sessions (ort_session.h).
 //
-// Exports: loadOnnxRuntime(libraryPath) -> { ok, version?, error? }; createOrtSession(modelBytes, { threads?,
-// fetch? }) -> Promise<OrtSession handle>. (Process exit quiesces ONNX Runtime from an atexit handler that
-// loadOnnxRuntime installs: nothing for JS to call.)
+// Exports: loadOnnxRuntime(libraryPath) -> Promise<{ ok, version?, error? }>;
+// loadOnnxRuntimeSync(libraryPath)
+// -> the same, blocking; createOrtSession(modelBytes | modelBytes[], { threads?, fetch? }) ->
+// Promise<OrtSession handle>. (Process exit quiesces ONNX Runtime from an atexit handler that loadOnnxRuntime
+// installs: nothing for JS to call.)
 //
-// Threading / lifetime: createOrtSession copies the model bytes and creates the session on a libuv pool
-// thread (ONNX Runtime's session creation takes 0.1-1 s: never on the JS thread). The handle is a plain
-// object, type-tagged, that owns a std::shared_ptr<OrtSession>; startCalibration takes the same pointer
+// Threading / lifetime: loadOnnxRuntime loads the library and creates ONNX Runtime's environment on a libuv
+// pool thread (20-30 ms on the JS thread otherwise); loadOnnxRuntimeSync does it on the calling thread, for
+// the synchronous capabilities(). createOrtSession copies the model bytes (the pieces concatenated) on the JS
+// thread, since JS could detach or change them later, and creates the session on a libuv pool thread (ONNX
+// Runtime's session creation takes 0.1-1 s: never on the JS thread). The handle is a plain object,
+// type-tagged, that owns a std::shared_ptr<OrtSession>; startCalibration takes the same pointer
 // (unwrapOrtSession), so a run keeps its session alive even if the handle is closed or collected meanwhile.
-// close() drops the handle's reference at once (the session is released when no run uses it any more).
+// close() drops the handle's reference at once; the last reference, wherever it goes (close, the handle's
+// finalizer, the end of a run), destroys the session on a thread of its own (ort_session.h), never on the JS
+// thread.
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -89,6 +96,7 @@ Napi::Object wrapSession(Napi::Env env, std::shared_ptr<OrtSession> session) {
                info.This().As<Napi::Object>().Set("fetched", fetched);
                return fetched;
              }));
+  // Drops the handle's reference; if it was the last one the session is destroyed on another thread.
   handle.Set("close", Napi::Function::New(env, [](Napi::CallbackInfo const& info) {
                Holder* holder = holderOf(info.Env(), info.This());
                if (holder != nullptr) holder->session.reset();
@@ -107,19 +115,56 @@ Napi::Object wrapSession(Napi::Env env, std::shared_ptr<OrtSession> session) {
   return handle;
 }
 
-Napi::Value loadOnnxRuntimeJs(Napi::CallbackInfo const& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString())
-    throw invalidArgument(env, "Expected a string for libraryPath");
-  std::string const error = loadOnnxRuntime(info[0].As<Napi::String>().Utf8Value());
+// { ok: true, version } or { ok: false, error } for what loadOnnxRuntime() returned.
+Napi::Object loadResult(Napi::Env env, std::string const& error, std::string const& version) {
   Napi::Object result = Napi::Object::New(env);
   result.Set("ok", error.empty());
   if (error.empty()) {
-    result.Set("version", onnxRuntimeVersion());
+    result.Set("version", version);
   } else {
     result.Set("error", error);
   }
   return result;
+}
+
+std::string libraryPathArgument(Napi::CallbackInfo const& info) {
+  if (info.Length() < 1 || !info[0].IsString())
+    throw invalidArgument(info.Env(), "Expected a string for libraryPath");
+  return info[0].As<Napi::String>().Utf8Value();
+}
+
+Napi::Value loadOnnxRuntimeSyncJs(Napi::CallbackInfo const& info) {
+  std::string const error = loadOnnxRuntime(libraryPathArgument(info));
+  return loadResult(info.Env(), error, error.empty() ? onnxRuntimeVersion() : "");
+}
+
+// Loads the library on a libuv pool thread; the promise always resolves (a failure is { ok: false }).
+class LoadWorker : public Napi::AsyncWorker {
+ public:
+  LoadWorker(Napi::Env env, std::string path)
+      : Napi::AsyncWorker(env, "trtc.loadOnnxRuntime"),
+        mDeferred(Napi::Promise::Deferred::New(env)),
+        mPath(std::move(path)) {}
+  Napi::Promise promise() const { return mDeferred.Promise(); }
+
+ protected:
+  void Execute() override {
+    mError = loadOnnxRuntime(mPath);
+    if (mError.empty()) mVersion = onnxRuntimeVersion();
+  }
+  void OnOK() override { mDeferred.Resolve(loadResult(Env(), mError, mVersion)); }
+
+ private:
+  Napi::Promise::Deferred mDeferred;
+  std::string mPath;
+  std::string mError;
+  std::string mVersion;
+};
+
+Napi::Value loadOnnxRuntimeJs(Napi::CallbackInfo const& info) {
+  auto* worker = new LoadWorker(info.Env(), libraryPathArgument(info));  // AsyncWorker deletes itself
+  worker->Queue();
+  return worker->promise();
 }
 
 class CreateWorker : public Napi::AsyncWorker {
@@ -155,13 +200,28 @@ class CreateWorker : public Napi::AsyncWorker {
   std::shared_ptr<OrtSession> mSession;
 };
 
+bool isUint8Array(Napi::Value value) {
+  return value.IsTypedArray() && value.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array;
+}
+
 Napi::Value createOrtSessionJs(Napi::CallbackInfo const& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsTypedArray() ||
-      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    throw invalidArgument(env, "Expected a Uint8Array for modelBytes");
+  // The model as one Uint8Array or as pieces whose concatenation is the model (calibration-model.ts splices
+  // the added outputs into the file's bytes that way, without encoding the model again).
+  std::vector<Napi::Uint8Array> pieces;
+  if (info.Length() >= 1 && isUint8Array(info[0])) {
+    pieces.push_back(info[0].As<Napi::Uint8Array>());
+  } else if (info.Length() >= 1 && info[0].IsArray()) {
+    Napi::Array array = info[0].As<Napi::Array>();
+    for (uint32_t i = 0; i < array.Length(); ++i) {
+      Napi::Value piece = array.Get(i);
+      if (!isUint8Array(piece))
+        throw invalidArgument(env, "Expected a Uint8Array or an array of them for modelBytes");
+      pieces.push_back(piece.As<Napi::Uint8Array>());
+    }
+  } else {
+    throw invalidArgument(env, "Expected a Uint8Array or an array of them for modelBytes");
   }
-  Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
   OrtSessionOptions options;
   if (info.Length() > 1 && info[1].IsObject()) {
     Napi::Object o = info[1].As<Napi::Object>();
@@ -174,7 +234,12 @@ Napi::Value createOrtSessionJs(Napi::CallbackInfo const& info) {
         options.fetch.push_back(array.Get(i).ToString().Utf8Value());
     }
   }
-  std::vector<uint8_t> model(bytes.Data(), bytes.Data() + bytes.ByteLength());
+  size_t total = 0;
+  for (Napi::Uint8Array const& piece : pieces) total += piece.ByteLength();
+  std::vector<uint8_t> model;
+  model.reserve(total);
+  for (Napi::Uint8Array const& piece : pieces)
+    model.insert(model.end(), piece.Data(), piece.Data() + piece.ByteLength());
   auto* worker = new CreateWorker(env, std::move(model), std::move(options));  // AsyncWorker deletes itself
   worker->Queue();
   return worker->promise();
@@ -241,7 +306,25 @@ std::shared_ptr<Inference> unwrapOrtSession(Napi::Env env, Napi::Value value) {
 
 void initOrt(Napi::Env env, Napi::Object exports) {
   exports.Set("loadOnnxRuntime", Napi::Function::New<loadOnnxRuntimeJs>(env, "loadOnnxRuntime"));
+  exports.Set("loadOnnxRuntimeSync", Napi::Function::New<loadOnnxRuntimeSyncJs>(env, "loadOnnxRuntimeSync"));
   exports.Set("createOrtSession", Napi::Function::New<createOrtSessionJs>(env, "createOrtSession"));
+#if TRTC_TEST_HOOKS
+  // { live, destroyedOnOwnThread }: sessions not yet destroyed, and sessions destroyed on threads of their
+  // own, in the whole process.
+  exports.Set("ortSessionCounts",
+              Napi::Function::New(
+                  env,
+                  [](Napi::CallbackInfo const& info) {
+                    OrtSessionCounts const counts = ortSessionCounts();
+                    Napi::Object result = Napi::Object::New(info.Env());
+                    result.Set("live", Napi::Number::New(info.Env(), static_cast<double>(counts.live)));
+                    result.Set(
+                        "destroyedOnOwnThread",
+                        Napi::Number::New(info.Env(), static_cast<double>(counts.destroyedOnOwnThread)));
+                    return result;
+                  },
+                  "ortSessionCounts"));
+#endif
 }
 
 }  // namespace trtc

@@ -2,12 +2,14 @@
 #include "builtin/ort_session.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <set>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 
 #include "builtin/ort_api.h"
@@ -40,18 +42,72 @@ Loaded& loaded() {
   return *instance;
 }
 
-// Runs in progress, for quiesceOnnxRuntime().
+// Runs in progress and sessions being destroyed, for quiesceOnnxRuntime().
 struct Registry {
   std::mutex mutex;
   std::condition_variable idle;
   bool exiting{false};
   int inFlight{0};
+  int destroying{0};
   std::multiset<OrtSession*> running;
 };
 
 Registry& registry() {
   static Registry* instance = new Registry();
   return *instance;
+}
+
+std::atomic<int64_t> gLiveSessions{0};
+std::atomic<int64_t> gDestroyedOnOwnThread{0};
+
+// Keeps this addon mapped until the process ends; true on success. Node unloads an addon (dlclose) when the
+// last environment that loaded it is destroyed, e.g. a worker_threads Worker that was the only user: a
+// destruction thread still running then would execute unmapped code. Pinning costs nothing in a process that
+// keeps the addon anyway.
+bool pinThisLibrary() noexcept {
+  static char const kAnchor = 0;  // any address inside this library
+#ifdef _WIN32
+  HMODULE self = nullptr;
+  return GetModuleHandleExA(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_PIN, &kAnchor,
+                            &self) != 0;
+#else
+  Dl_info info{};
+  if (dladdr(&kAnchor, &info) == 0 || info.dli_fname == nullptr) return false;
+  return dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != nullptr;
+#endif
+}
+
+// The deleter of every session create() hands out: destroys it on a thread of its own (the addon pinned
+// first), counted in the registry so that process exit waits for it. Once the process is exiting the session
+// is left as it is: ONNX Runtime's static destructors run next and must not race a ReleaseSession, and the
+// process ends anyway. Where no thread can be started, or the addon cannot be pinned, it is destroyed on the
+// calling thread.
+void destroyInBackground(OrtSession* session) noexcept {
+  static bool const pinned = pinThisLibrary();
+  Registry& r = registry();
+  {
+    std::lock_guard<std::mutex> lock(r.mutex);
+    if (r.exiting) return;
+    r.destroying += 1;
+  }
+  auto destroy = [session] {
+    delete session;
+    Registry& reg = registry();
+    {
+      std::lock_guard<std::mutex> lock(reg.mutex);
+      reg.destroying -= 1;
+    }
+    reg.idle.notify_all();
+  };
+  if (!pinned) return destroy();
+  try {
+    std::thread([destroy] {
+      gDestroyedOnOwnThread.fetch_add(1);
+      destroy();
+    }).detach();
+  } catch (...) {
+    destroy();
+  }
 }
 
 // ONNX Runtime's message for a failed status (and releases it); "" for success.
@@ -240,9 +296,14 @@ int quiesceOnnxRuntime(int timeoutMs) noexcept {
   std::unique_lock<std::mutex> lock(r.mutex);
   r.exiting = true;
   for (OrtSession* s : r.running) s->cancel();
-  r.idle.wait_for(lock, std::chrono::milliseconds(std::max(timeoutMs, 0)), [&] { return r.inFlight == 0; });
-  return r.inFlight;
+  r.idle.wait_for(lock, std::chrono::milliseconds(std::max(timeoutMs, 0)),
+                  [&] { return r.inFlight == 0 && r.destroying == 0; });
+  return r.inFlight + r.destroying;
 }
+
+OrtSessionCounts ortSessionCounts() noexcept { return {gLiveSessions.load(), gDestroyedOnOwnThread.load()}; }
+
+OrtSession::OrtSession() { gLiveSessions.fetch_add(1); }
 
 std::shared_ptr<OrtSession> OrtSession::create(void const* model, size_t bytes,
                                                OrtSessionOptions const& options) {
@@ -257,7 +318,8 @@ std::shared_ptr<OrtSession> OrtSession::create(void const* model, size_t bytes,
       throw std::runtime_error(l.error.empty() ? "ONNX Runtime is not loaded (loadOnnxRuntime)" : l.error);
     }
   }
-  std::shared_ptr<OrtSession> self(new OrtSession());
+  // Owned plainly until it is complete: a session that fails half-way is destroyed on this thread.
+  std::unique_ptr<OrtSession> self(new OrtSession());
   self->mApi = api;
 
   ortc::SessionOptions* so = nullptr;
@@ -324,7 +386,7 @@ std::shared_ptr<OrtSession> OrtSession::create(void const* model, size_t bytes,
   } else {
     self->setFetch(options.fetch);
   }
-  return self;
+  return std::shared_ptr<OrtSession>(self.release(), destroyInBackground);
 }
 
 OrtOutputInfo const& OrtSession::output(std::string const& name) const {
@@ -356,6 +418,7 @@ void OrtSession::setFetch(std::shared_ptr<DerivationPlan const> plan) {
 }
 
 OrtSession::~OrtSession() {
+  gLiveSessions.fetch_sub(1);
   if (mApi == nullptr) return;
   if (mCpu != nullptr) mApi->ReleaseMemoryInfo(mCpu);
   if (mRunOptions != nullptr) mApi->ReleaseRunOptions(mRunOptions);

@@ -7,11 +7,18 @@
 // detector at 320×320), so that copy and its allocation cost more than the inference itself. Here each run's
 // outputs are read in place from ONNX Runtime's own memory (its arena reuses it run after run) and dropped.
 //
-// Threading / lifetime: loadOnnxRuntime() may be called from any thread (the first success wins). A session
-// is created on any thread, then run() by one thread at a time; the outputs of a run may be read and released
-// on another thread, also while the next run executes; they must be released before the session is destroyed.
-// cancel() and quiesceOnnxRuntime() are thread-safe. The library stays loaded and the ONNX Runtime
-// environment alive until the process ends (the environment is a process-wide singleton, shared with
+// Threading / lifetime: loadOnnxRuntime() may be called from any thread (the first success wins; it creates
+// ONNX Runtime's environment, tens of ms: the addon calls it on a libuv pool thread). A session is created on
+// any thread, then run() by one thread at a time; the outputs of a run may be read and released on another
+// thread, also while the next run executes; they must be released before the session is destroyed. cancel()
+// and quiesceOnnxRuntime() are thread-safe. create() hands out the session in a shared_ptr whose last
+// reference, wherever it is dropped (the JS thread included), destroys the session on a thread of its own:
+// ONNX Runtime's ReleaseSession takes 10-20 ms for the PaddleOCR detector, too long for an event loop. A run
+// holds a reference, so the destructor never runs under a live run. That thread is detached, so the addon
+// pins itself in memory first (Node unloads an addon with the last environment that loaded it, which could
+// leave the thread running unmapped code). Process exit waits for the destructions in progress
+// (quiesceOnnxRuntime) and skips the ones not yet started. The library stays loaded and the ONNX
+// Runtime environment alive until the process ends (the environment is a process-wide singleton, shared with
 // onnxruntime-node).
 //
 // Pure C++ (no Node-API).
@@ -43,10 +50,18 @@ std::string loadOnnxRuntime(std::string const& path);
 std::string onnxRuntimeVersion();
 
 // Process exit (an atexit handler installed by loadOnnxRuntime): refuses every later run, cancels the runs in
-// progress and waits (up to timeoutMs) until they have ended and their outputs are released, so that ONNX
-// Runtime's static destructors never run under a session in use. Returns the runs (or held outputs) still
-// alive at the deadline (0 normally).
+// progress and waits (up to timeoutMs) until they have ended and their outputs are released, and until the
+// sessions being destroyed are gone, so that ONNX Runtime's static destructors never run under a session in
+// use; sessions released after this are left to the process's end. Returns the runs (or held outputs) and
+// destructions still in progress at the deadline (0 normally).
 int quiesceOnnxRuntime(int timeoutMs) noexcept;
+
+// For tests: sessions created and not yet destroyed, and sessions destroyed so far on threads of their own.
+struct OrtSessionCounts {
+  int64_t live{0};
+  int64_t destroyedOnOwnThread{0};
+};
+OrtSessionCounts ortSessionCounts() noexcept;
 
 // The package's name of an ONNX element type ("float32", "int64", "float64"…); "non-tensor" for 0 (what
 // OrtOutputInfo holds for a non-tensor output), "other" for types the package has no name for.
@@ -68,7 +83,7 @@ class OrtSession final : public Inference {
  public:
   // Creates a CPU session from model bytes (ONNX Runtime parses them during the call; they may be freed
   // after). Throws std::runtime_error with ONNX Runtime's message (load, graph or operator errors) or why
-  // the library is not loaded.
+  // the library is not loaded. The last reference to the session destroys it on a thread of its own.
   static std::shared_ptr<OrtSession> create(void const* model, size_t bytes,
                                             OrtSessionOptions const& options);
   ~OrtSession() override;
@@ -92,7 +107,7 @@ class OrtSession final : public Inference {
   void cancel() noexcept override;
 
  private:
-  OrtSession() = default;
+  OrtSession();
   // The output called `name`; throws std::runtime_error when there is none.
   OrtOutputInfo const& output(std::string const& name) const;
 

@@ -73,9 +73,10 @@ describe('release addon', () => {
     expect(factory.calls).toEqual([]);
   });
 
-  it("has no test-only functions: benchBareUpload, a run handle's callOnJsThread", async () => {
+  it("has no test-only functions: benchBareUpload, ortSessionCounts, a run handle's callOnJsThread", async () => {
     const addon = loadAddon();
     expect(addon.benchBareUpload).toBeUndefined();
+    expect(addon.ortSessionCounts).toBeUndefined();
     const handle = addon.startCalibration(
       {
         ...base,

@@ -1,6 +1,6 @@
 import { NativeRunOptions, loadAddon } from '../../lib/binding';
 import { InputSpec } from '../../lib/batch/factory';
-import { liveNativeAllocations, runCalibration } from '../../lib/run/calibrator';
+import { liveNativeAllocations, runCalibration } from '../../lib/calibrator/run';
 import { MemoryStore, PatternFactory } from '../helpers/calibrator';
 
 // What the run options and the run result promise about TensorRT's contract, as far as an addon without TensorRT

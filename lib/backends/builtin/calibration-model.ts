@@ -21,13 +21,12 @@
  * another activation, computed by the histogram pass instead), unless `derive: false`.
  */
 import type { onnx as OnnxNs } from 'onnx-proto';
-import { onnx } from 'onnx-proto';
 import type { InputSpec } from '../../batch/factory';
 import { invalidOption, TrtCalibratorError } from '../../errors';
 import { findDerivedTensors, type DerivedTensor } from './derived';
+import { concatBytes, modelLayout, withGraphOutputs } from './model-bytes';
+import { loadNativeOnnxRuntime, openOrtSession } from './native-ort';
 import {
-  cloneModelProto,
-  encodeOnnxModel,
   formatDims,
   loadOnnxModel,
   modelInputs,
@@ -36,6 +35,7 @@ import {
   type OnnxModel,
 } from '../../onnx/model';
 import { createCpuSession } from '../../onnx/session';
+import { ownTurn } from '../../util/event-loop';
 
 /** Options of {@link prepareCalibrationModel}. */
 export interface CalibrationModelOptions {
@@ -62,25 +62,37 @@ export interface CalibrationModelOptions {
    * Creates the ONNX Runtime session that tells the element type of every candidate tensor (the model with all of
    * them but the derived ones as outputs) and returns those types by output name; it may keep the session for the
    * calibration pass.
-   * Rejects with ERR_MODEL when ONNX Runtime cannot load the model. Defaults to an onnxruntime-node session,
-   * released at once.
+   * Rejects with ERR_MODEL when ONNX Runtime cannot load the model. Defaults to a C++ session (native-ort.ts,
+   * created and destroyed off the JS thread), or where ONNX Runtime's C API is unavailable an onnxruntime-node
+   * session (which is created on the JS thread); either is released at once.
    */
   probe?: OutputTypeProbe;
 }
 
-/** See {@link CalibrationModelOptions.probe}. */
+/**
+ * See {@link CalibrationModelOptions.probe}. `probeBytes` is the model in pieces whose concatenation is the model
+ * (model-bytes.ts): `openOrtSession` takes them as they are.
+ */
 export type OutputTypeProbe = (
-  probeBytes: Uint8Array,
+  probeBytes: readonly Uint8Array[],
   proto: OnnxNs.IModelProto,
 ) => Promise<ReadonlyMap<string, string>>;
 
-/** The default probe: an onnxruntime-node session's output metadata. */
-async function onnxruntimeNodeProbe(
-  bytes: Uint8Array,
+/** The default probe: a C++ session's outputs, or an onnxruntime-node session's output metadata. */
+async function defaultProbe(
+  pieces: readonly Uint8Array[],
   proto: OnnxNs.IModelProto,
   source: string,
 ): Promise<Map<string, string>> {
-  const session = await createCpuSession(bytes, { proto, source });
+  if ((await loadNativeOnnxRuntime()).available) {
+    const session = await openOrtSession(pieces, { fetch: [], threads: 1, source, proto });
+    try {
+      return new Map(session.outputs.map((o) => [o.name, o.type]));
+    } finally {
+      session.close();
+    }
+  }
+  const session = await createCpuSession(concatBytes(pieces), { proto, source });
   const types = new Map<string, string>();
   try {
     for (const meta of session.outputMetadata) types.set(meta.name, meta.isTensor ? meta.type : 'non-tensor');
@@ -108,7 +120,10 @@ export interface SkippedTensor {
 
 /** What {@link prepareCalibrationModel} returns. */
 export interface CalibrationModel {
-  /** The edited model (the float activations but the derived ones added as outputs, external data inlined), for ONNX Runtime. */
+  /**
+   * The edited model (the float activations but the derived ones added as outputs, external data inlined), for ONNX
+   * Runtime. Put together from pieces on first use (the native pass never uses it).
+   */
   readonly modelBytes: Uint8Array;
   /** The network inputs with resolved shapes, in graph order. Float inputs also get cache entries. */
   readonly inputs: readonly CalibrationInput[];
@@ -138,7 +153,8 @@ export interface CalibrationModel {
 /**
  * Loads `modelPath` and prepares it for the builtin calibration pass: resolves input shapes, finds every float
  * activation (asking ONNX Runtime for the types of tensors the model does not annotate), and returns the model
- * bytes with those activations as outputs.
+ * bytes with those activations as outputs. The model is not copied or encoded again where its file's bytes are at
+ * hand (model-bytes.ts): the JS thread does little more than walk the graph.
  *
  * Errors: ERR_IO (file missing), ERR_MODEL (not ONNX, or ONNX Runtime cannot run it: names node and op),
  * ERR_INPUT_NAME (a `shapes` key that is not an input; the message lists the model's inputs), ERR_INPUT_SHAPE
@@ -152,7 +168,8 @@ export async function prepareCalibrationModel(
   validateOptions(options);
   const model = options.loaded ?? (await loadOnnxModel(modelPath));
   const inputs = resolveInputs(modelInputs(model.proto), options, modelPath);
-  const proto = cloneModelProto(model.proto);
+  // Read only: the outputs are added to the model's bytes, not to its proto.
+  const proto = model.proto;
   const graph = proto.graph as OnnxNs.GraphProto;
   const modelOutputs = graph.output.map((o) => o.name ?? '');
 
@@ -168,18 +185,23 @@ export async function prepareCalibrationModel(
     }
   }
 
+  // Walking the graph and putting the model's bytes together take a few ms each on the JS thread (the first call
+  // in a process most): each gets a turn of the event loop of its own, so that several calibrations starting at
+  // once interleave these steps instead of running them back to back.
+  await ownTurn();
   // Ask ONNX Runtime for the element type of every candidate but the derived ones: add each as an output with
   // just a name (ORT infers type and shape), create a session, read outputMetadata. This also proves ORT can run
   // the model. A derived tensor has its root's type.
   const derivable = options.derive === false ? [] : findDerivedTensors(proto, candidates);
   const derivedByName = new Map(derivable.map((d) => [d.name, d]));
   const existing = new Set(modelOutputs);
-  for (const name of candidates)
-    if (!existing.has(name) && !derivedByName.has(name)) graph.output.push(onnx.ValueInfoProto.create({ name }));
-  const probeBytes = encodeOnnxModel(proto);
+  const added = candidates.filter((name) => !existing.has(name) && !derivedByName.has(name));
+  await ownTurn();
+  const layout = await modelLayout(model);
+  const probeBytes = withGraphOutputs(layout, added);
   const types = options.probe
     ? await options.probe(probeBytes, proto)
-    : await onnxruntimeNodeProbe(probeBytes, proto, modelPath);
+    : await defaultProbe(probeBytes, proto, modelPath);
   const declared = declaredTypes(graph);
   const typeOf = (name: string) => types.get(name) ?? declared.get(name) ?? 'unknown type';
 
@@ -200,13 +222,15 @@ export async function prepareCalibrationModel(
   }
 
   // The calibration model: original outputs first, then the fetched float activations; non-float extras are dropped.
-  const keep = new Set([...modelOutputs, ...calibrationTensors]);
-  const outputs = graph.output.filter((o) => keep.has(o.name ?? ''));
-  const dropped = outputs.length !== graph.output.length;
-  graph.output = outputs;
-  const modelBytes = dropped ? encodeOnnxModel(proto) : probeBytes;
+  const calibrated = new Set(calibrationTensors);
+  const kept = added.filter((name) => calibrated.has(name));
+  const modelPieces = kept.length === added.length ? probeBytes : withGraphOutputs(layout, kept);
+  let modelBytes: Uint8Array | undefined;
   return {
-    modelBytes,
+    get modelBytes() {
+      modelBytes ??= concatBytes(modelPieces);
+      return modelBytes;
+    },
     inputs,
     calibrationTensors,
     derivedTensors,

@@ -15,7 +15,7 @@
  * PaddleOCR models).
  */
 import type { onnx } from 'onnx-proto';
-import { defaultOpsetVersion, floatValues } from '../../onnx/model';
+import { defaultOpsetVersion, floatValues, int64ToNumber } from '../../onnx/model';
 
 /** An activation computed element-wise from a fetched one (see the module comment). */
 export interface DerivedTensor {
@@ -45,6 +45,9 @@ function scalarConstants(graph: onnx.IGraphProto): Map<string, number> {
   const result = new Map<string, number>();
   const scalar = (t: onnx.ITensorProto | null | undefined): number | undefined => {
     if (!t || t.dataType !== 1 || t.dataLocation === 1) return undefined; // FLOAT, not external
+    // One element, by the dims alone: reading the values of every weight tensor (all of the model's bytes)
+    // would take milliseconds of the JS thread.
+    if ((t.dims ?? []).some((d) => int64ToNumber(d) !== 1)) return undefined;
     try {
       const values = floatValues(t);
       return values.length === 1 ? values[0] : undefined;

@@ -11,7 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { onnx } from 'onnx-proto';
-import { loadAddon, type NativeAddon, type NativeOrtSession } from '../../binding';
+import { loadAddon, type NativeOnnxRuntimeLoad, type NativeOrtSession } from '../../binding';
 import { ortLoadError } from '../../onnx/session';
 
 /** Whether the C++ ONNX Runtime path can be used, and if not why. */
@@ -19,6 +19,7 @@ export type NativeOnnxRuntimeStatus =
   { available: true; version: string; library: string } | { available: false; reason: string };
 
 let status: NativeOnnxRuntimeStatus | undefined;
+let loading: Promise<NativeOnnxRuntimeStatus> | undefined;
 
 /**
  * The ONNX Runtime shared library inside the installed onnxruntime-node package (next to its
@@ -60,34 +61,54 @@ export function onnxRuntimeLibraryPath(): string | undefined {
 }
 
 /**
- * Loads ONNX Runtime for the C++ path once per process and says whether it is usable. Never throws: a missing
- * library or an ONNX Runtime older than 1.13 gives `{ available: false, reason }`.
+ * Loads ONNX Runtime for the C++ path once per process, on a libuv pool thread (loading the library and creating
+ * ONNX Runtime's environment takes 20-30 ms: never on the JS thread during calibrate()), and says whether it is
+ * usable. Never rejects: a missing library or an ONNX Runtime older than 1.13 gives `{ available: false, reason }`.
+ */
+export function loadNativeOnnxRuntime(): Promise<NativeOnnxRuntimeStatus> {
+  if (status) return Promise.resolve(status);
+  loading ??= (async () => {
+    const library = onnxRuntimeLibraryPath();
+    let loaded: NativeOnnxRuntimeLoad | undefined;
+    try {
+      if (library) loaded = await loadAddon().loadOnnxRuntime(library);
+    } catch (err) {
+      loaded = { ok: false, error: (err as Error).message };
+    }
+    status ??= statusOf(library, loaded);
+    return status;
+  })();
+  return loading;
+}
+
+/**
+ * {@link loadNativeOnnxRuntime} on the calling thread, for the synchronous capabilities(): blocks 20-30 ms the first
+ * time in a process (after a {@link loadNativeOnnxRuntime} that has settled, it returns at once). Never throws.
  */
 export function nativeOnnxRuntime(): NativeOnnxRuntimeStatus {
   if (status) return status;
   const library = onnxRuntimeLibraryPath();
-  if (!library) {
-    status = {
+  let loaded: NativeOnnxRuntimeLoad | undefined;
+  try {
+    if (library) loaded = loadAddon().loadOnnxRuntimeSync(library);
+  } catch (err) {
+    loaded = { ok: false, error: (err as Error).message };
+  }
+  status = statusOf(library, loaded);
+  return status;
+}
+
+/** The status for the library found (or not) and what loading it gave (undefined: not tried, no library). */
+function statusOf(library: string | undefined, loaded: NativeOnnxRuntimeLoad | undefined): NativeOnnxRuntimeStatus {
+  if (!library || !loaded)
+    return {
       available: false,
       reason: 'no ONNX Runtime library found in the onnxruntime-node package for this platform',
     };
-    return status;
-  }
-  let loaded: ReturnType<NativeAddon['loadOnnxRuntime']>;
-  try {
-    loaded = loadAddon().loadOnnxRuntime(library);
-  } catch (err) {
-    status = { available: false, reason: (err as Error).message };
-    return status;
-  }
-  if (!loaded.ok) {
-    status = { available: false, reason: loaded.error };
-    return status;
-  }
+  if (!loaded.ok) return { available: false, reason: loaded.error };
   // process.exit() is safe: the addon stops and waits for the runs in progress from an atexit handler, before
   // ONNX Runtime's static destructors run (native/builtin/ort_session.cc).
-  status = { available: true, version: loaded.version, library };
-  return status;
+  return { available: true, version: loaded.version, library };
 }
 
 /** Options of {@link openOrtSession}. */
@@ -103,10 +124,15 @@ export interface OrtSessionOptions {
 }
 
 /**
- * Creates a C++ ONNX Runtime CPU session (off the JS thread). Rejects with ERR_MODEL naming the node and
- * operator when ONNX Runtime cannot load the model; call {@link nativeOnnxRuntime} first.
+ * Creates a C++ ONNX Runtime CPU session (off the JS thread). `modelBytes` may be pieces whose concatenation is the
+ * model (the addon copies them into one buffer). Rejects with ERR_MODEL naming the node and operator when ONNX
+ * Runtime cannot load the model; call {@link loadNativeOnnxRuntime} first. `close()` the session when done: it is
+ * destroyed on a thread of its own once no run uses it.
  */
-export async function openOrtSession(modelBytes: Uint8Array, options: OrtSessionOptions): Promise<NativeOrtSession> {
+export async function openOrtSession(
+  modelBytes: Uint8Array | readonly Uint8Array[],
+  options: OrtSessionOptions,
+): Promise<NativeOrtSession> {
   try {
     return await loadAddon().createOrtSession(modelBytes, { threads: options.threads, fetch: options.fetch });
   } catch (err) {

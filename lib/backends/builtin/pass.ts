@@ -14,7 +14,7 @@ import type { OnnxModel } from '../../onnx/model';
 import type { ProcessBatch } from '../../calibrator/run';
 import { prepareCalibrationModel, type CalibrationModel, type OutputTypeProbe } from './calibration-model';
 import { InferenceWorker } from './inference';
-import { nativeOnnxRuntime, openOrtSession } from './native-ort';
+import { loadNativeOnnxRuntime, openOrtSession } from './native-ort';
 
 /** What {@link prepareBuiltinPass} needs. */
 export interface BuiltinPassOptions {
@@ -58,13 +58,14 @@ export interface BuiltinPass {
 
 /**
  * Prepares the calibration model and the ONNX Runtime that will run it. The native session that tells the
- * activations' types is the one the pass runs (one session, created off the JS thread); the worker creates its own.
+ * activations' types is the one the pass runs (one session, created and destroyed off the JS thread, as ONNX
+ * Runtime's library is loaded); the worker creates its own.
  * Rejects with ERR_ADDON_LOAD when 'native' is asked for and ONNX Runtime's library cannot be loaded, ERR_MODEL
  * when ONNX Runtime cannot load the model.
  */
 export async function prepareBuiltinPass(options: BuiltinPassOptions): Promise<BuiltinPass> {
   const { calibrating, modelPath } = options;
-  const native = calibrating && options.inference !== 'worker' ? nativeOnnxRuntime() : undefined;
+  const native = calibrating && options.inference !== 'worker' ? await loadNativeOnnxRuntime() : undefined;
   if (calibrating && options.inference === 'native' && !native?.available) {
     throw new TrtCalibratorError(
       'ERR_ADDON_LOAD',

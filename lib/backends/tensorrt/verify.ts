@@ -25,7 +25,7 @@ import { TrtCalibratorError, invalidOption } from '../../errors';
 import type { HistogramSet } from '../../histogram';
 import { loadOnnxModel, modelInputs } from '../../onnx/model';
 import { buildQdqModel } from '../../onnx/qdq';
-import { runCalibration } from '../../run/calibrator';
+import { runCalibration } from '../../calibrator/run';
 import { makeSyntheticImages } from '../../synthetic/images';
 import { tensorrtUnavailableError } from './backend';
 import { engineBuildOptions } from './engine';
