@@ -301,7 +301,7 @@ export interface AddonOrigin {
   skipped: string[];
 }
 
-/** The install script's decision (scripts/install.js writes build/addon-install.json). */
+/** The install script's decision (scripts/install.js writes addon-install.json at the package root). */
 interface InstallRecord {
   addon: 'prebuilt' | 'source';
   reason: string;
@@ -309,9 +309,7 @@ interface InstallRecord {
 
 function installRecord(): InstallRecord | undefined {
   try {
-    const record = JSON.parse(
-      fs.readFileSync(path.join(packageRoot, 'build', 'addon-install.json'), 'utf8'),
-    ) as InstallRecord;
+    const record = JSON.parse(fs.readFileSync(path.join(packageRoot, 'addon-install.json'), 'utf8')) as InstallRecord;
     return typeof record.reason === 'string' ? record : undefined;
   } catch {
     return undefined;

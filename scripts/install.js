@@ -1,7 +1,8 @@
 'use strict';
 // The package's "install" script: keep the prebuilt addon (prebuilds/<platform>-<arch>, no compiler needed) or
 // build the addon from source (scripts/build-addon.js: cmake-js, node-gyp fallback), and record the choice in
-// build/addon-install.json for lib/binding.ts and `trt-calibrator doctor`.
+// addon-install.json at the package root (not in build/, which node-gyp's rebuild deletes) for lib/binding.ts and
+// `trt-calibrator doctor`.
 //
 // Builds from source when:
 //   - asked: `npm install|rebuild trt-calibrator --build-from-source` (npm_config_build_from_source) or
@@ -70,8 +71,7 @@ function prebuildLoads() {
 }
 
 function record(addon, reason) {
-  fs.mkdirSync(path.join(root, 'build'), { recursive: true });
-  fs.writeFileSync(path.join(root, 'build', 'addon-install.json'), `${JSON.stringify({ addon, reason }, null, 2)}\n`);
+  fs.writeFileSync(path.join(root, 'addon-install.json'), `${JSON.stringify({ addon, reason }, null, 2)}\n`);
 }
 
 function usePrebuild(reason) {
