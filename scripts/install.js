@@ -46,7 +46,7 @@ function findTensorRT() {
     const text = fs.readFileSync(header, 'utf8');
     // <= 10.10: NV_TENSORRT_MAJOR 10; 10.11+: NV_TENSORRT_MAJOR TRT_MAJOR_ENTERPRISE with TRT_MAJOR_ENTERPRISE 10.
     const part = (p) =>
-      /#define NV_TENSORRT_${p} (\d+)/.exec(text)?.[1] ??
+      new RegExp(`#define NV_TENSORRT_${p} (\\d+)`).exec(text)?.[1] ??
       new RegExp(`#define TRT_${p}_ENTERPRISE (\\d+)`).exec(text)?.[1];
     const version = ['MAJOR', 'MINOR', 'PATCH'].map((p) => part(p) ?? '?').join('.');
     return {
@@ -102,8 +102,8 @@ let reason;
 if (checkout) reason = 'a checkout of the repository (its tests run the addon built from the current sources)';
 else if (asked) reason = `a source build was asked for (${asked})`;
 else if (trt && trt.major >= 11)
-  usePrebuild(`TensorRT ${trt.version} (${trt.where}) has no INT8 calibrator; Q/DQ export needs no TensorRT here`);
-else if (trt) reason = `TensorRT ${trt.version} found (${trt.where}): building to include it`;
+  usePrebuild(`TensorRT ${trt.version} at ${trt.where} has no INT8 calibrator; Q/DQ export needs no TensorRT here`);
+else if (trt) reason = `TensorRT ${trt.version} found at ${trt.where}, which the prebuilds never include`;
 else if (!pre.ok) reason = pre.why;
 else
   usePrebuild(
@@ -124,7 +124,7 @@ if (r.status === 0) {
 }
 if (!asked && !checkout && pre.ok) {
   log(`WARNING: the source build failed; using the prebuilt addon prebuilds/${tag} instead (no TensorRT)`);
-  record('prebuilt', `the source build (${reason}) failed`);
+  record('prebuilt', `the source build failed (it was tried because ${reason})`);
   process.exit(0);
 }
 process.exit(r.status ?? 1);

@@ -38,8 +38,28 @@ function env(): NodeJS.ProcessEnv {
   return e;
 }
 
-function run(cmd: string, args: string[], cwd = app): SpawnSyncReturns<string> {
-  return spawnSync(path.join(bin, cmd), args, { cwd, env: env(), encoding: 'utf8', timeout: 240000 });
+function run(cmd: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): SpawnSyncReturns<string> {
+  return spawnSync(path.join(bin, cmd), args, {
+    cwd: app,
+    env: { ...env(), ...extraEnv },
+    encoding: 'utf8',
+    timeout: 240000,
+  });
+}
+
+/** A TensorRT "install" with only NvInferVersion.h, as the install script and CMakeLists.txt look for it. */
+function fakeTensorRT(major: number, minor: number): string {
+  const trt = path.join(dir, `TensorRT-${major}.${minor}`);
+  fs.mkdirSync(path.join(trt, 'include'), { recursive: true });
+  fs.writeFileSync(
+    path.join(trt, 'include', 'NvInferVersion.h'),
+    `#define NV_TENSORRT_MAJOR ${major}\n#define NV_TENSORRT_MINOR ${minor}\n#define NV_TENSORRT_PATCH 0\n`,
+  );
+  return trt;
+}
+
+function installRecord(): { addon: string; reason: string } {
+  return JSON.parse(fs.readFileSync(path.join(app, 'node_modules', 'trt-calibrator', 'addon-install.json'), 'utf8'));
 }
 
 /** npm's own CLI script: the one npm test runs under, else the `npm` on PATH. */
@@ -104,10 +124,10 @@ describe('the packed package, installed without a compiler', () => {
   it('installs, keeping the prebuilt addon, and says why', () => {
     expect(install.status).toBe(0);
     expect(install.stderr).toContain(`trt-calibrator: using the prebuilt addon prebuilds/${TAG}`);
-    const record = JSON.parse(
-      fs.readFileSync(path.join(app, 'node_modules', 'trt-calibrator', 'addon-install.json'), 'utf8'),
-    ) as { addon: string; reason: string };
-    expect(record).toEqual({ addon: 'prebuilt', reason: expect.stringContaining('no TensorRT found at install') });
+    expect(installRecord()).toEqual({
+      addon: 'prebuilt',
+      reason: expect.stringContaining('no TensorRT found at install'),
+    });
     expect(fs.existsSync(path.join(app, 'node_modules', 'trt-calibrator', 'build'))).toBe(false);
   });
 
@@ -152,6 +172,34 @@ describe('the packed package, installed without a compiler', () => {
     expect(r.stderr).toContain('trt-calibrator: the native addon could not be built');
     const doctor = run('npx', ['trt-calibrator', 'doctor', '--json']);
     expect(JSON.parse(doctor.stdout).addon).toMatchObject({ loaded: true, origin: 'prebuilt' });
+  }, 120000);
+
+  it('tries a source build when TensorRT is found; without a compiler it keeps the prebuild and says so', () => {
+    const r = run('npm', ['rebuild', 'trt-calibrator', '--foreground-scripts'], { TENSORRT_ROOT: fakeTensorRT(10, 3) });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain(
+      'trt-calibrator: building the addon from source: TensorRT 10.3.0 found at TENSORRT_ROOT=',
+    );
+    expect(r.stderr).toContain('trt-calibrator: WARNING: the source build failed; using the prebuilt addon');
+    expect(installRecord()).toEqual({
+      addon: 'prebuilt',
+      reason: expect.stringMatching(
+        /^the source build failed \(it was tried because TensorRT 10\.3\.0 found at TENSORRT_ROOT=/,
+      ),
+    });
+    const doctor = run('npx', ['trt-calibrator', 'doctor']);
+    expect(doctor.stdout).toContain(
+      '               why: the install script chose it: the source build failed (it was tried because TensorRT 10.3.0',
+    );
+  }, 120000);
+
+  it('keeps the prebuild for TensorRT 11, which has no calibrator', () => {
+    const r = run('npm', ['rebuild', 'trt-calibrator', '--foreground-scripts'], { TENSORRT_ROOT: fakeTensorRT(11, 0) });
+    expect(r.status).toBe(0);
+    expect(installRecord()).toEqual({
+      addon: 'prebuilt',
+      reason: expect.stringMatching(/^TensorRT 11\.0\.0 at TENSORRT_ROOT=\S+ has no INT8 calibrator/),
+    });
   }, 120000);
 
   it('compiles a TypeScript consumer against our declarations with skipLibCheck: false', () => {
