@@ -16,8 +16,8 @@
 //     tests run the current sources.
 // TRT_CALIBRATOR_BUILD_FROM_SOURCE=0 keeps the prebuild even when TensorRT is found.
 // A source build that was not asked for and fails falls back to the prebuild with a warning; one that was asked
-// for fails the install. While npm prepares a git dependency (it runs `npm install` in a clone before packing
-// it) nothing is built: the install of the packed result decides.
+// for fails the install. While npm prepares this package as a git dependency (it runs `npm install` in a clone
+// before packing it) nothing is built: the install of the packed result decides.
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -83,11 +83,12 @@ function usePrebuild(reason) {
   process.exit(0);
 }
 
-if (env._PACOTE_NO_PREPARE_) {
+const checkout = fs.existsSync(path.join(root, 'lib', 'binding.ts'));
+// npm sets _PACOTE_NO_PREPARE_ while it prepares a git dependency in a temporary clone.
+if (checkout && env._PACOTE_NO_PREPARE_) {
   log('preparing a git dependency: nothing to build here (the install of the packed package decides)');
   process.exit(0);
 }
-const checkout = fs.existsSync(path.join(root, 'lib', 'binding.ts'));
 const flag = env.TRT_CALIBRATOR_BUILD_FROM_SOURCE;
 const asked =
   flag === '1'
