@@ -114,8 +114,13 @@ arm64_userland() {
   unrs=$(node -p 'require("./node_modules/unrs-resolver/package.json").version')
   rm -rf "$WORK/sharp-arm64" && mkdir -p "$WORK/sharp-arm64"
   (cd "$WORK/sharp-arm64" && echo '{"name":"scratch","private":true}' > package.json &&
-    npm install --prefer-offline --silent --ignore-scripts --no-audit --no-fund --cpu=arm64 --os=linux --libc=glibc \
-      "sharp@$sharp" "@unrs/resolver-binding-linux-arm64-gnu@$unrs" >/dev/null)
+    npm install --prefer-offline --ignore-scripts --no-audit --no-fund --cpu=arm64 --os=linux --libc=glibc "sharp@$sharp")
+  # A package for another CPU is refused as a direct dependency (EBADPLATFORM): unpack its tarball instead.
+  local u=$WORK/sharp-arm64/node_modules/@unrs/resolver-binding-linux-arm64-gnu
+  mkdir -p "$u"
+  (cd "$WORK/dl" && [ -f "unrs-resolver-binding-linux-arm64-gnu-$unrs.tgz" ] ||
+    npm pack --prefer-offline --silent "@unrs/resolver-binding-linux-arm64-gnu@$unrs" >/dev/null)
+  tar -xzf "$WORK/dl/unrs-resolver-binding-linux-arm64-gnu-$unrs.tgz" -C "$u" --strip-components=1
   ls "$WORK/sharp-arm64/node_modules/@img" "$WORK/sharp-arm64/node_modules/@unrs"
   file "$NODE_ARM64"
 }
