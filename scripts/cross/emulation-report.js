@@ -121,9 +121,10 @@ md.push('');
 
 const ort = detail('onnxruntime-activations');
 const ortText = ort
-  ? ` (measured here: the classifier's ${ort.rootTensorBatches} root activation batches through ONNX Runtime on both, ` +
-    `${ort.valuesDiffering} of ${ort.values} values differ, in ${ort.tensorBatchesDiffering} of them, by up to ` +
-    `${ort.maxUlp} ULPs, ${ort.maxAbs} absolute)`
+  ? ` (measured here: the classifier's ${ort.rootTensorBatches} root activations x batches through ONNX Runtime on both, ` +
+    `${ort.valuesDiffering} of ${ort.values} values differ, in ${ort.tensorBatchesDiffering} of them; the largest ` +
+    `difference is ${ort.maxAbs}, ${ort.maxAbsRelativeToTensorMax} of its tensor's max |x|; ${ort.signFlips} values ` +
+    'near zero changed sign)'
   : '';
 if (cal) {
   md.push('## Caches: x64 against arm64');
