@@ -1,9 +1,14 @@
+// onnx-proto's declarations (reached from here through DerivedTensor) write 64-bit fields as `number | Long`,
+// the global that @types/long declares; loaded here so that a consumer compiling against our .d.ts with
+// `types: [...]` or `skipLibCheck: false` finds it (test/e2e/packaging.test.ts).
+/// <reference types="long" preserve="true" />
 /**
  * The typed view of the native addon: `NativeAddon` is the ONE interface that describes everything the addon
  * exports. The addon is loaded lazily, on first use, so that commands that need no native code (cache decode,
  * diff) work even where the addon failed to build, and so that a failed load becomes an ERR_ADDON_LOAD error
  * with instructions instead of a crash at import time.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TrtCalibratorError } from './errors';
 import type { DerivedTensor } from './backends/builtin/derived';
@@ -319,42 +324,121 @@ export interface NativeOrtSession {
 
 let cached: NativeAddon | undefined;
 let loadError: TrtCalibratorError | undefined;
+let origin: AddonOrigin | undefined;
 
-/** Root of the installed package (holds package.json, build/). */
+/** Root of the installed package (holds package.json, build/, prebuilds/). */
 export const packageRoot = path.resolve(__dirname, '..');
 
+/** Which addon file was loaded and why that one (`trt-calibrator doctor` prints it). */
+export interface AddonOrigin {
+  /**
+   * `env`: the file TRT_CALIBRATOR_ADDON names; `source`: compiled on this machine (build/Release, build/Debug);
+   * `prebuilt`: shipped in the package (prebuilds/<platform>-<arch>: the builtin backend, no CUDA, no TensorRT).
+   */
+  kind: 'env' | 'source' | 'prebuilt';
+  /** Absolute path of the loaded file. */
+  file: string;
+  /** Why this file, in one sentence. */
+  why: string;
+  /** Candidates tried before it, each with why it was not used. */
+  skipped: string[];
+}
+
+/** The install script's decision (scripts/install.js writes addon-install.json at the package root). */
+interface InstallRecord {
+  addon: 'prebuilt' | 'source';
+  reason: string;
+}
+
+function installRecord(): InstallRecord | undefined {
+  try {
+    const record = JSON.parse(fs.readFileSync(path.join(packageRoot, 'addon-install.json'), 'utf8')) as InstallRecord;
+    return typeof record.reason === 'string' ? record : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The loaded addon's origin; undefined until {@link loadAddon} succeeded. */
+export function addonOrigin(): AddonOrigin | undefined {
+  return origin;
+}
+
+/** The prebuilt addon for this platform and architecture, whether or not it exists. */
+export function prebuiltAddonPath(): string {
+  return path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, 'trt_calibrator.node');
+}
+
 /**
- * Loads the addon once. `TRT_CALIBRATOR_ADDON` may name a .node file to load instead (used by the test suite
- * for the test build, build-test/, and for the node-gyp and AddressSanitizer builds). Throws ERR_ADDON_LOAD with what to do when it cannot load.
+ * Loads the addon once, from the first of these that loads:
+ *   1. the file `TRT_CALIBRATOR_ADDON` names, and nothing else when it is set (the test suite uses it for the
+ *      test, node-gyp and AddressSanitizer builds);
+ *   2. a source build: build/Release, then build/Debug (made at install when TensorRT was found or a source
+ *      build was asked for, or by `npm ci` in the repository);
+ *   3. the prebuilt addon in the package, prebuilds/<platform>-<arch> -- not in a checkout of the repository
+ *      (lib/ holds the TypeScript sources there), where the tests must run the addon built from the current
+ *      sources.
+ * {@link addonOrigin} then says which one and why. Throws ERR_ADDON_LOAD with what to do when none loads.
  */
 export function loadAddon(): NativeAddon {
   if (cached) return cached;
   if (loadError) throw loadError;
   const override = process.env.TRT_CALIBRATOR_ADDON;
-  const candidates = override
-    ? [path.resolve(override)]
+  const install = installRecord();
+  const checkout = fs.existsSync(path.join(packageRoot, 'lib', 'binding.ts'));
+  const rel = (file: string) => {
+    const r = path.relative(packageRoot, file);
+    return r.startsWith('..') || path.isAbsolute(r) ? file : r;
+  };
+  const sourceWhy =
+    install?.addon === 'source'
+      ? `built from source at install: ${install.reason}`
+      : 'built from source on this machine (`npm ci` in the repository, `npm rebuild`, or cmake-js/node-gyp by hand)';
+  const candidates: Array<Omit<AddonOrigin, 'skipped'>> = override
+    ? [{ kind: 'env', file: path.resolve(override), why: 'TRT_CALIBRATOR_ADDON names it' }]
     : [
-        path.join(packageRoot, 'build', 'Release', 'trt_calibrator.node'),
-        path.join(packageRoot, 'build', 'Debug', 'trt_calibrator.node'),
+        { kind: 'source', file: path.join(packageRoot, 'build', 'Release', 'trt_calibrator.node'), why: sourceWhy },
+        { kind: 'source', file: path.join(packageRoot, 'build', 'Debug', 'trt_calibrator.node'), why: sourceWhy },
       ];
   const failures: string[] = [];
-  for (const file of candidates) {
+  let sourceFailed = false;
+  if (!override && checkout)
+    failures.push(
+      `${rel(prebuiltAddonPath())}: not used in a checkout of the repository, whose tests must run the current ` +
+        'sources (TRT_CALIBRATOR_ADDON may name it)',
+    );
+  else if (!override) {
+    const prebuiltWhy =
+      install?.addon === 'prebuilt'
+        ? `the install script chose it: ${install.reason}`
+        : 'no source build in build/ (the prebuilt addon needs no compiler)';
+    candidates.push({ kind: 'prebuilt', file: prebuiltAddonPath(), why: prebuiltWhy });
+  }
+  for (const candidate of candidates) {
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- a .node file loads only through require
-      cached = require(file) as NativeAddon;
+      cached = require(candidate.file) as NativeAddon;
+      const why =
+        candidate.kind === 'prebuilt' && sourceFailed
+          ? `the source build did not load, so the prebuilt addon (${candidate.why})`
+          : candidate.why;
+      origin = { ...candidate, why, skipped: failures };
       return cached;
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      failures.push(`${file}: ${e.code === 'MODULE_NOT_FOUND' ? 'not built' : e.message}`);
+      const missing = e.code === 'MODULE_NOT_FOUND' && !fs.existsSync(candidate.file);
+      if (candidate.kind === 'source' && !missing) sourceFailed = true;
+      failures.push(`${rel(candidate.file)}: ${missing ? 'not present' : e.message.split('\n')[0]}`);
     }
   }
   loadError = new TrtCalibratorError(
     'ERR_ADDON_LOAD',
     `The trt-calibrator native addon could not be loaded.\n  ${failures.join('\n  ')}\n` +
-      'Build it with `npm rebuild trt-calibrator` (needs CMake >= 3.18 and a C++17 compiler, or python3, make and ' +
-      'g++ for the node-gyp fallback). The CUDA toolkit and TensorRT are optional at build time; set ' +
-      'TENSORRT_ROOT before rebuilding to include TensorRT.',
-    { details: { candidates } },
+      'The package ships prebuilt addons for linux-x64 and linux-arm64 (glibc >= 2.29). Elsewhere, or to include ' +
+      'TensorRT, build it: `npm rebuild trt-calibrator --build-from-source` (needs CMake >= 3.18 and a C++17 ' +
+      'compiler, or python3, make and g++ for the node-gyp fallback). The CUDA toolkit and TensorRT are optional ' +
+      'at build time; set TENSORRT_ROOT before rebuilding to include TensorRT.',
+    { details: { candidates: candidates.map((c) => c.file) } },
   );
   throw loadError;
 }

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { tryLoadAddon, type NativeCapabilities } from './binding';
+import { addonOrigin, packageRoot, tryLoadAddon, type AddonOrigin, type NativeCapabilities } from './binding';
 import { libraryHeadersMismatch } from './backends/tensorrt/version';
 
 /** What this installation of trt-calibrator can do on this machine. */
@@ -9,9 +9,21 @@ export interface Capabilities {
   /**
    * The native addon: loaded or not, and what it was built with. `testHooks` is true for the test build of the
    * addon (TRTC_TEST_HOOKS: test builders and hooks the package's own tests use), false for the addon users get.
+   * `origin` says which file was loaded and why: TRT_CALIBRATOR_ADDON, a source build, or the prebuilt addon
+   * (`file` relative to the package when inside it).
    */
   addon:
-    | { loaded: true; version: string; buildSystem: string; napiVersion: number; testHooks: boolean }
+    | {
+        loaded: true;
+        version: string;
+        buildSystem: string;
+        napiVersion: number;
+        testHooks: boolean;
+        origin: AddonOrigin['kind'];
+        file: string;
+        why: string;
+        skipped: string[];
+      }
     | { loaded: false; error: string };
   /** CUDA: compiled in, runtime/driver versions, devices seen now, or why none. */
   cuda: NativeCapabilities['cuda'];
@@ -57,6 +69,7 @@ export function capabilities(): Capabilities {
       buildSystem: native.buildSystem,
       napiVersion: native.napiVersion,
       testHooks: native.testHooks,
+      ...originInfo(),
     };
   } else {
     addon = { loaded: false, error: loaded.error.message };
@@ -92,6 +105,24 @@ export function tensorrtCapabilities(): Capabilities['tensorrt'] {
   return tensorrtInfo('addon' in loaded ? loaded.addon.capabilities().tensorrt : undefined);
 }
 
+function originInfo(): Pick<Extract<Capabilities['addon'], { loaded: true }>, 'origin' | 'file' | 'why' | 'skipped'> {
+  const o = addonOrigin();
+  if (!o) return { origin: 'env', file: '', why: 'unknown', skipped: [] };
+  const rel = path.relative(packageRoot, o.file);
+  return {
+    origin: o.kind,
+    file: rel.startsWith('..') || path.isAbsolute(rel) ? o.file : rel,
+    why: o.why,
+    skipped: o.skipped,
+  };
+}
+
+const ORIGIN_LABEL: Record<AddonOrigin['kind'], string> = {
+  env: 'TRT_CALIBRATOR_ADDON',
+  source: 'built from source',
+  prebuilt: 'prebuilt',
+};
+
 function onnxruntimeInfo(): Capabilities['onnxruntime'] {
   try {
     // Loaded lazily: doctor must report a broken onnxruntime-node install instead of failing to start.
@@ -121,7 +152,15 @@ export function formatCapabilities(caps: Capabilities): string {
       ? `  addon        ${caps.addon.version} (${caps.addon.buildSystem}, N-API ${caps.addon.napiVersion}${caps.addon.testHooks ? ', test build' : ''})`
       : `  addon        NOT LOADED: ${caps.addon.error.split('\n').join('\n               ')}`,
   );
-  if (!caps.cuda.compiled) {
+  if (caps.addon.loaded) {
+    lines.push(`  addon file   ${ORIGIN_LABEL[caps.addon.origin]}: ${caps.addon.file}`);
+    lines.push(`               why: ${caps.addon.why}`);
+    for (const s of caps.addon.skipped) lines.push(`               not used: ${s}`);
+  }
+  if (!caps.cuda.compiled && caps.addon.loaded && caps.addon.origin === 'prebuilt') {
+    // The prebuilds leave CUDA out: the builtin backend runs on the CPU, and CUDA serves the TensorRT backend.
+    lines.push('  CUDA         not compiled in: prebuilt addon (CUDA comes with a source build that finds TensorRT)');
+  } else if (!caps.cuda.compiled) {
     lines.push(`  CUDA         not compiled in${caps.cuda.error ? `: ${caps.cuda.error}` : ''}`);
   } else {
     lines.push(

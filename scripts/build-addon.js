@@ -41,6 +41,6 @@ try {
 if (run(process.execPath, [nodeGyp, 'rebuild'])) process.exit(0);
 console.error(
   'trt-calibrator: the native addon could not be built. Install CMake >= 3.18 and a C++17 compiler ' +
-    '(or python3, make and g++ for node-gyp), then run `npm rebuild trt-calibrator`.',
+    '(or python3, make and g++ for node-gyp), then run `npm rebuild trt-calibrator --build-from-source`.',
 );
 process.exit(1);

@@ -3,7 +3,7 @@
 //   0. compile TypeScript to dist/ (the CLI tests run the compiled CLI)
 //   1. lint: ESLint over TypeScript/JavaScript, then tsc --noEmit over lib, test, samples and bench
 //   2. README option tables generated from lib/options are up to date; format check: clang-format (C++) and
-//      prettier (TypeScript/JavaScript)
+//      prettier (TypeScript/JavaScript); the committed prebuilt addons' checksums and symbol versions
 //   3. the two cmake-js builds of the addon, incremental (fast when nothing changed): the release addon in
 //      build/ (what users get) and the test build in build-test/ (TRTC_TEST_HOOKS=ON: test builders and hooks)
 //   4. jest, project `release` against build/Release: unit, e2e, pipeline, report, and the check that the
@@ -86,6 +86,9 @@ ok =
 ok = step('type check (tsc --noEmit)', bin('tsc'), ['-p', 'tsconfig.json', '--noEmit']) && ok;
 ok = step('README option tables match lib/options', process.execPath, ['scripts/options-tables.js', '--check']) && ok;
 ok = step('format check (clang-format, prettier)', process.execPath, ['scripts/check-format.js']) && ok;
+// Prebuilt addons (prebuilds/, scripts/prebuild.sh): checksums, symbol versions, linked libraries; warns when they
+// were built from other native sources. test/e2e/prebuilds.test.ts and packaging.test.ts load and run them.
+ok = step('prebuilds: checksums and symbol versions', process.execPath, ['scripts/prebuilds.js', 'check']) && ok;
 
 const cmakeJs = require.resolve('cmake-js/bin/cmake-js', { paths: [root] });
 /**

@@ -150,8 +150,6 @@ function toFloat16Tensor(
   return { tensor: onnx.TensorProto.create({ name, dims: [...dims], dataType: FLOAT16, rawData: raw }), clamped };
 }
 
-type Long = { toNumber(): number };
-
 function isDefaultDomain(node: onnx.INodeProto): boolean {
   return !node.domain || node.domain === 'ai.onnx';
 }
