@@ -2,6 +2,7 @@
  * Decoding a cache for people: per tensor the hex, the float32 scale and the dynamic range (scale × 127, the
  * amax TensorRT quantizes to ±127), plus counts of the scales that usually mean trouble.
  */
+import { formatColumns } from '../util/columns';
 import { formatTensorRTVersion } from './version';
 import type { CacheAlgorithm, CalibrationCache } from './format';
 
@@ -119,13 +120,9 @@ export function shortestFloat32(x: number): number {
 export function formatDecodeTable(decoded: DecodedCache): string {
   const rows = decoded.tensors.map((t) => [t.name, t.hex, formatNumber(t.scale), formatNumber(t.dynamicRange)]);
   const head = ['tensor', 'hex', 'scale', 'dynamic range'];
-  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
-  const line = (cells: string[]): string =>
-    cells.map((cell, c) => (c === cells.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ');
   return [
     `TRT-${decoded.header}-${decoded.algorithm} (TensorRT ${decoded.tensorrt}, ${decoded.algorithm})`,
-    line(head),
-    ...rows.map(line),
+    ...formatColumns([head, ...rows], ['left', 'left', 'left', 'left']),
     formatDecodeSummary(decoded.summary),
     '',
   ].join('\n');

@@ -13,6 +13,7 @@ import { amaxUsable, formatCacheText, type AmaxAlgorithm, type AmaxResult, type 
 import { buildQdqModel } from '../onnx/qdq';
 import { evaluateQdqModels, type Evaluation, type LabelAccuracy, type TensorError } from '../onnx/evaluate';
 import type { ReportAccuracy, ReportAlgorithmComparison } from '../report';
+import { formatColumns } from '../util/columns';
 
 /** The order in which `auto` tries algorithms, which is also the tie-break order. */
 export const AUTO_ALGORITHMS: readonly AmaxAlgorithm[] = Object.freeze(['entropy', 'mse', 'percentile', 'minmax']);
@@ -284,28 +285,25 @@ export function formatAlgorithmTable(choice: AutoChoice): string {
   const hasTop1 = choice.table.some((r) => r.top1Agreement !== undefined);
   const hasLabels = choice.table.some((r) => r.labelAccuracy !== undefined);
   const head = [
-    'algorithm ',
+    ' algorithm',
     ...(hasTop1 ? ['top-1 agree'] : []),
     ...(hasLabels ? ['accuracy'] : []),
-    'cosine    ',
+    'cosine',
     'mean abs err',
     'max abs err',
   ];
+  const rows = choice.table.map((r) => [
+    `${r.chosen ? '*' : ' '}${r.algorithm}`,
+    ...(hasTop1 ? [r.top1Agreement === undefined ? '-' : pct(r.top1Agreement)] : []),
+    ...(hasLabels ? [r.labelAccuracy === undefined ? '-' : pct(r.labelAccuracy)] : []),
+    r.cosine.toFixed(6),
+    r.meanAbsError.toPrecision(4),
+    r.maxAbsError.toPrecision(4),
+  ]);
   const lines = [
     `algorithms compared on ${choice.images} held-out samples (FP32 vs INT8 Q/DQ, ONNX Runtime CPU)`,
-    `  ${head.join('  ')}`,
+    ...formatColumns([head, ...rows], ['left', ...head.slice(1).map(() => 'right' as const)], '  '),
   ];
-  for (const r of choice.table) {
-    const cells = [
-      `${r.chosen ? '*' : ' '}${r.algorithm}`.padEnd(10),
-      ...(hasTop1 ? [(r.top1Agreement === undefined ? '-' : pct(r.top1Agreement)).padStart(11)] : []),
-      ...(hasLabels ? [(r.labelAccuracy === undefined ? '-' : pct(r.labelAccuracy)).padStart(8)] : []),
-      r.cosine.toFixed(6).padStart(10),
-      r.meanAbsError.toPrecision(4).padStart(12),
-      r.maxAbsError.toPrecision(4).padStart(11),
-    ];
-    lines.push(`  ${cells.join('  ')}`);
-  }
   lines.push(`  chosen: ${choice.why}`);
   return `${lines.join('\n')}\n`;
 }

@@ -5,6 +5,7 @@ import { cachesDiffer, diffCaches, type CacheDiff } from '../cache/diff';
 import { toJsonNumber } from '../cache/convert';
 import { DIFF_CLI_OPTIONS, resolveOptions } from '../options';
 import { addFlags, readFlags } from '../options/cli';
+import { formatColumns } from '../util/columns';
 import { EXIT_CODES, runCommand } from './common';
 
 function percent(relative: number): string {
@@ -29,10 +30,7 @@ function formatDiff(diff: CacheDiff, files: [string, string], tolerance: number,
       `${percent(c.relative)}${Math.abs(c.relative) > tolerance ? '' : ' (within tolerance)'}`,
     ]);
     const head = ['tensor', 'scale a', 'scale b', 'change'];
-    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-    const line = (cells: string[]): string =>
-      cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ');
-    out.push(line(head), ...rows.map(line));
+    out.push(...formatColumns([head, ...rows], ['left', 'left', 'left', 'left']));
   }
   const changed = diff.changes.filter((c) => c.relative !== 0);
   const beyond = diff.changes.filter((c) => Math.abs(c.relative) > tolerance);

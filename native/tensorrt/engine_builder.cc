@@ -294,7 +294,8 @@ RunError checkLibraryVersion(EngineBuildCallbacks const& callbacks) {
             "was compiled against (TensorRT " +
             headers +
             " headers); rebuild the addon against the "
-            "installed TensorRT (npx cmake-js rebuild), or put the matching libnvinfer first on the library "
+            "installed TensorRT (npm rebuild trt-calibrator --build-from-source), or put the matching "
+            "libnvinfer first on the library "
             "path"};
   }
   int32_t const minor = (loaded >= 100000 ? loaded % 10000 : loaded % 1000) / 100;

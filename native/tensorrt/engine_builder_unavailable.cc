@@ -25,8 +25,8 @@ bool buildEngine(EngineBuildOptions const& /*options*/, Calibrator& /*calibrator
         std::string("this trt-calibrator addon was built without TensorRT (") + TRTC_TENSORRT_SKIPPED +
         "). Install TensorRT 8.5-10.x with its ONNX parser (Debian/Ubuntu: apt install libnvinfer-dev "
         "libnvonnxparsers-dev; Jetson: part of JetPack; or unpack the TensorRT tar and set TENSORRT_ROOT to "
-        "it), then rebuild with cmake-js: `TENSORRT_ROOT=/path/to/TensorRT npx cmake-js rebuild`. Or use "
-        "backend 'builtin', which needs no TensorRT.";
+        "it), then build the addon from source: `TENSORRT_ROOT=/path/to/TensorRT npm rebuild trt-calibrator "
+        "--build-from-source`. Or use backend 'builtin', which needs no TensorRT.";
   } catch (...) {
     // Only std::bad_alloc can get here; the code alone says what happened.
   }

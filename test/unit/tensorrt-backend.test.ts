@@ -40,7 +40,7 @@ describe('TensorRT backend resolution', () => {
     const message = (err as Error).message;
     expect(message).toContain('NvInferVersion.h');
     expect(message).toContain('TENSORRT_ROOT');
-    expect(message).toContain('npx cmake-js rebuild');
+    expect(message).toContain('npm rebuild trt-calibrator --build-from-source');
     expect(message).toContain("backend: 'builtin'");
   });
 

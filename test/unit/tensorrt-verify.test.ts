@@ -53,7 +53,7 @@ describe('verify-tensorrt: the TensorRT half', () => {
       expect(message).toContain('install TensorRT 8.5–10.x');
       expect(message).toContain('apt install libnvinfer-dev libnvonnxparsers-dev');
       expect(message).toContain('JetPack');
-      expect(message).toContain('npx cmake-js rebuild');
+      expect(message).toContain('npm rebuild trt-calibrator --build-from-source');
     },
   );
 

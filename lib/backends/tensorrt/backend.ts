@@ -28,13 +28,13 @@ export function tensorrtUnavailableError(reason: string, asked = "backend: 'tens
   return new TrtCalibratorError(
     'ERR_TENSORRT_UNAVAILABLE',
     `${asked} needs TensorRT, but this trt-calibrator addon has none: ${reason}.\n` +
-      'To use it: install TensorRT 8.5–10.x with its ONNX parser and the CUDA toolkit, then rebuild the addon with ' +
-      'cmake-js (node-gyp builds never include TensorRT):\n' +
+      'To use it: install TensorRT 8.5–10.x with its ONNX parser and the CUDA toolkit, then build the addon from ' +
+      'source (a prebuilt addon never includes TensorRT):\n' +
       '  - Debian/Ubuntu (NVIDIA CUDA repository): apt install libnvinfer-dev libnvonnxparsers-dev\n' +
       '  - Jetson: TensorRT comes with JetPack 5.1+ (/usr/include/aarch64-linux-gnu, /usr/lib/aarch64-linux-gnu; CUDA at\n' +
       '    /usr/local/cuda)\n' +
       '  - tar package: unpack it and set TENSORRT_ROOT=/path/to/TensorRT-10.x.y.z\n' +
-      '  then: npx cmake-js rebuild   (in the trt-calibrator package directory)\n' +
+      '  then: npm rebuild trt-calibrator --build-from-source   (TENSORRT_ROOT set for a tar install)\n' +
       "Or use backend: 'builtin' (no TensorRT, no GPU needed) and deploy its calibration cache.",
     { details: { reason } },
   );

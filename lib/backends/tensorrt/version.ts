@@ -59,7 +59,7 @@ export function libraryHeadersMismatch(library: string, headers: string | undefi
   return lib.major !== hdr.major
     ? `the loaded TensorRT library is ${formatTensorRTVersion(lib)} but the addon was compiled against TensorRT ` +
         `${formatTensorRTVersion(hdr)} headers: engine builds are refused (another major version); rebuild the addon ` +
-        'against the installed TensorRT (npx cmake-js rebuild)'
+        'against the installed TensorRT (npm rebuild trt-calibrator --build-from-source)'
     : `the loaded TensorRT library is ${formatTensorRTVersion(lib)} but the addon was compiled against TensorRT ` +
         `${formatTensorRTVersion(hdr)} headers: caches and engines are TensorRT ${formatTensorRTVersion(lib)}'s ` +
         '(rebuild the addon to match)';
