@@ -3,6 +3,7 @@
 // statuses, and the cache text.
 #include "builtin/histogram.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -75,6 +76,41 @@ TEST(histogram_grows_at_one_width_merges_shards_and_refuses_tampered_bytes) {
   auto copy = trtc::HistogramSet::deserialize(setBytes.data(), setBytes.size());
   CHECK(copy->names() == set.names());
   CHECK(copy->get("x").counts() == set.get("x").counts());
+}
+
+TEST(histogram_merge_of_widths_a_power_of_two_apart_sums_the_finer_bins_in_groups) {
+  // Shard a: max 1 -> width 1/2048; shard b: max 4 -> width 4/2048 (4x). The merge coarsens a by 4 (each of
+  // its bins i goes to bin i / 4), then adds b bin by bin; zeros seen before b's first nonzero value land in
+  // bin 0.
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> ua(-1.0F, 1.0F);
+  std::uniform_real_distribution<float> ub(-4.0F, 4.0F);
+  std::vector<float> va(3000);
+  std::vector<float> vb(2000);
+  for (float& x : va) x = ua(rng);
+  for (float& x : vb) x = ub(rng);
+  va[0] = 1.0F;
+  vb[0] = -4.0F;
+  trtc::Histogram a;
+  a.add(va.data(), va.size());
+  trtc::Histogram b;
+  std::vector<float> const zeros(7, 0.0F);
+  b.add(zeros.data(), zeros.size());  // pending: b has no width yet
+  b.add(vb.data(), vb.size());
+  REQUIRE(a.binWidth() * 4.0 == b.binWidth());
+  std::vector<std::uint64_t> expected(b.counts());
+  for (std::size_t i = 0; i < a.counts().size(); ++i) expected[i / 4] += a.counts()[i];
+  trtc::Histogram merged = a;
+  merged.merge(b);
+  CHECK(merged.binWidth() == b.binWidth());
+  CHECK(merged.counts() == expected);
+  CHECK(merged.count() == 3000 + 2007);
+  CHECK(merged.binnedCount() == 3000 + 2007);
+  CHECK(merged.min() == -4.0F && merged.max() == std::max(a.max(), b.max()));
+  // The other way round gives the same histogram.
+  trtc::Histogram reverse = b;
+  reverse.merge(a);
+  CHECK(reverse.counts() == expected && reverse.binWidth() == merged.binWidth());
 }
 
 TEST(entropy_search_finds_the_last_minimum_kl_and_degenerate_data_gets_a_status) {
