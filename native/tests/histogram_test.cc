@@ -129,7 +129,7 @@ TEST(entropy_search_finds_the_last_minimum_kl_and_degenerate_data_gets_a_status)
   for (std::size_t i = 128; i <= h.nbins(); ++i) {
     double const kl = trtc::entropyDivergence(h.counts().data(), h.nbins(), i);
     CHECK(!(kl < chosen - 1e-12));
-    if (i > static_cast<std::size_t>(e.bin)) CHECK(kl > chosen - 1e-12);
+    if (i > static_cast<std::size_t>(e.bin)) CHECK(kl > chosen);  // the LAST minimum: nothing after it ties
   }
   trtc::AmaxResult const m = trtc::computeAmax(h, trtc::AmaxAlgorithm::kMINMAX);
   CHECK(m.amax == static_cast<double>(h.absMax()));
@@ -158,6 +158,45 @@ TEST(entropy_search_finds_the_last_minimum_kl_and_degenerate_data_gets_a_status)
   CHECK(bad.nanCount() == 1 && bad.posInfCount() == 1 && bad.negInfCount() == 1);
   trtc::Histogram empty;
   CHECK(trtc::computeAmax(empty, trtc::AmaxAlgorithm::kMINMAX).status == trtc::AmaxStatus::kEMPTY);
+}
+
+TEST(entropy_search_keeps_the_last_tied_minimum_when_the_top_bins_are_empty) {
+  // Nonzero bins 20 apart up to bin 1900, none above (a width fixed before the data): each nonzero bin is
+  // alone in its level, so every candidate above 1900 has a plain KL of exactly 0 and the last one, 2048, is
+  // chosen.
+  std::vector<std::uint64_t> counts(2048, 0);
+  std::uint64_t k = 1;
+  for (std::size_t j = 20; j <= 1900; j += 20, ++k) counts[j] = k % 7 + 1;
+  std::size_t last = 0;
+  double best = INFINITY;
+  for (std::size_t i = 128; i <= counts.size(); ++i) {
+    double const kl = trtc::entropyDivergence(counts.data(), counts.size(), i);
+    if (kl <= best) {
+      best = kl;
+      last = i;
+    }
+  }
+  CHECK_EQ(last, std::size_t{2048});
+  CHECK_EQ(trtc::entropyBin(counts.data(), counts.size()), last);
+}
+
+TEST(histogram_merge_adds_the_zeros_of_a_histogram_without_width_to_bin_0) {
+  float const data[] = {1.0F, 0.5F, 0.25F, 0.0F};
+  std::vector<float> const zeros(9, 0.0F);
+  trtc::Histogram withData;
+  withData.add(data, 4);
+  trtc::Histogram onlyZeros;
+  onlyZeros.add(zeros.data(), zeros.size());
+  CHECK(onlyZeros.binWidth() == 0.0 && onlyZeros.pendingZeros() == 9);
+  std::vector<std::uint64_t> expected = withData.counts();
+  expected[0] += 9;
+  trtc::Histogram a = withData;
+  a.merge(onlyZeros);
+  CHECK(a.counts() == expected && a.count() == 13 && a.pendingZeros() == 0);
+  trtc::Histogram b = onlyZeros;
+  b.merge(withData);
+  CHECK(b.counts() == expected && b.count() == 13 && b.pendingZeros() == 0 &&
+        b.binWidth() == withData.binWidth());
 }
 
 TEST(cache_text_is_written_byte_exact_and_refuses_a_nan_amax) {
