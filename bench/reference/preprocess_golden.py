@@ -150,6 +150,10 @@ def cases(images):
         (photo, dict(base, dtype='float16', **IMAGENET)),
         (large, dict(base, shape=[3, 60, 80], **SEED_BGR)),
         (tiny, dict(base, shape=[3, 40, 48], **SEED_BGR)),
+        # Odd vertical remainders (70x50 letterboxed to 32x23: 1 row of padding; 40x64 shown, resized to 32x51
+        # and cropped to 24 rows: 27 rows cut), where rounding the top offset up instead of down shows.
+        ('c-plain.png', dict(base, resize='letterbox', padValue=114)),
+        ('b-exif-rot90.jpg', dict(base, resize='center-crop')),
     ]
     return out
 

@@ -251,7 +251,11 @@ std::size_t entropyBin(std::uint64_t const* counts, std::size_t nbins) {
     double const lastBin = b[i - 1];
     if (inside == 0.0 || (outliers > 0.0 && lastBin == 0.0)) continue;  // some P > 0 where Q = 0: +inf
     double const pLast = lastBin + outliers;
-    long double const sumPLogP = cumBLogB[i - 1] + static_cast<long double>(pLast) * std::log(pLast);
+    // pLast is 0 when the candidate's last bin is empty and nothing lies above it (bins above the data, e.g.
+    // a width fixed with setBinWidth): 0 log 0 = 0, as in the plain sum, not NaN (a NaN candidate is never
+    // chosen).
+    long double const sumPLogP =
+        cumBLogB[i - 1] + (pLast > 0.0 ? static_cast<long double>(pLast) * std::log(pLast) : 0.0L);
     double sumPLogQ = 0.0;
     double lastLogQ = 0.0;
     std::size_t start = 0;

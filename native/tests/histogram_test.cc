@@ -3,6 +3,7 @@
 // statuses, and the cache text.
 #include "builtin/histogram.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -77,6 +78,41 @@ TEST(histogram_grows_at_one_width_merges_shards_and_refuses_tampered_bytes) {
   CHECK(copy->get("x").counts() == set.get("x").counts());
 }
 
+TEST(histogram_merge_of_widths_a_power_of_two_apart_sums_the_finer_bins_in_groups) {
+  // Shard a: max 1 -> width 1/2048; shard b: max 4 -> width 4/2048 (4x). The merge coarsens a by 4 (each of
+  // its bins i goes to bin i / 4), then adds b bin by bin; zeros seen before b's first nonzero value land in
+  // bin 0.
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> ua(-1.0F, 1.0F);
+  std::uniform_real_distribution<float> ub(-4.0F, 4.0F);
+  std::vector<float> va(3000);
+  std::vector<float> vb(2000);
+  for (float& x : va) x = ua(rng);
+  for (float& x : vb) x = ub(rng);
+  va[0] = 1.0F;
+  vb[0] = -4.0F;
+  trtc::Histogram a;
+  a.add(va.data(), va.size());
+  trtc::Histogram b;
+  std::vector<float> const zeros(7, 0.0F);
+  b.add(zeros.data(), zeros.size());  // pending: b has no width yet
+  b.add(vb.data(), vb.size());
+  REQUIRE(a.binWidth() * 4.0 == b.binWidth());
+  std::vector<std::uint64_t> expected(b.counts());
+  for (std::size_t i = 0; i < a.counts().size(); ++i) expected[i / 4] += a.counts()[i];
+  trtc::Histogram merged = a;
+  merged.merge(b);
+  CHECK(merged.binWidth() == b.binWidth());
+  CHECK(merged.counts() == expected);
+  CHECK(merged.count() == 3000 + 2007);
+  CHECK(merged.binnedCount() == 3000 + 2007);
+  CHECK(merged.min() == -4.0F && merged.max() == std::max(a.max(), b.max()));
+  // The other way round gives the same histogram.
+  trtc::Histogram reverse = b;
+  reverse.merge(a);
+  CHECK(reverse.counts() == expected && reverse.binWidth() == merged.binWidth());
+}
+
 TEST(entropy_search_finds_the_last_minimum_kl_and_degenerate_data_gets_a_status) {
   std::mt19937 rng(3);
   std::normal_distribution<float> nd(0.0F, 1.0F);
@@ -93,7 +129,7 @@ TEST(entropy_search_finds_the_last_minimum_kl_and_degenerate_data_gets_a_status)
   for (std::size_t i = 128; i <= h.nbins(); ++i) {
     double const kl = trtc::entropyDivergence(h.counts().data(), h.nbins(), i);
     CHECK(!(kl < chosen - 1e-12));
-    if (i > static_cast<std::size_t>(e.bin)) CHECK(kl > chosen - 1e-12);
+    if (i > static_cast<std::size_t>(e.bin)) CHECK(kl > chosen);  // the LAST minimum: nothing after it ties
   }
   trtc::AmaxResult const m = trtc::computeAmax(h, trtc::AmaxAlgorithm::kMINMAX);
   CHECK(m.amax == static_cast<double>(h.absMax()));
@@ -122,6 +158,45 @@ TEST(entropy_search_finds_the_last_minimum_kl_and_degenerate_data_gets_a_status)
   CHECK(bad.nanCount() == 1 && bad.posInfCount() == 1 && bad.negInfCount() == 1);
   trtc::Histogram empty;
   CHECK(trtc::computeAmax(empty, trtc::AmaxAlgorithm::kMINMAX).status == trtc::AmaxStatus::kEMPTY);
+}
+
+TEST(entropy_search_keeps_the_last_tied_minimum_when_the_top_bins_are_empty) {
+  // Nonzero bins 20 apart up to bin 1900, none above (a width fixed before the data): each nonzero bin is
+  // alone in its level, so every candidate above 1900 has a plain KL of exactly 0 and the last one, 2048, is
+  // chosen.
+  std::vector<std::uint64_t> counts(2048, 0);
+  std::uint64_t k = 1;
+  for (std::size_t j = 20; j <= 1900; j += 20, ++k) counts[j] = k % 7 + 1;
+  std::size_t last = 0;
+  double best = INFINITY;
+  for (std::size_t i = 128; i <= counts.size(); ++i) {
+    double const kl = trtc::entropyDivergence(counts.data(), counts.size(), i);
+    if (kl <= best) {
+      best = kl;
+      last = i;
+    }
+  }
+  CHECK_EQ(last, std::size_t{2048});
+  CHECK_EQ(trtc::entropyBin(counts.data(), counts.size()), last);
+}
+
+TEST(histogram_merge_adds_the_zeros_of_a_histogram_without_width_to_bin_0) {
+  float const data[] = {1.0F, 0.5F, 0.25F, 0.0F};
+  std::vector<float> const zeros(9, 0.0F);
+  trtc::Histogram withData;
+  withData.add(data, 4);
+  trtc::Histogram onlyZeros;
+  onlyZeros.add(zeros.data(), zeros.size());
+  CHECK(onlyZeros.binWidth() == 0.0 && onlyZeros.pendingZeros() == 9);
+  std::vector<std::uint64_t> expected = withData.counts();
+  expected[0] += 9;
+  trtc::Histogram a = withData;
+  a.merge(onlyZeros);
+  CHECK(a.counts() == expected && a.count() == 13 && a.pendingZeros() == 0);
+  trtc::Histogram b = onlyZeros;
+  b.merge(withData);
+  CHECK(b.counts() == expected && b.count() == 13 && b.pendingZeros() == 0 &&
+        b.binWidth() == withData.binWidth());
 }
 
 TEST(cache_text_is_written_byte_exact_and_refuses_a_nan_amax) {

@@ -1,5 +1,10 @@
+import * as path from 'node:path';
 import { loadAddon } from '../../lib/binding';
 import { capabilities, formatCapabilities } from '../../lib/capabilities';
+import { cudaExpectation, tensorrtExpectation } from '../helpers/build-expectations';
+
+/** The addon this suite loads: the test build, or the node-gyp/ASan build scripts/test.js names. */
+const addonFile = path.resolve(process.env.TRT_CALIBRATOR_ADDON as string);
 
 describe('native addon: capabilities', () => {
   it('loads without a GPU and reports its build', () => {
@@ -28,6 +33,43 @@ describe('native addon: capabilities', () => {
       // An addon built without CUDA (TRTC_CUDA=OFF, a prebuilt addon) says so instead of listing devices.
       expect(formatCapabilities(caps)).toMatch(/^ {2}CUDA {9}not compiled in/m);
     }
+  });
+
+  it('has CUDA compiled in exactly where this machine has the CUDA toolkit (a build that lost CUDA fails here)', () => {
+    const caps = loadAddon().capabilities();
+    const expected = cudaExpectation(addonFile, caps.buildSystem);
+    console.log(
+      `${addonFile}: CUDA compiled in: ${caps.cuda.compiled}; expected: ${expected.compiled} (${expected.why})`,
+    );
+    if (expected.compiled === undefined) {
+      // No toolkit found where the builds look: nothing to hold the build to (another machine's CI states it).
+      expect(typeof caps.cuda.compiled).toBe('boolean');
+      return;
+    }
+    expect({ compiled: caps.cuda.compiled, why: expected.why }).toEqual({
+      compiled: expected.compiled,
+      why: expected.why,
+    });
+  });
+
+  it('has the TensorRT adapter compiled in where this machine has TensorRT 8.6-10.x and CUDA', () => {
+    const caps = loadAddon().capabilities();
+    const expected = tensorrtExpectation(addonFile, caps.cuda.compiled);
+    console.log(
+      `${addonFile}: TensorRT compiled in: ${caps.tensorrt.compiled}; expected: ${expected.compiled} (${expected.why})`,
+    );
+    if (caps.buildSystem === 'node-gyp') {
+      expect(caps.tensorrt.compiled).toBe(false); // binding.gyp never builds the adapter
+      return;
+    }
+    if (expected.compiled === undefined) {
+      expect(typeof caps.tensorrt.compiled).toBe('boolean');
+      return;
+    }
+    expect({ compiled: caps.tensorrt.compiled, why: expected.why }).toEqual({
+      compiled: expected.compiled,
+      why: expected.why,
+    });
   });
 
   it('reports TensorRT as compiled in with a version, or why not', () => {

@@ -214,6 +214,46 @@ describe('native histograms', () => {
     }
   });
 
+  it.each([1000, 1900])(
+    'entropy keeps the LAST of tied minima when the bins above the data are empty (fixed width, data up to bin %i)',
+    (top) => {
+      // A width fixed before the data (the shard workflow's setBinWidth) leaves the bins above the data empty.
+      // Nonzero bins 20 apart each sit alone in their level, so every candidate above `top` has KL exactly 0
+      // (Q = P); the last of them is 2048, as the plain reference (and TensorRT's rule) says.
+      const d = new HistogramSet();
+      d.setBinWidth('t', 1 / 2048);
+      const values: number[] = [];
+      for (let j = 20, k = 1; j <= top; j += 20, k++)
+        for (let r = 0; r < (k % 7) + 1; r++) values.push((j + 0.5) / 2048);
+      d.add('t', Float32Array.from(values));
+      const counts = d.counts('t');
+      expect(counts.length).toBe(2048);
+      let lastNonZero = -1;
+      counts.forEach((c, j) => (lastNonZero = c > 0 ? j : lastNonZero));
+      expect(lastNonZero).toBe(top);
+      expect(referenceEntropyBin(counts)).toBe(2048);
+      expect(d.computeAmax('t', 'entropy')).toEqual({ status: 'ok', amax: 1, bin: 2048 });
+    },
+  );
+
+  it('merging a histogram that holds only zeros adds them to bin 0, either way round', () => {
+    const withData = new HistogramSet();
+    withData.add('t', Float32Array.of(1, 0.5, 0.25, 0));
+    const zeros = new HistogramSet();
+    zeros.add('t', new Float32Array(9));
+    expect(zeros.stats('t')).toMatchObject({ binWidth: 0, pendingZeros: 9 });
+    const expected = withData.counts('t');
+    expected[0] += 9;
+    const a = new HistogramSet(withData.serialize());
+    a.merge(zeros);
+    expect(a.counts('t')).toEqual(expected);
+    expect(a.stats('t')).toMatchObject({ count: 13, pendingZeros: 0, binWidth: 1 / 2048 });
+    const b = new HistogramSet(zeros.serialize());
+    b.merge(withData);
+    expect(b.counts('t')).toEqual(expected);
+    expect(b.stats('t')).toMatchObject({ count: 13, pendingZeros: 0, binWidth: 1 / 2048 });
+  });
+
   it('rejects merging histograms of unrelated bin widths and leaves the target unchanged', () => {
     const a = new HistogramSet();
     a.add('t', Float32Array.of(1, 0.5, 0.25));
@@ -396,11 +436,13 @@ describe('native histograms', () => {
     );
     expect(() => set.add('t', [1, 2] as never)).toThrow(/Expected a Float32Array for data/);
     expect(() => set.stats('nope')).toThrow(expect.objectContaining({ code: 'ERR_HISTOGRAM' }));
+    let thrown: unknown;
     try {
       set.stats('nope');
     } catch (err) {
-      expect(isTrtCalibratorError(err, 'ERR_HISTOGRAM')).toBe(true);
+      thrown = err;
     }
+    expect(isTrtCalibratorError(thrown, 'ERR_HISTOGRAM')).toBe(true);
   });
 });
 

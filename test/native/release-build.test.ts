@@ -4,11 +4,13 @@
  * build, and has none of the test-only functions. jest.config.js runs this file in the `release` project; the
  * suites that need the test build run in `test-build`.
  */
-import { NativeRunOptions, loadAddon } from '../../lib/binding';
+import * as path from 'node:path';
+import { NativeRunOptions, loadAddon, packageRoot } from '../../lib/binding';
 import { capabilities, formatCapabilities } from '../../lib/capabilities';
 import { HistogramSet } from '../../lib/histogram';
 import { liveNativeAllocations, runCalibration } from '../../lib/calibrator/run';
 import { PatternFactory } from '../helpers/calibrator';
+import { addonCapabilities, cudaExpectation } from '../helpers/build-expectations';
 
 const image = { name: 'image', shape: [2, 3, 4, 5], dtype: 'float32' } as const;
 const base = {
@@ -42,6 +44,22 @@ function thrown(options: NativeRunOptions): unknown {
 
 describe('release addon', () => {
   afterEach(() => expect(liveNativeAllocations().runs).toBe(0));
+
+  it('build/ has CUDA compiled in where this machine has the CUDA toolkit (a build that lost CUDA fails here)', () => {
+    // build/Release by name (what npm install builds), whatever else loadAddon() may prefer.
+    const file = path.join(packageRoot, 'build', 'Release', 'trt_calibrator.node');
+    const caps = addonCapabilities(file);
+    const expected = cudaExpectation(file, caps.buildSystem);
+    console.log(`${file}: CUDA compiled in: ${caps.cuda.compiled}; expected: ${expected.compiled} (${expected.why})`);
+    if (expected.compiled === undefined) {
+      expect(typeof caps.cuda.compiled).toBe('boolean');
+      return;
+    }
+    expect({ compiled: caps.cuda.compiled, why: expected.why }).toEqual({
+      compiled: expected.compiled,
+      why: expected.why,
+    });
+  });
 
   it('says it is not the test build', () => {
     expect(loadAddon().capabilities().testHooks).toBe(false);

@@ -62,6 +62,19 @@ describe('build files', () => {
     expect(nativeSources().filter((f) => !listed.has(f))).toEqual([]);
   });
 
+  it('the C++ core tests build every test file in native/tests (a file missing from TEST_SOURCES never runs)', () => {
+    const text = fs.readFileSync(path.join(root, 'native', 'tests', 'CMakeLists.txt'), 'utf8');
+    const m = /set\(TEST_SOURCES\s+([^)]*)\)/.exec(text);
+    if (!m) throw new Error('TEST_SOURCES not found in native/tests/CMakeLists.txt');
+    const listed = m[1].split(/\s+/).filter(Boolean).sort();
+    const onDisk = fs
+      .readdirSync(path.join(root, 'native', 'tests'))
+      .filter((f) => f.endsWith('.cc'))
+      .sort();
+    expect(listed).toEqual(onDisk);
+    expect(listed).toContain('histogram_test.cc');
+  });
+
   it('package.json and the addon agree on the version', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
     const header = fs.readFileSync(path.join(root, 'native', 'bridge', 'addon.h'), 'utf8');

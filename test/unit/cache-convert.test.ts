@@ -36,15 +36,13 @@ describe('checkCacheCompatibility', () => {
 
   it('rejects a cache written by another TensorRT version, naming both', () => {
     expect(() => checkCacheCompatibility(cache, { tensorrt: '10.3' })).toThrow(TrtCalibratorError);
-    try {
-      checkCacheCompatibility(cache, { tensorrt: '10.3.0' });
-    } catch (err) {
-      expect(err).toMatchObject({
+    expect(() => checkCacheCompatibility(cache, { tensorrt: '10.3.0' })).toThrow(
+      expect.objectContaining({
         code: 'ERR_CACHE_VERSION',
         details: { cacheVersion: '8.6.1', expectedVersion: '10.3' },
-      });
-      expect((err as Error).message).toMatch(/TensorRT 8\.6\.1 \(header TRT-8601\) but TensorRT 10\.3 will read it/);
-    }
+        message: expect.stringMatching(/TensorRT 8\.6\.1 \(header TRT-8601\) but TensorRT 10\.3 will read it/),
+      }),
+    );
   });
 
   it('rejects a cache written by another algorithm, naming both', () => {

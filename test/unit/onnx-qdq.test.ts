@@ -304,15 +304,3 @@ describe('PaddleOCR classifier (opset 9, Constant-node weights)', () => {
     });
   });
 });
-
-// Saved for the Python checker script (bench/reference/check_qdq.py) when TRTC_QDQ_OUT is set.
-if (process.env.TRTC_QDQ_OUT) {
-  it('writes the classifier Q/DQ model for the ONNX checker', async () => {
-    const calib = await textCrops(16, 1);
-    await writeQdqModel(
-      CLASSIFIER,
-      await minmaxScales(CLASSIFIER, calib.data, [16, 3, 48, 192]),
-      process.env.TRTC_QDQ_OUT as string,
-    );
-  });
-}
