@@ -13,14 +13,20 @@ import * as path from 'node:path';
 import { TrtCalibratorError } from './errors';
 import type { DerivedTensor } from './backends/builtin/derived';
 
-/** One CUDA device as the runtime reports it. */
+/**
+ * One CUDA device as the runtime reports it.
+ * @inline
+ */
 export interface NativeCudaDevice {
+  /** The CUDA device ordinal (0, 1, …) among the devices this process sees (CUDA_VISIBLE_DEVICES applies). */
   index: number;
+  /** The device's name as the CUDA runtime reports it, e.g. "NVIDIA H100 80GB HBM3", "Tesla T4", "Orin". */
   name: string;
   /** "major.minor", e.g. "9.0" for an H100, "7.5" for a T4, "8.7" for Jetson Orin. */
   computeCapability: string;
   /** Bytes of device memory. */
   totalMemory: number;
+  /** Streaming multiprocessors (SMs) on the device, e.g. 132 for an H100 SXM, 40 for a T4. */
   multiProcessors: number;
 }
 
@@ -33,11 +39,19 @@ export interface NativeCapabilities {
   /** The test build of the addon (TRTC_TEST_HOOKS): test builders, test-hook options, benchBareUpload. */
   testHooks: boolean;
   cuda: {
+    /**
+     * True when the addon was built with the CUDA toolkit (a source build that found it). False for the prebuilt
+     * addons, for builds without the toolkit, and when the addon is not loaded; `error` then says why.
+     */
     compiled: boolean;
     /** e.g. 13000 for CUDA 13.0; 0 when not compiled in. */
     runtimeVersion: number;
     /** 0 when no driver is loaded. */
     driverVersion: number;
+    /**
+     * The CUDA devices this process sees, queried afresh on each call; empty when CUDA is not compiled in, when
+     * there is no driver or device, or when the addon is not loaded (`error` says which).
+     */
     devices: NativeCudaDevice[];
     /** Why `devices` is empty, when it is. */
     error?: string;
@@ -51,29 +65,58 @@ export interface NativeCapabilities {
 
 /** Threshold algorithms of native/builtin/thresholds.h. */
 export type NativeAmaxAlgorithm = 'entropy' | 'minmax' | 'percentile' | 'mse';
-/** `ok`, or why no threshold could be derived (`constant` still has a usable amax = |c|). */
+/**
+ * `ok`, or why no threshold could be derived (`constant` still has a usable amax = |c|).
+ * @inline
+ */
 export type NativeAmaxStatus = 'ok' | 'constant' | 'empty' | 'not-finite' | 'all-zero';
 
-/** One threshold from native/builtin/thresholds.cc. `amax` is 0 unless status is `ok` or `constant`. */
+/**
+ * One threshold from native/builtin/thresholds.cc. `amax` is 0 unless status is `ok` or `constant`.
+ * @inline
+ */
 export interface NativeAmaxResult {
+  /**
+   * `ok` when the algorithm found a threshold in the data; otherwise why there is none: `empty` (no values),
+   * `not-finite` (only NaN/±Inf), `all-zero` (every finite value is 0), or `constant` (every finite value is the
+   * same nonzero c: amax = |c|, still usable).
+   */
   status: NativeAmaxStatus;
+  /**
+   * The threshold: the largest |x| INT8 represents for this tensor (its scale is amax / 127), in the tensor's own
+   * units. 0 unless `status` is `ok` or `constant`.
+   */
   amax: number;
   /** Histogram edge index chosen (amax = bin * binWidth); -1 for minmax and degenerate results. */
   bin: number;
 }
 
-/** Counters of one tensor's histogram (native/builtin/histogram.h). */
+/**
+ * Counters of one tensor's histogram (native/builtin/histogram.h).
+ * @inline
+ */
 export interface NativeHistogramStats {
   /** Every value seen, NaN/Inf included. */
   count: number;
+  /** Values that are neither NaN nor ±Inf (count minus the three counts below): only these are binned. */
   finiteCount: number;
+  /** NaN values seen (counted, never binned). */
   nanCount: number;
+  /** +Infinity values seen (counted, never binned). */
   posInfCount: number;
+  /** -Infinity values seen (counted, never binned). */
   negInfCount: number;
-  /** Over finite values; Infinity / -Infinity when there are none. */
+  /** Smallest finite value seen (signed, not |x|); Infinity when there is none. */
   min: number;
+  /** Largest finite value seen (signed); -Infinity when there is none. */
   max: number;
+  /** max(|min|, |max|): the largest finite |x| seen, which `minmax` takes as amax; 0 when there is none. */
   absMax: number;
+  /**
+   * Bins now, each `binWidth` wide, covering [0, nbins × binWidth): 2048 once the width is defined (or the count
+   * given to setBinWidth), more after a batch whose max |x| lies past the last bin (at most 65536: beyond that the
+   * width doubles and neighbouring bins are summed). 0 while `binWidth` is 0.
+   */
   nbins: number;
   /** 0 while undefined (only zeros seen so far). */
   binWidth: number;
@@ -264,6 +307,11 @@ export interface NativeLiveAllocations {
 export interface NativeAddon {
   addonVersion: string;
   capabilities(): NativeCapabilities;
+  /**
+   * The `tensorrt` part of {@link NativeAddon.capabilities} alone: no CUDA device query (which initialises the
+   * driver, about 0.2 s on the JS thread).
+   */
+  tensorrtCapabilities(): NativeCapabilities['tensorrt'];
   /** Starts a calibration run on its own builder thread (native/bridge/run.cc). */
   startCalibration(options: NativeRunOptions, callbacks: NativeRunCallbacks): NativeRunHandle;
   /** Live batch memory and runs (for leak tests). */

@@ -14,17 +14,56 @@ export interface Capabilities {
    */
   addon:
     | {
+        /** The addon loaded: the fields below describe it. */
         loaded: true;
+        /**
+         * The version the addon was built as, e.g. "0.1.0": normally the package's `version`; another value means
+         * the file was built from another release's sources.
+         */
         version: string;
+        /**
+         * What built the addon: "cmake-js" (the prebuilt addons and source builds) or "node-gyp" (the fallback when
+         * CMake is missing or the cmake-js build fails; such a build never includes TensorRT).
+         */
         buildSystem: string;
+        /** The Node-API version the addon was compiled for (8); the running Node.js must support it. */
         napiVersion: number;
+        /**
+         * True for the test build of the addon (TRTC_TEST_HOOKS: test builders and hooks the package's own tests
+         * use), false for the addon users get.
+         */
         testHooks: boolean;
+        /**
+         * Where the loaded file comes from: `env` (the file TRT_CALIBRATOR_ADDON names), `source` (built on this
+         * machine: build/Release or build/Debug) or `prebuilt` (shipped in the package's prebuilds/, without CUDA
+         * or TensorRT).
+         */
         origin: AddonOrigin['kind'];
+        /**
+         * The loaded addon file: relative to the package root when inside the package (e.g.
+         * "prebuilds/linux-x64/trt_calibrator.node", "build/Release/trt_calibrator.node"), absolute otherwise.
+         */
         file: string;
+        /**
+         * Why this file was loaded, in one sentence, e.g. "TRT_CALIBRATOR_ADDON names it" or the install
+         * script's reason for choosing the prebuilt addon.
+         */
         why: string;
+        /**
+         * Files tried before this one and not used, each as "file: why", e.g.
+         * "build/Release/trt_calibrator.node: not present"; empty when the first candidate loaded.
+         */
         skipped: string[];
       }
-    | { loaded: false; error: string };
+    | {
+        /** The addon could not be loaded: nothing native runs (no calibration), and `error` says why. */
+        loaded: false;
+        /**
+         * The ERR_ADDON_LOAD message: every file tried with why it failed, and how to build the addon for this
+         * machine.
+         */
+        error: string;
+      };
   /** CUDA: compiled in, runtime/driver versions, devices seen now, or why none. */
   cuda: NativeCapabilities['cuda'];
   /**
@@ -33,18 +72,77 @@ export interface Capabilities {
    * says what follows when they differ in major.minor.
    */
   tensorrt:
-    | { compiled: true; version: string; headersVersion: string; mismatch?: string }
-    | { compiled: false; reason: string };
+    | {
+        /** TensorRT is compiled into the addon (a source build that found TensorRT). */
+        compiled: true;
+        /** MAJOR.MINOR.PATCH of the TensorRT library loaded now, e.g. "10.3.0". */
+        version: string;
+        /** MAJOR.MINOR.PATCH of the TensorRT headers (NvInferVersion.h) the addon was compiled against. */
+        headersVersion: string;
+        /**
+         * Only when `version` and `headersVersion` differ in major.minor: what that means (another major: engine
+         * builds are refused; another minor: caches and engines are the loaded library's version) and that
+         * rebuilding the addon fixes it. Absent when they match.
+         */
+        mismatch?: string;
+      }
+    | {
+        /** TensorRT is not compiled into the addon: the TensorRT backend is unavailable. */
+        compiled: false;
+        /**
+         * Why, e.g. "prebuilt addon: never includes TensorRT; build from source with TensorRT installed",
+         * "TensorRT headers (NvInferVersion.h) not found at build time; set TENSORRT_ROOT and rebuild", or "the
+         * native addon is not loaded".
+         */
+        reason: string;
+      };
   /** onnxruntime-node (the builtin backend's engine): version and execution providers. */
   onnxruntime:
     | {
+        /** onnxruntime-node loaded. */
         available: true;
+        /** Version of the installed onnxruntime-node package (its package.json), e.g. "1.30.0". */
         version: string;
+        /**
+         * The execution providers bundled with this onnxruntime-node for this platform (its
+         * listSupportedBackends(), bundled ones only), e.g. ["cpu", "webgpu"] on linux-x64.
+         */
         providers: string[];
         /** ONNX Runtime's C API called from the addon (the builtin backend's inference 'native'), or why not. */
-        native: { available: true; version: string; library: string } | { available: false; reason: string };
+        native:
+          | {
+              /** The addon loaded ONNX Runtime's library and calls its C API itself. */
+              available: true;
+              /** The version the loaded ONNX Runtime library reports, e.g. "1.30.0". */
+              version: string;
+              /**
+               * Absolute path of that library, found inside the installed onnxruntime-node package, e.g.
+               * ".../onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1".
+               */
+              library: string;
+            }
+          | {
+              /**
+               * The C API is unusable: the builtin backend runs inference through onnxruntime-node in a worker
+               * instead.
+               */
+              available: false;
+              /**
+               * Why, e.g. no ONNX Runtime library in the onnxruntime-node package for this platform, a library that
+               * does not load or is older than ONNX Runtime 1.13, or the addon's own load error.
+               */
+              reason: string;
+            };
       }
-    | { available: false; error: string };
+    | {
+        /** onnxruntime-node could not be loaded or queried. */
+        available: false;
+        /**
+         * The message of the error thrown while loading onnxruntime-node, reading its version or listing its
+         * execution providers (e.g. the package is missing, or its binary does not load on this platform).
+         */
+        error: string;
+      };
   /** Backends usable now: 'builtin' always (when the addon loads), 'tensorrt' when compiled in. */
   backends: Array<'builtin' | 'tensorrt'>;
 }
@@ -96,13 +194,14 @@ function tensorrtInfo(native: NativeCapabilities['tensorrt'] | undefined): Capab
 }
 
 /**
- * The `tensorrt` field of {@link capabilities} alone: what calibrate() needs to choose a backend. capabilities() also
- * loads ONNX Runtime's library for the C++ path, 20-30 ms on the calling thread, which calibrate() instead does on a
- * libuv pool thread when it needs it. Never throws.
+ * The `tensorrt` field of {@link capabilities} alone: what calibrate() needs to choose a backend, on the JS thread.
+ * capabilities() also loads ONNX Runtime's library for the C++ path (20-30 ms) and queries the CUDA devices, which
+ * initialises the CUDA driver (about 190 ms on an H200 machine): calibrate() loads ONNX Runtime on a libuv pool
+ * thread when it needs it, and CUDA is first touched on the calibrator's own thread. Never throws.
  */
 export function tensorrtCapabilities(): Capabilities['tensorrt'] {
   const loaded = tryLoadAddon();
-  return tensorrtInfo('addon' in loaded ? loaded.addon.capabilities().tensorrt : undefined);
+  return tensorrtInfo('addon' in loaded ? loaded.addon.tensorrtCapabilities() : undefined);
 }
 
 function originInfo(): Pick<Extract<Capabilities['addon'], { loaded: true }>, 'origin' | 'file' | 'why' | 'skipped'> {

@@ -21,10 +21,14 @@ export { AMAX_ALGORITHMS };
 /**
  * `ok`, or why no threshold could be derived: `empty` (no values), `not-finite` (only NaN/Inf), `all-zero`
  * (every finite value is 0), `constant` (every finite value is the same nonzero c: amax = |c|, usable).
+ * @useDeclaredType
  */
 export type AmaxStatus = NativeAmaxStatus;
 
-/** A threshold. `amax` is 0 unless {@link amaxUsable} is true for the status. */
+/**
+ * A threshold. `amax` is 0 unless {@link amaxUsable} is true for the status.
+ * @useDeclaredType
+ */
 export type AmaxResult = NativeAmaxResult;
 
 /** A threshold with its tensor's name. */
@@ -33,7 +37,10 @@ export interface NamedAmaxResult extends AmaxResult {
   name: string;
 }
 
-/** Counters of one tensor's histogram. */
+/**
+ * Counters of one tensor's histogram.
+ * @useDeclaredType
+ */
 export type HistogramStats = NativeHistogramStats;
 
 const AMAX_OPTIONS = pick(CALIBRATE_OPTIONS, 'percentile');

@@ -1,6 +1,6 @@
 'use strict';
-// The README's option tables, generated from the option tables in lib/options (compiled: run `npm run build:ts`
-// first). Each table sits between `<!-- options:<name> -->` and `<!-- /options:<name> -->` in README.md.
+// The README's option tables, generated from the option tables in lib/options, and its exit-code table, from
+// lib/cli/common.ts (compiled: run `npm run build:ts` first). Each table sits between `<!-- options:<name> -->` and `<!-- /options:<name> -->` in README.md.
 //   node scripts/options-tables.js          rewrite the tables in README.md
 //   node scripts/options-tables.js --check  exit 1 when README.md differs from what the tables say (npm test)
 const fs = require('node:fs');
@@ -45,24 +45,40 @@ function render({ table, skip = [] }) {
   return rows.join('\n');
 }
 
+/** The exit-code table: every exit code, what it means and the error codes that end with it. */
+function renderExitCodes() {
+  const { EXIT_CODES, EXIT_CODE_MEANINGS, EXIT_CODE_OF } = require(path.join(root, 'dist', 'cli', 'common'));
+  const rows = ['| exit code | meaning | error codes |', '| --- | --- | --- |'];
+  const byCode = Object.entries(EXIT_CODES).sort((a, b) => a[1] - b[1]);
+  for (const [key, exit] of byCode) {
+    const errors = Object.keys(EXIT_CODE_OF).filter((name) => EXIT_CODE_OF[name] === exit);
+    rows.push(`| ${exit} | ${cell(EXIT_CODE_MEANINGS[key])} | ${errors.map(code).join(', ')} |`);
+  }
+  return rows.join('\n');
+}
+const GENERATED = {
+  ...Object.fromEntries(Object.entries(TABLES).map(([name, def]) => [name, () => render(def)])),
+  'exit-codes': renderExitCodes,
+};
+
 const readmePath = path.join(root, 'README.md');
 const readme = fs.readFileSync(readmePath, 'utf8');
 let next = readme;
-for (const [name, def] of Object.entries(TABLES)) {
+for (const [name, make] of Object.entries(GENERATED)) {
   const re = new RegExp(`(<!-- options:${name} -->)[\\s\\S]*?(<!-- /options:${name} -->)`);
   if (!re.test(next)) {
     console.error(`README.md has no <!-- options:${name} --> block`);
     process.exit(1);
   }
-  next = next.replace(re, (_, open, close) => `${open}\n${render(def)}\n${close}`);
+  next = next.replace(re, (_, open, close) => `${open}\n${make()}\n${close}`);
 }
 if (process.argv.includes('--check')) {
   if (next !== readme) {
     console.error('README.md option tables are out of date: run `node scripts/options-tables.js`');
     process.exit(1);
   }
-  console.log(`README.md option tables match lib/options (${Object.keys(TABLES).length} tables)`);
+  console.log(`README.md option tables match lib/options (${Object.keys(GENERATED).length} tables)`);
 } else {
   fs.writeFileSync(readmePath, next);
-  console.log(`README.md: ${Object.keys(TABLES).length} option tables written`);
+  console.log(`README.md: ${Object.keys(GENERATED).length} tables written`);
 }

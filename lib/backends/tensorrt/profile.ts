@@ -29,7 +29,15 @@ export interface ShapeRange {
  * input has elements. TensorRT calibrates at OPT, so the calibration batches must hold the OPT values.
  */
 export type ShapeValuesOption =
-  readonly number[] | { min: readonly number[]; opt: readonly number[]; max: readonly number[] };
+  | readonly number[]
+  | {
+      /** The smallest values the engine accepts, one int32 per element of the input. */
+      min: readonly number[];
+      /** The values TensorRT optimizes for and calibrates at: the calibration batches must hold exactly these. */
+      opt: readonly number[];
+      /** The largest values the engine accepts; every value satisfies min ≤ opt ≤ max. */
+      max: readonly number[];
+    };
 
 /**
  * The `inputShapes` option: per input name, one shape (min = opt = max) or `{ min, opt, max }`, plus `values` for a
@@ -39,7 +47,22 @@ export type ShapeValuesOption =
 export type InputShapesOption = Record<
   string,
   | readonly number[]
-  | { min: readonly number[]; opt: readonly number[]; max: readonly number[]; values?: ShapeValuesOption }
+  | {
+      /** The smallest shape the engine accepts, batch dimension included, e.g. [1, 3, 224, 224]. */
+      min: readonly number[];
+      /**
+       * The shape TensorRT optimizes for and calibrates at: every calibration batch of this input must have exactly
+       * this shape.
+       */
+      opt: readonly number[];
+      /**
+       * The largest shape the engine accepts. min, opt and max have the model's rank, each dimension satisfies
+       * min ≤ opt ≤ max, and dimensions the model fixes must equal its value in all three.
+       */
+      max: readonly number[];
+      /** For a shape-tensor input only: the values it holds (see {@link ShapeValuesOption}). Defaults to none. */
+      values?: ShapeValuesOption;
+    }
 >;
 
 /** The profile of one input, as handed to the native builder (native/tensorrt/engine_builder.h InputShapeProfile). */

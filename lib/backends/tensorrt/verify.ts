@@ -50,14 +50,20 @@ export interface VerifyTensorrtOptions {
 
 /** One tensor of both caches. */
 export interface TensorAgreement {
+  /** The tensor's name, as both caches write it. */
   readonly name: string;
-  /** amax = scale × 127 in TensorRT's cache and in ours. */
+  /** amax in TensorRT's cache (its scale × 127). */
   readonly tensorrt: number;
+  /** amax in ours, the builtin backend's cache (scale × 127). */
   readonly builtin: number;
   /** |tensorrt − builtin| / max(tensorrt, builtin); 0 when both are 0. */
   readonly relative: number;
-  /** KL(P‖Q) on our histogram at TensorRT's threshold and at ours (only computed beyond 2 %). */
+  /**
+   * KL(P‖Q) on our histogram at TensorRT's threshold; only computed when the two amax differ by more than 2 % and
+   * our histogram of the tensor has a bin width, else undefined.
+   */
   readonly klTensorrt?: number;
+  /** KL(P‖Q) on our histogram at our threshold; present exactly when `klTensorrt` is. */
   readonly klBuiltin?: number;
   /** Within 2 %, or the same KL (within 1 % relative or 1e-4 absolute). */
   readonly agrees: boolean;
@@ -67,15 +73,21 @@ export interface TensorAgreement {
 export interface CacheAgreement {
   /** Tensors in both caches. */
   readonly common: number;
-  /** Of those: within 2 %, and beyond 2 % but with the same KL. */
+  /** Of those, the tensors whose amax differ by at most 2 % (relative). */
   readonly within2Percent: number;
+  /**
+   * Of those, the tensors beyond 2 % whose KL divergence on our histogram is the same at both thresholds (within
+   * 1 % relative or 1e-4 absolute): the entropy minimum is flat there, so both are equally good. 0 without
+   * histograms.
+   */
   readonly sameKl: number;
   /** (within2Percent + sameKl) / common; 0 when nothing is common. */
   readonly share: number;
   /** At least 95 % of the common tensors agree. */
   readonly pass: boolean;
-  /** Tensors only TensorRT's cache has (its own helper tensors), and only ours has. */
+  /** Tensors only TensorRT's cache has (its own helper tensors), not compared. */
   readonly onlyTensorrt: readonly string[];
+  /** Tensors only our cache has, not compared. */
   readonly onlyBuiltin: readonly string[];
   /** The tensors that do not agree, worst first (at most 20). */
   readonly disagreeing: readonly TensorAgreement[];
@@ -85,32 +97,61 @@ export interface CacheAgreement {
 
 /** What a TensorRT engine build of the check produced. */
 export interface EngineReport {
+  /** Size of the serialized engine (the plan), in bytes. */
   readonly bytes: number;
   /** Wall time of the build, seconds (calibration included for the calibrated engine). */
   readonly buildSeconds: number;
-  /** Layers of the engine and those with an INT8 input or output (TensorRT's IEngineInspector), when it says. */
+  /** Layers of the engine (TensorRT's IEngineInspector); undefined when it gives no layer list. */
   readonly layers?: number;
+  /** Of those, the layers with an INT8 input or output; undefined when the inspector lists no per-layer formats. */
   readonly int8Layers?: number;
 }
 
 /** What {@link verifyTensorrt} found. */
 export interface VerifyTensorrtReport {
+  /** Version of the trt-calibrator package that ran the check. */
   readonly package: string;
+  /** What the check ran on, for bug reports. */
   readonly versions: {
+    /** MAJOR.MINOR.PATCH of the TensorRT library loaded at run time, e.g. "10.3.0". */
     readonly tensorrtLibrary: string;
+    /** MAJOR.MINOR.PATCH of the TensorRT headers the addon was compiled against. */
     readonly tensorrtHeaders: string;
+    /** CUDA runtime version as "MAJOR.MINOR", e.g. "12.6"; "none" when the addon reports 0. */
     readonly cudaRuntime: string;
+    /** The newest CUDA version the installed driver supports, "MAJOR.MINOR", e.g. "12.8"; "none" without a driver. */
     readonly cudaDriver: string;
+    /** Every CUDA device the process sees, as "name (compute major.minor)", e.g. "Tesla T4 (compute 7.5)". */
     readonly gpus: readonly string[];
+    /** The Node.js version (process.version), e.g. "v20.19.0". */
     readonly node: string;
+    /** `${process.platform}-${process.arch}`, e.g. "linux-x64", or "linux-arm64" on Jetson. */
     readonly platform: string;
   };
-  readonly case: { model: string; images: number; batchSize: number; seed: number; batches: number };
+  /** The case both backends calibrated. */
+  readonly case: {
+    /** File name of the ONNX model (no directory), e.g. "ch_ppocr_mobile_v2.0_cls_infer.onnx". */
+    model: string;
+    /** Synthetic text crops calibrated on (the `images` option, 64 by default). */
+    images: number;
+    /** Images per batch (the `batchSize` option, 8 by default). */
+    batchSize: number;
+    /** Seed of the synthetic images (the `seed` option, 1 by default): the same seed gives the same images. */
+    seed: number;
+    /** Batches the builtin backend calibrated on: images / batchSize, a partial last batch dropped. */
+    batches: number;
+  };
   /** The engine TensorRT built while calibrating. */
   readonly engine: EngineReport;
+  /** How TensorRT's cache and the builtin backend's compare, tensor by tensor; `pass` is the check's verdict. */
   readonly agreement: CacheAgreement;
   /** TensorRT 10.x: the Q/DQ model from TensorRT's scales, built with explicit quantization; else why not. */
-  readonly qdq: EngineReport | { readonly skipped: string };
+  readonly qdq:
+    | EngineReport
+    | {
+        /** Why no Q/DQ engine was built: the loaded TensorRT is older than 10 (the Q/DQ export targets 10 and 11). */
+        readonly skipped: string;
+      };
   /** Where the files were kept (`out`), if asked. */
   readonly out?: string;
 }
@@ -154,7 +195,9 @@ export function defaultVerifyModel(): string {
  * without TensorRT or with an unsupported version, ERR_CUDA without a usable CUDA device.
  */
 export function assertTensorrtReady(caps: Capabilities = capabilities()): {
+  /** MAJOR.MINOR.PATCH of the TensorRT library loaded now, e.g. "10.3.0". */
   version: string;
+  /** MAJOR.MINOR.PATCH of the TensorRT headers the addon was compiled against. */
   headersVersion: string;
 } {
   if (!caps.tensorrt.compiled) throw tensorrtUnavailableError(caps.tensorrt.reason, 'verify-tensorrt');
@@ -344,7 +387,15 @@ export function compareCaches(
  * format") and those with an INT8 input or output. Undefined counts when the text has no per-layer formats (an
  * engine built without detailed profiling lists layer names only).
  */
-export function countInt8Layers(json: string): { layers?: number; int8Layers?: number } {
+export function countInt8Layers(json: string): {
+  /** Entries of the `Layers` array; undefined when the text is not JSON or has no `Layers` array. */
+  layers?: number;
+  /**
+   * Layers with an input or output whose `Format/Datatype` names Int8; undefined unless every layer is an object
+   * and at least one lists its formats.
+   */
+  int8Layers?: number;
+} {
   let doc: unknown;
   try {
     doc = JSON.parse(json);

@@ -12,7 +12,20 @@ import { formatTensorRTVersion, parseTensorRTVersion, type TensorRTVersionLike }
 import { TrtCalibratorError } from '../../errors';
 
 /** Where the TensorRT backend stands for a TensorRT version: supported, or refused with the reason and what to do. */
-export type TensorrtSupport = { supported: true } | { supported: false; reason: string };
+export type TensorrtSupport =
+  | {
+      /** The TensorRT backend accepts this version (8.5 to 10.x). */
+      supported: true;
+    }
+  | {
+      /** The TensorRT backend refuses this version: TensorRT 11 or newer, or older than 8.5. */
+      supported: false;
+      /**
+       * One or two sentences saying why and what to do instead (for TensorRT 11: export a Q/DQ ONNX model; else use
+       * TensorRT 8.5–10.x); it goes into the message of the ERR_TENSORRT_UNAVAILABLE error that refuses the version.
+       */
+      reason: string;
+    };
 
 /**
  * Says whether the TensorRT backend (calibrator adapter + INT8 engine build) supports `version`. Throws
