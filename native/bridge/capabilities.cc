@@ -1,8 +1,8 @@
 // capabilities(): what was compiled into this addon (CUDA, TensorRT, the test build's hooks) and what the
 // machine offers (CUDA devices, or why there are none).
 //
-// Threading / lifetime: JS thread; each capabilities() call queries the CUDA devices afresh (cuda::queryDevices(),
-// which initialises the driver on first use); tensorrtCapabilities() touches no CUDA.
+// Threading / lifetime: JS thread; each capabilities() call queries the CUDA devices afresh
+// (cuda::queryDevices(), which initialises the driver on first use); tensorrtCapabilities() touches no CUDA.
 #include "bridge/addon.h"
 #include "core/cuda_api.h"
 #include "tensorrt/engine_builder.h"
@@ -16,8 +16,8 @@
 namespace trtc {
 namespace {
 
-// What TensorRT the addon has. Touches no CUDA: calibrate() asks for this on the JS thread, and the device query
-// of capabilities() initialises the CUDA driver (about 0.2 s on an H200 machine).
+// What TensorRT the addon has. Touches no CUDA: calibrate() asks for this on the JS thread, and the device
+// query of capabilities() initialises the CUDA driver (about 0.2 s on an H200 machine).
 Napi::Object tensorrtInfo(Napi::Env env) {
   Napi::Object trt = Napi::Object::New(env);
   trt.Set("compiled", tensorrtCompiledIn());
