@@ -43,6 +43,22 @@ export function checkCacheCompatibility(
   const algorithm = options.algorithm === undefined ? undefined : checkAlgorithm(options.algorithm);
   if (options.force !== undefined && typeof options.force !== 'boolean')
     throw invalidOption('force', 'a boolean', options.force);
+  const problems = cacheProblems(cache, want, algorithm, 'recalibrate, or force to use it anyway');
+  if (problems.length > 0 && !options.force) throw problems[0];
+  return { compatible: problems.length === 0, warnings: problems.map((p) => `${p.code}: ${p.message} (forced)`) };
+}
+
+/**
+ * What keeps TensorRT `want` (and, when given, calibrator `algorithm`) from using `cache`: ERR_CACHE_VERSION first,
+ * then ERR_CACHE_ALGORITHM, each naming both sides and ending with `advice` (what the caller can do about it).
+ * Not exported from the package: checkCacheCompatibility() is the public form.
+ */
+export function cacheProblems(
+  cache: CalibrationCache,
+  want: { major: number; minor: number },
+  algorithm: CacheAlgorithm | undefined,
+  advice: string,
+): TrtCalibratorError[] {
   const have = cache.tensorrt;
   const problems: TrtCalibratorError[] = [];
   if (have.major !== want.major || have.minor !== want.minor) {
@@ -50,7 +66,7 @@ export function checkCacheCompatibility(
       new TrtCalibratorError(
         'ERR_CACHE_VERSION',
         `Calibration cache was written by TensorRT ${formatTensorRTVersion(have)} (header TRT-${have.raw}) but TensorRT ${want.major}.${want.minor} will read it; ` +
-          'caches are tied to TensorRT major.minor: recalibrate, or force to use it anyway',
+          `caches are tied to TensorRT major.minor: ${advice}`,
         { details: { cacheVersion: formatTensorRTVersion(have), expectedVersion: `${want.major}.${want.minor}` } },
       ),
     );
@@ -60,11 +76,10 @@ export function checkCacheCompatibility(
       new TrtCalibratorError(
         'ERR_CACHE_ALGORITHM',
         `Calibration cache was written by ${cache.algorithm} but the calibrator is ${algorithm}; TensorRT rejects it ` +
-          '("Calibration table does not match calibrator algorithm type"): recalibrate, or force to use it anyway',
+          `("Calibration table does not match calibrator algorithm type"): ${advice}`,
         { details: { cacheAlgorithm: cache.algorithm, expectedAlgorithm: algorithm } },
       ),
     );
   }
-  if (problems.length > 0 && !options.force) throw problems[0];
-  return { compatible: problems.length === 0, warnings: problems.map((p) => `${p.code}: ${p.message} (forced)`) };
+  return problems;
 }

@@ -2,6 +2,6 @@
 export * from './version';
 export * from './format';
 export * from './decode';
-export * from './compat';
+export { checkCacheCompatibility, type CacheCompatibility, type CacheCompatibilityOptions } from './compat';
 export * from './diff';
 export * from './convert';

@@ -10,7 +10,7 @@ import { matchInputs } from '../batch/inputs';
 import { TrtCalibratorError, invalidOption } from '../errors';
 import { listImageFiles } from '../image/list';
 import { holdoutSplit } from './auto';
-import { inputText, planImageInput, type ImageInputPlan } from './image-input';
+import { checkCachePreprocessing, inputText, planImageInput, type ImageInputPlan } from './image-input';
 import type { CalibrationJob, ResolvedCalibrateOptions } from './job';
 import type { LoadedJob } from './model';
 import type { CalibrationSource } from './types';
@@ -119,6 +119,8 @@ export async function openData(job: CalibrationJob, loaded: LoadedJob): Promise<
           job.notes,
           job.warnings,
         );
+  if (loaded.existing && plan && typeof source === 'string')
+    checkCachePreprocessing(loaded.existing, plan, job.warnings);
   let calibration: OwnedFactory;
   let evaluation: OwnedFactory | undefined;
   if (loaded.comparing && options.evaluationSource !== undefined) {

@@ -9,7 +9,9 @@
 import { TrtCalibratorError } from '../errors';
 import { imageSize } from '../image/decode';
 import type { ModelInput, OnnxModel } from '../onnx/model';
-import type { PreprocessOptions } from '../batch/image-factory';
+import { resolvePreprocessOptions, type PreprocessOptions } from '../batch/image-factory';
+import type { CalibrationCache } from '../cache/format';
+import { buildTables } from '../image/preprocess';
 import { DEFAULT_BATCH_SIZE, mention, PREPROCESS_OPTIONS, PRESETS, type PresetName } from '../options';
 import type { ResolvedCalibrateOptions } from './job';
 
@@ -223,5 +225,27 @@ async function decideShape(
     'ERR_INPUT_SHAPE',
     `Input "${input.name}" of ${modelPath} has ${dimsText}, and no readable image says what size to use; give its per-image shape, e.g. ${mention('shape', shapeTexts(example))}`,
     { details: { input: input.name, dims } },
+  );
+}
+
+/**
+ * A cache about to be reused (no calibration) for images preprocessed as `plan` says: when the cache's range for
+ * the input tensor is larger than any value this preprocessing can produce (every 0–255 pixel and the pad value
+ * through `(x · scale − mean) / std`, plus 1 % for the last histogram bin), the cache cannot have been calibrated
+ * with this preprocessing, and one warning says so. A smaller range proves nothing (a calibrator may clip), and
+ * nothing else is detectable: a TensorRT cache carries no record of its preprocessing.
+ */
+export function checkCachePreprocessing(cache: CalibrationCache, plan: ImageInputPlan, warnings: string[]): void {
+  const entry = cache.entries.find((e) => e.name === plan.input.name);
+  if (!entry || !Number.isFinite(entry.scale) || entry.scale <= 0) return;
+  const { lut, pad } = buildTables(resolvePreprocessOptions(plan.preprocess));
+  let reach = 0;
+  for (const table of [...lut, pad]) for (const v of table) reach = Math.max(reach, Math.abs(v));
+  const amax = entry.scale * 127;
+  if (amax <= reach * 1.01) return;
+  warnings.push(
+    `The existing cache gives input "${plan.input.name}" a range of ${amax.toPrecision(4)}, but with this preprocessing ` +
+      `its values stay within ±${reach.toPrecision(4)}: the cache was calibrated with other preprocessing, and its ` +
+      `scales do not fit these inputs. ${mention('overwrite', { api: 'true' })} recalibrates with this preprocessing.`,
   );
 }

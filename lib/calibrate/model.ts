@@ -2,9 +2,8 @@
  * Stage 2 of calibrate(): what exists before any calibration. The cache is read first, as TensorRT's builder does
  * (a compatible one means no calibration at all); then the ONNX model and its declared inputs.
  */
-import { checkCacheCompatibility } from '../cache/compat';
+import { cacheProblems } from '../cache/compat';
 import { parseCache, type CalibrationCache } from '../cache/format';
-import { formatTensorRTVersion } from '../cache/version';
 import { loadOnnxModel, modelInputs, type ModelInput, type OnnxModel } from '../onnx/model';
 import { mention, type Algorithm } from '../options';
 import type { CalibrationJob } from './job';
@@ -36,10 +35,13 @@ export async function loadJob(job: CalibrationJob): Promise<LoadedJob> {
     const bytes = await job.cache.access.read();
     if (bytes) {
       existing = parseCache(bytes, { file: job.cache.path });
-      checkCacheCompatibility(existing, {
-        tensorrt: formatTensorRTVersion(job.tensorrt),
-        ...(job.autoRequested ? {} : { algorithm: job.cache.algorithm }),
-      });
+      const [problem] = cacheProblems(
+        existing,
+        job.tensorrt,
+        job.autoRequested ? undefined : job.cache.algorithm,
+        `${mention('overwrite', { api: 'true' })} recalibrates and replaces it, or give another ${mention('cache')} path`,
+      );
+      if (problem) throw problem;
       if (job.autoRequested) {
         algorithm = existing.algorithm === 'MinMaxCalibration' ? 'minmax' : 'entropy';
         job.warnings.push(

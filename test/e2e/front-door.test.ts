@@ -194,6 +194,34 @@ describe('refusals before any work', () => {
     expect(r.stderr).toContain('ERR_CACHE_MODEL_MISMATCH: The cache does not belong to');
   });
 
+  it('a reused cache: another TensorRT is refused with what to do; other preprocessing is a warning', async () => {
+    const cache = path.join(dir, 'reused.cache');
+    const base = { shape: [3, 48, 192], tensorrt: '10.3', cache, batchSize: 8 };
+    const raw = await calibrate(CLASSIFIER, crops, base); // raw 0-255 pixels: the input's range is about 255
+    const bytes = fs.readFileSync(cache);
+    expect(raw.tensors.x.amax).toBeGreaterThan(100);
+    const unit = { scale: 1 / 255, mean: 0.5, std: 0.5 }; // values within ±1
+    const reused = await calibrate(CLASSIFIER, crops, { ...base, ...unit });
+    expect(reused.fromCache).toBe(true);
+    expect(reused.warnings).toContainEqual(
+      expect.stringMatching(
+        /^The existing cache gives input "x" a range of \d+\.\d, but with this preprocessing its values stay within ±1\.000: the cache was calibrated with other preprocessing.*overwrite: true recalibrates/,
+      ),
+    );
+    expect(fs.readFileSync(cache).equals(bytes)).toBe(true);
+    // The preprocessing it was calibrated with: nothing to say.
+    const same = await calibrate(CLASSIFIER, crops, base);
+    expect(same.fromCache).toBe(true);
+    expect(same.warnings.filter((w) => w.includes('other preprocessing'))).toEqual([]);
+    // Another TensorRT major.minor: exit 4, and the way out in flags.
+    const r = cli(['calibrate', CLASSIFIER, crops, '--shape', '3x48x192', '--tensorrt', '8.6', '--cache', cache]);
+    expect(r.status).toBe(4);
+    expect(r.stderr).toContain(
+      'ERR_CACHE_VERSION: Calibration cache was written by TensorRT 10.3.0 (header TRT-100300) but TensorRT 8.6 will read it; caches are tied to TensorRT major.minor: --overwrite recalibrates and replaces it, or give another --cache path',
+    );
+    expect(fs.readFileSync(cache).equals(bytes)).toBe(true);
+  }, 60000);
+
   it('CLI usage errors carry a code and a suggestion', () => {
     const r = cli(['calibrate', CLASSIFIER, crops, '--batchsize', '4']);
     expect(r.status).toBe(2);
