@@ -198,7 +198,7 @@ async function decideShape(
       const W = w ?? (h !== undefined ? Math.max(1, Math.round((h * iw) / ih)) : iw);
       const shape = [channels, H, W];
       notes.push(
-        `${mention('shape', shapeTexts(shape))} from the images: all ${total} are ${iw}×${ih} (input "${input.name}" has ${dimsText})`,
+        `${mention('shape', shapeTexts(shape))} from the images: ${total === 1 ? `the one image is` : `all ${total} are`} ${iw}×${ih} (input "${input.name}" has ${dimsText})`,
       );
       return shape;
     }

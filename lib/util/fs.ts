@@ -98,19 +98,20 @@ export async function checkWritable(file: string, what: string, options: { direc
 
 /** Checks, before any work, that `file` exists and can be read; `what` names it in the message. Throws ERR_IO. */
 export async function checkReadable(file: string, what: string, options: { directory?: boolean } = {}): Promise<void> {
+  const What = what.charAt(0).toUpperCase() + what.slice(1);
   const st = await fs.promises.stat(file).catch((err: NodeJS.ErrnoException) => {
     throw new TrtCalibratorError(
       'ERR_IO',
       err.code === 'ENOENT' || err.code === 'ENOTDIR'
-        ? `${what} not found: ${file}`
+        ? `${What} was not found: ${file}`
         : `Cannot read ${what} ${file}: ${err.message}`,
       { cause: err, details: { file } },
     );
   });
   if (options.directory && !st.isDirectory())
-    throw new TrtCalibratorError('ERR_IO', `${what} is not a directory: ${file}`, { details: { file } });
+    throw new TrtCalibratorError('ERR_IO', `${What} is not a directory: ${file}`, { details: { file } });
   if (!options.directory && st.isDirectory())
-    throw new TrtCalibratorError('ERR_IO', `${what} is a directory, not a file: ${file}`, { details: { file } });
+    throw new TrtCalibratorError('ERR_IO', `${What} is a directory, not a file: ${file}`, { details: { file } });
   await fs.promises.access(file, fs.constants.R_OK).catch((err: Error) => {
     throw new TrtCalibratorError('ERR_IO', `Cannot read ${what} ${file}: ${err.message}`, {
       cause: err,
