@@ -85,7 +85,9 @@ describe('trt-calibrator calibrate', () => {
     const badCacheDir = cli(['calibrate', CLASSIFIER, crops, ...PRE, '--cache', path.join(dir, 'no-dir', 'x.cache')]);
     expect(badCacheDir.status).toBe(3); // ERR_IO: the cache's directory does not exist (checked before any work)
     expect(badCacheDir.stderr).toContain('ERR_IO: Cannot write the cache (--cache)');
-    expect(cli(['calibrate', CLASSIFIER, path.join(dir, 'missing-dir'), ...PRE]).status).toBe(3); // ERR_IO: missing input
+    const missing = cli(['calibrate', CLASSIFIER, path.join(dir, 'missing-dir'), ...PRE]);
+    expect(missing.status).toBe(3); // ERR_IO: missing input, named
+    expect(missing.stderr).toContain(`ERR_IO: The image directory was not found: ${path.join(dir, 'missing-dir')}`);
     expect(cli(['calibrate', CLASSIFIER, crops, ...PRE, '--algorithm', 'kl']).status).toBe(2); // usage
     fs.writeFileSync(path.join(dir, 'bad.cache'), 'TRT-8601-EntropyCalibration2\nno separator here\n');
     const badCache = cli(['calibrate', CLASSIFIER, crops, ...PRE, '--cache', path.join(dir, 'bad.cache')]);
