@@ -142,7 +142,7 @@ if (cal) {
   md.push('');
   md.push(
     `Held: same header and tensor names for every algorithm; minmax within ${cal.minmaxMaxUlp} float32 ULPs ` +
-      `(${cal.minmaxWithinBound ? 'held' : '**NOT held**'}). Not held, and not required: byte-identical caches. ` +
+      `(${cal.minmaxWithinBound ? 'held' : '**NOT held**'}). Not held, and not possible with ONNX Runtime in the pipeline: byte-identical caches (asked by the issue). ` +
       "ONNX Runtime's x86-64 (SSE/AVX) and arm64 (NEON) kernels round differently, so the activations the " +
       `histograms see already differ in the last bits${ortText}; minmax takes one maximum per tensor and moves by a few ULPs, while ` +
       'entropy, percentile and MSE choose a histogram bin, and a small shift of the counts can move the choice by ' +
