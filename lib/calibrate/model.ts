@@ -5,6 +5,7 @@
 import { cacheProblems } from '../cache/compat';
 import { parseCache, type CalibrationCache } from '../cache/format';
 import { loadOnnxModel, modelInputs, type ModelInput, type OnnxModel } from '../onnx/model';
+import { checkScalesBelongTo } from '../onnx/qdq';
 import { mention, type Algorithm } from '../options';
 import type { CalibrationJob } from './job';
 import { preflight } from './preflight';
@@ -52,6 +53,15 @@ export async function loadJob(job: CalibrationJob): Promise<LoadedJob> {
   }
   job.options.signal?.throwIfAborted();
   const model = await loadOnnxModel(job.model);
+  // A cache of another model would be "compatible" by header alone and used as is: TensorRT would then find the
+  // scales of tensors it does not have and none for its own.
+  if (existing)
+    checkScalesBelongTo(
+      model.proto,
+      new Map(existing.entries.map((e) => [e.name, e.scale])),
+      job.model,
+      `Nothing was written; ${mention('overwrite', { api: 'true' })} recalibrates this model and replaces the cache, or give another ${mention('cache')} path.`,
+    );
   return {
     ...(existing ? { existing } : {}),
     algorithm,

@@ -365,9 +365,15 @@ export const MIN_CACHE_MODEL_COVERAGE = 0.5;
  * Refuses scales that were calibrated on another model: fewer than {@link MIN_CACHE_MODEL_COVERAGE} of the entries
  * name a tensor of `proto` (a graph input or a node output). A cache TensorRT wrote has a few entries of its own
  * (`(Unnamed Layer* 4) [Constant]_output`, `ONNXTRT_Broadcast_12_output`) that the ONNX graph lacks; another
- * model's cache matches only by accident. Throws ERR_CACHE_MODEL_MISMATCH with the coverage and unmatched names.
+ * model's cache matches only by accident. Throws ERR_CACHE_MODEL_MISMATCH with the coverage and unmatched names,
+ * ending with `advice` (what the caller can do).
  */
-export function checkScalesBelongTo(proto: onnx.IModelProto, scales: ScaleMap, modelPath: string): void {
+export function checkScalesBelongTo(
+  proto: onnx.IModelProto,
+  scales: ScaleMap,
+  modelPath: string,
+  advice = 'Nothing was written; calibrate this model, or pass the cache of the model it came from.',
+): void {
   const names = scales instanceof Map ? [...scales.keys()] : Object.keys(scales ?? {});
   if (names.length === 0) return;
   const graph = proto.graph as onnx.IGraphProto;
@@ -382,9 +388,7 @@ export function checkScalesBelongTo(proto: onnx.IModelProto, scales: ScaleMap, m
       `(${((100 * matched) / names.length).toFixed(0)} %; e.g. ${unmatched
         .slice(0, 4)
         .map((n) => `"${n}"`)
-        .join(
-          ', ',
-        )} are not in it). Nothing was written; calibrate this model, or pass the cache of the model it came from.`,
+        .join(', ')} are not in it). ${advice}`,
     { details: { entries: names.length, matched, unmatched: unmatched.slice(0, 20) } },
   );
 }

@@ -194,7 +194,7 @@ describe('refusals before any work', () => {
     expect(r.stderr).toContain('ERR_CACHE_MODEL_MISMATCH: The cache does not belong to');
   });
 
-  it('a reused cache: another TensorRT is refused with what to do; other preprocessing is a warning', async () => {
+  it('a reused cache: another TensorRT or another model is refused with what to do; other preprocessing is a warning', async () => {
     const cache = path.join(dir, 'reused.cache');
     const base = { shape: [3, 48, 192], tensorrt: '10.3', cache, batchSize: 8 };
     const raw = await calibrate(CLASSIFIER, crops, base); // raw 0-255 pixels: the input's range is about 255
@@ -220,6 +220,17 @@ describe('refusals before any work', () => {
       'ERR_CACHE_VERSION: Calibration cache was written by TensorRT 10.3.0 (header TRT-100300) but TensorRT 8.6 will read it; caches are tied to TensorRT major.minor: --overwrite recalibrates and replaces it, or give another --cache path',
     );
     expect(fs.readFileSync(cache).equals(bytes)).toBe(true);
+    // The cache of another model: the header fits, the names do not; refused, not used as is.
+    const other = path.join(dir, 'other-model.cache');
+    const otherText = 'TRT-100300-EntropyCalibration2\nsome/tensor: 3c010a14\nanother: 3c010a14\nx: 3c010a14\n';
+    fs.writeFileSync(other, otherText);
+    await expect(calibrate(CLASSIFIER, crops, { ...base, cache: other })).rejects.toMatchObject({
+      code: 'ERR_CACHE_MODEL_MISMATCH',
+      message: expect.stringContaining(
+        'only 1 of its 3 entries name a tensor of the model (33 %; e.g. "some/tensor", "another" are not in it). Nothing was written; overwrite: true recalibrates this model and replaces the cache',
+      ),
+    });
+    expect(fs.readFileSync(other, 'utf8')).toBe(otherText);
   }, 60000);
 
   it('CLI usage errors carry a code and a suggestion', () => {
