@@ -6,6 +6,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { TrtCalibratorError } from '../errors';
 import { DEFAULT_IMAGE_EXTENSIONS } from '../options/preprocess';
+import { mention } from '../options/voice';
 import { seededRandom } from '../util/random';
 
 /** Which files of an image source are used. */
@@ -77,7 +78,7 @@ export async function listImageFiles(
     if (files.length === 0)
       throw new TrtCalibratorError(
         'ERR_NO_DATA',
-        `no images in ${dir} (extensions ${exts.join(' ')}${options.recursive ? '' : '; subdirectories not searched, use recursive'})`,
+        `No images in ${dir} (extensions ${exts.join(' ')}${options.recursive ? '' : `; subdirectories not searched: ${mention('recursive', { api: 'true' })} searches them`})`,
         { details: { path: dir } },
       );
   } else {

@@ -88,6 +88,11 @@ describe('trt-calibrator calibrate', () => {
     const missing = cli(['calibrate', CLASSIFIER, path.join(dir, 'missing-dir'), ...PRE]);
     expect(missing.status).toBe(3); // ERR_IO: missing input, named
     expect(missing.stderr).toContain(`ERR_IO: The image directory was not found: ${path.join(dir, 'missing-dir')}`);
+    fs.mkdirSync(path.join(dir, 'empty-dir'), { recursive: true });
+    const empty = cli(['calibrate', CLASSIFIER, path.join(dir, 'empty-dir'), ...PRE, '--shape', '3x48x192']);
+    expect(empty.status).toBe(6); // ERR_NO_DATA, in the CLI's words
+    expect(empty.stderr).toContain('ERR_NO_DATA: No images in');
+    expect(empty.stderr).toContain('subdirectories not searched: --recursive searches them');
     expect(cli(['calibrate', CLASSIFIER, crops, ...PRE, '--algorithm', 'kl']).status).toBe(2); // usage
     fs.writeFileSync(path.join(dir, 'bad.cache'), 'TRT-8601-EntropyCalibration2\nno separator here\n');
     const badCache = cli(['calibrate', CLASSIFIER, crops, ...PRE, '--cache', path.join(dir, 'bad.cache')]);

@@ -191,7 +191,7 @@ describe('ImageBatchFactory', () => {
     });
     await expect(ImageBatchFactory.create({ images: path.join(dir, 'empty'), shape: SHAPE })).rejects.toMatchObject({
       code: 'ERR_NO_DATA',
-      message: expect.stringContaining('no images'),
+      message: expect.stringMatching(/^No images in .*; subdirectories not searched: recursive: true searches them\)$/),
     });
     await expect(ImageBatchFactory.create({ images: [], shape: SHAPE })).rejects.toMatchObject({ code: 'ERR_NO_DATA' });
     const f = factory({ workers: 0, batchSize: 16 });
