@@ -203,34 +203,26 @@ function matchInputs(factoryInputs: InputSpec[], networkInputs: InputSpec[]): vo
         },
       );
     }
+    // Shape first, then dtype: both errors carry the same details.
+    const details = {
+      input: net.name,
+      expectedShape: net.shape,
+      expectedDtype: net.dtype,
+      givenShape: given.shape,
+      givenDtype: given.dtype,
+    };
     if (given.shape.length !== net.shape.length || given.shape.some((d, i) => d !== net.shape[i])) {
       throw new TrtCalibratorError(
         'ERR_INPUT_SHAPE',
         `Input "${net.name}": the network expects ${shapeText(net.shape)} ${net.dtype} but the batch factory declares ${shapeText(given.shape)} ${given.dtype}`,
-        {
-          details: {
-            input: net.name,
-            expectedShape: net.shape,
-            expectedDtype: net.dtype,
-            givenShape: given.shape,
-            givenDtype: given.dtype,
-          },
-        },
+        { details },
       );
     }
     if (given.dtype !== net.dtype) {
       throw new TrtCalibratorError(
         'ERR_INPUT_DTYPE',
         `Input "${net.name}": the network expects ${shapeText(net.shape)} ${net.dtype} but the batch factory declares ${given.dtype}`,
-        {
-          details: {
-            input: net.name,
-            expectedShape: net.shape,
-            expectedDtype: net.dtype,
-            givenShape: given.shape,
-            givenDtype: given.dtype,
-          },
-        },
+        { details },
       );
     }
   }

@@ -132,3 +132,22 @@ export function addonCapabilities(file: string): {
   if (r.status !== 0) throw new Error(`cannot load ${file}: ${r.stderr}`);
   return JSON.parse(r.stdout) as ReturnType<typeof addonCapabilities>;
 }
+
+/**
+ * Holds `what` ("CUDA", "TensorRT") compiled into the addon `file` to the machine's expectation: prints both, then
+ * asserts they agree; when the machine says nothing (no toolkit where the builds look), only that the flag is a
+ * boolean.
+ */
+export function expectCompiledAsExpected(
+  what: string,
+  file: string,
+  compiled: boolean,
+  expected: BuildExpectation,
+): void {
+  console.log(`${file}: ${what} compiled in: ${compiled}; expected: ${expected.compiled} (${expected.why})`);
+  if (expected.compiled === undefined) {
+    expect(typeof compiled).toBe('boolean');
+    return;
+  }
+  expect({ compiled, why: expected.why }).toEqual({ compiled: expected.compiled, why: expected.why });
+}

@@ -1,5 +1,22 @@
 /** Batch factories and helpers shared by the calibrator tests (test/native, test/gpu, test/e2e). */
 import { BatchFactory, BatchBuffers, InputSpec, elementCount } from '../../lib/batch/factory';
+import type { NativeEngineOptions } from '../../lib/binding';
+
+/** Engine options of the native 'tensorrt' builder for tests that never get as far as TensorRT's builder. */
+export function testEngineOptions(onnxPath = 'model.onnx'): NativeEngineOptions {
+  return {
+    onnxPath,
+    inputShapes: [],
+    fp16: false,
+    workspaceBytes: 0,
+    dlaCore: -1,
+    allowGpuFallback: false,
+    verbosity: 2,
+  };
+}
+
+/** Callbacks of a native run with no data and no cache (for runs refused or aborted before their first batch). */
+export const NO_DATA_CALLBACKS = { fill: () => false, readCache: () => null, writeCache: () => undefined };
 
 /** Deterministic value of element `i` of input `name` in batch `batch`. */
 export function patternValue(name: string, batch: number, i: number): number {

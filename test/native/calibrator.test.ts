@@ -8,7 +8,13 @@ import { HistogramSet } from '../../lib/histogram';
 import { InputSpec } from '../../lib/batch/factory';
 import { TrtCalibratorError } from '../../lib/errors';
 import { CalibrationProgress, liveNativeAllocations, runCalibration } from '../../lib/calibrator/run';
-import { MemoryStore, PatternFactory, expectedBytes } from '../helpers/calibrator';
+import {
+  MemoryStore,
+  NO_DATA_CALLBACKS,
+  PatternFactory,
+  expectedBytes,
+  testEngineOptions,
+} from '../helpers/calibrator';
 
 const image: InputSpec = { name: 'image', shape: [2, 3, 4, 5], dtype: 'float32' };
 const imInfo: InputSpec = { name: 'im_info', shape: [2, 3], dtype: 'float32' };
@@ -255,15 +261,7 @@ describe('native calibrator: errors', () => {
       factory: new PatternFactory([image], 2),
       cache: store,
       builder: 'tensorrt',
-      engine: {
-        onnxPath: 'missing.onnx',
-        inputShapes: [],
-        fp16: false,
-        workspaceBytes: 0,
-        dlaCore: -1,
-        allowGpuFallback: false,
-        verbosity: 2,
-      },
+      engine: testEngineOptions('missing.onnx'),
     });
     if (loadAddon().capabilities().tensorrt.compiled) {
       await expect(run).rejects.toMatchObject({ code: 'ERR_TENSORRT_BUILD' });
@@ -308,16 +306,8 @@ describe('native calibrator: the typed options boundary', () => {
     splittable: true,
     histogramThreads: 1,
   } as const;
-  const engine = {
-    onnxPath: 'model.onnx',
-    inputShapes: [],
-    fp16: false,
-    workspaceBytes: 0,
-    dlaCore: -1,
-    allowGpuFallback: false,
-    verbosity: 2,
-  };
-  const callbacks = { fill: () => false, readCache: () => null, writeCache: () => undefined };
+  const engine = testEngineOptions();
+  const callbacks = NO_DATA_CALLBACKS;
   function thrown(options: unknown): unknown {
     try {
       loadAddon().startCalibration(options as NativeRunOptions, callbacks);

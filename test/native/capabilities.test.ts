@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { loadAddon } from '../../lib/binding';
 import { capabilities, formatCapabilities } from '../../lib/capabilities';
-import { cudaExpectation, tensorrtExpectation } from '../helpers/build-expectations';
+import { cudaExpectation, expectCompiledAsExpected, tensorrtExpectation } from '../helpers/build-expectations';
 
 /** The addon this suite loads: the test build, or the node-gyp/ASan build scripts/test.js names. */
 const addonFile = path.resolve(process.env.TRT_CALIBRATOR_ADDON as string);
@@ -37,39 +37,18 @@ describe('native addon: capabilities', () => {
 
   it('has CUDA compiled in exactly where this machine has the CUDA toolkit (a build that lost CUDA fails here)', () => {
     const caps = loadAddon().capabilities();
-    const expected = cudaExpectation(addonFile, caps.buildSystem);
-    console.log(
-      `${addonFile}: CUDA compiled in: ${caps.cuda.compiled}; expected: ${expected.compiled} (${expected.why})`,
-    );
-    if (expected.compiled === undefined) {
-      // No toolkit found where the builds look: nothing to hold the build to (another machine's CI states it).
-      expect(typeof caps.cuda.compiled).toBe('boolean');
-      return;
-    }
-    expect({ compiled: caps.cuda.compiled, why: expected.why }).toEqual({
-      compiled: expected.compiled,
-      why: expected.why,
-    });
+    // No toolkit found where the builds look: nothing to hold the build to (another machine's CI states it).
+    expectCompiledAsExpected('CUDA', addonFile, caps.cuda.compiled, cudaExpectation(addonFile, caps.buildSystem));
   });
 
   it('has the TensorRT adapter compiled in where this machine has TensorRT 8.6-10.x and CUDA', () => {
     const caps = loadAddon().capabilities();
-    const expected = tensorrtExpectation(addonFile, caps.cuda.compiled);
-    console.log(
-      `${addonFile}: TensorRT compiled in: ${caps.tensorrt.compiled}; expected: ${expected.compiled} (${expected.why})`,
-    );
     if (caps.buildSystem === 'node-gyp') {
       expect(caps.tensorrt.compiled).toBe(false); // binding.gyp never builds the adapter
       return;
     }
-    if (expected.compiled === undefined) {
-      expect(typeof caps.tensorrt.compiled).toBe('boolean');
-      return;
-    }
-    expect({ compiled: caps.tensorrt.compiled, why: expected.why }).toEqual({
-      compiled: expected.compiled,
-      why: expected.why,
-    });
+    const expected = tensorrtExpectation(addonFile, caps.cuda.compiled);
+    expectCompiledAsExpected('TensorRT', addonFile, caps.tensorrt.compiled, expected);
   });
 
   it('reports TensorRT as compiled in with a version, or why not', () => {

@@ -9,8 +9,8 @@ import { NativeRunOptions, loadAddon, packageRoot } from '../../lib/binding';
 import { capabilities, formatCapabilities } from '../../lib/capabilities';
 import { HistogramSet } from '../../lib/histogram';
 import { liveNativeAllocations, runCalibration } from '../../lib/calibrator/run';
-import { PatternFactory } from '../helpers/calibrator';
-import { addonCapabilities, cudaExpectation } from '../helpers/build-expectations';
+import { NO_DATA_CALLBACKS, PatternFactory, testEngineOptions } from '../helpers/calibrator';
+import { addonCapabilities, cudaExpectation, expectCompiledAsExpected } from '../helpers/build-expectations';
 
 const image = { name: 'image', shape: [2, 3, 4, 5], dtype: 'float32' } as const;
 const base = {
@@ -22,16 +22,8 @@ const base = {
   prefetch: true,
   bindingNames: ['image'],
 } as const;
-const engine = {
-  onnxPath: 'missing.onnx',
-  inputShapes: [],
-  fp16: false,
-  workspaceBytes: 0,
-  dlaCore: -1,
-  allowGpuFallback: false,
-  verbosity: 2,
-};
-const callbacks = { fill: () => false, readCache: () => null, writeCache: () => undefined };
+const engine = testEngineOptions('missing.onnx');
+const callbacks = NO_DATA_CALLBACKS;
 
 function thrown(options: NativeRunOptions): unknown {
   try {
@@ -49,16 +41,7 @@ describe('release addon', () => {
     // build/Release by name (what npm install builds), whatever else loadAddon() may prefer.
     const file = path.join(packageRoot, 'build', 'Release', 'trt_calibrator.node');
     const caps = addonCapabilities(file);
-    const expected = cudaExpectation(file, caps.buildSystem);
-    console.log(`${file}: CUDA compiled in: ${caps.cuda.compiled}; expected: ${expected.compiled} (${expected.why})`);
-    if (expected.compiled === undefined) {
-      expect(typeof caps.cuda.compiled).toBe('boolean');
-      return;
-    }
-    expect({ compiled: caps.cuda.compiled, why: expected.why }).toEqual({
-      compiled: expected.compiled,
-      why: expected.why,
-    });
+    expectCompiledAsExpected('CUDA', file, caps.cuda.compiled, cudaExpectation(file, caps.buildSystem));
   });
 
   it('says it is not the test build', () => {

@@ -1,20 +1,12 @@
 import { NativeRunOptions, loadAddon } from '../../lib/binding';
 import { InputSpec } from '../../lib/batch/factory';
 import { liveNativeAllocations, runCalibration } from '../../lib/calibrator/run';
-import { MemoryStore, PatternFactory } from '../helpers/calibrator';
+import { MemoryStore, NO_DATA_CALLBACKS, PatternFactory, testEngineOptions } from '../helpers/calibrator';
 
 // What the run options and the run result promise about TensorRT's contract, as far as an addon without TensorRT
 // can show it (native/bridge/run_options.cc, native/bridge/run.cc).
 const image: InputSpec = { name: 'image', shape: [2, 3, 4, 5], dtype: 'float32' };
-const engine = {
-  onnxPath: 'model.onnx',
-  inputShapes: [],
-  fp16: false,
-  workspaceBytes: 0,
-  dlaCore: -1,
-  allowGpuFallback: false,
-  verbosity: 2,
-};
+const engine = testEngineOptions();
 const base = {
   inputs: [{ name: 'image', shape: [2, 3, 4, 5], dtype: 'float32' }],
   batchSize: 2,
@@ -26,7 +18,7 @@ const base = {
   bindingNames: ['image'],
   engine,
 };
-const callbacks = { fill: () => false, readCache: () => null, writeCache: () => undefined };
+const callbacks = NO_DATA_CALLBACKS;
 const compiled = loadAddon().capabilities().tensorrt.compiled;
 
 function thrown(options: unknown): unknown {
